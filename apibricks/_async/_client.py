@@ -1,0 +1,129 @@
+"""`AsyncClient`: the asyncio entry point; every other facade is built on it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Final
+
+import aiohttp
+
+from .._auth import key_hint, missing_key_error, resolve_api_key, validate_api_key
+from ._resources import AsyncInvoices
+from ._transport import Transport, check_base_url
+
+__all__ = ["BASE_URL_ENV", "DEFAULT_BASE_URL", "AsyncClient"]
+
+DEFAULT_BASE_URL: Final = "https://api-console.apibricks.io"
+BASE_URL_ENV: Final = "APIBRICKS_BASE_URL"
+DEFAULT_TIMEOUT: Final = 30.0
+DEFAULT_MAX_RETRIES: Final = 2
+
+
+class AsyncClient:
+    """Client for the APIBricks Console REST API.
+
+    Use it as ``async with AsyncClient() as client:`` (or call `close`). The aiohttp
+    session is created lazily inside the running loop. ``with_api_key`` gives cheap views
+    for other organizations that share this client's connection pool and settings.
+
+    Args:
+        api_key: The organization's API key; defaults to ``$APIBRICKS_API_KEY``. May be
+            left unset on a client used only through ``with_api_key`` / ``fan_out``.
+        base_url: Defaults to ``$APIBRICKS_BASE_URL``, else production. A path prefix is kept.
+        timeout: Seconds allowed per attempt (None: no limit).
+        max_retries: Retries after the first attempt for retryable failures.
+        default_headers: Extra headers sent with every request.
+        max_connections: Size of the connection pool (0: unlimited).
+        retry_after_cap: A 429 asking to wait longer than this many seconds is raised
+            at once as `RateLimitError` instead of slept on.
+        allow_insecure_http: Permit ``http://`` to a host other than loopback.
+        session: An aiohttp session to use instead of creating one; it stays yours to close.
+    """
+
+    invoices: AsyncInvoices
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        max_connections: int = 100,
+        retry_after_cap: float = 60.0,
+        allow_insecure_http: bool = False,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        url = check_base_url(
+            base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
+            allow_insecure_http=allow_insecure_http,
+        )
+        self._transport = Transport(
+            base_url=url,
+            timeout=timeout,
+            max_retries=max_retries,
+            headers=default_headers or {},
+            max_connections=max_connections,
+            retry_after_cap=retry_after_cap,
+            session=session,
+        )
+        self._api_key = resolve_api_key(api_key)
+        self._is_view = False
+        self.invoices = AsyncInvoices(self)
+
+    def with_api_key(self, api_key: str) -> AsyncClient:
+        """A view of this client for another organization: same pool, same settings.
+
+        Views are cheap (no session, no I/O) and need no closing; closing the client
+        they came from closes their pool.
+        """
+        view = object.__new__(AsyncClient)
+        view._transport = self._transport
+        view._api_key = validate_api_key(api_key)
+        view._is_view = True
+        view.invoices = AsyncInvoices(view)
+        return view
+
+    @property
+    def base_url(self) -> str:
+        return str(self._transport.base_url)
+
+    @property
+    def timeout(self) -> float | None:
+        return self._transport.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._transport.max_retries
+
+    @property
+    def is_closed(self) -> bool:
+        return self._transport.closed
+
+    async def close(self) -> None:
+        """Close the connection pool (a view leaves its parent's pool open)."""
+        if not self._is_view:
+            await self._transport.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        key = key_hint(self._api_key) if self._api_key else None
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key!r})"
+
+    async def _get(self, path: str) -> bytes:
+        if self._api_key is None:
+            raise missing_key_error()
+        return await self._transport.get(path, {"Authorization": self._api_key})

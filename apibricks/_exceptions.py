@@ -1,0 +1,165 @@
+"""The one exception hierarchy every failure in apibricks is reported through.
+
+Callers catch `APIBricksError` (or a branch of it) and never need to know that aiohttp,
+json, cattrs or asyncio sat underneath: the original exception stays as ``__cause__``.
+No message built here ever contains the API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIBricksError",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "DecodeError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "UnprocessableEntityError",
+    "status_error_class",
+]
+
+
+class APIBricksError(Exception):
+    """Base of every error apibricks raises."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class APIConnectionError(APIBricksError):
+    """The request never got an HTTP answer: refused, reset, DNS, TLS, a cut body.
+
+    ``retryable`` is False for failures that another attempt cannot fix (a bad
+    certificate, an invalid URL).
+    """
+
+    retryable: bool
+
+    def __init__(self, message: str = "Connection error.", *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class APITimeoutError(APIConnectionError):
+    """An attempt took longer than the client's ``timeout``."""
+
+    def __init__(self, message: str = "Request timed out.") -> None:
+        super().__init__(message)
+
+
+class DecodeError(APIBricksError):
+    """A 2xx body that is not the documented shape.
+
+    ``path`` locates the offending value (``[3].organization.creditBalance``), so a
+    report to the API's owners can point at the exact field.
+    """
+
+    path: str
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class APIStatusError(APIBricksError):
+    """The server answered with a non-2xx status."""
+
+    status_code: int
+    request_id: str | None
+    headers: Mapping[str, str]
+    body: Any
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.headers = dict(headers or {})
+        self.body = body
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status_code={self.status_code}, "
+            f"request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIStatusError):
+    """400."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, unknown or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403."""
+
+
+class NotFoundError(APIStatusError):
+    """404."""
+
+
+class RequestTimeoutError(APIStatusError):
+    """408: the server gave up waiting for the request (retried)."""
+
+
+class ConflictError(APIStatusError):
+    """409 (retried: ASP.NET reports transient concurrency conflicts this way)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422."""
+
+
+class RateLimitError(APIStatusError):
+    """429. ``retry_after`` is the server's requested wait in seconds, when it gave one."""
+
+    retry_after: float | None
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """Any 5xx."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: RequestTimeoutError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The most specific error class for an HTTP status."""
+    if status >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status, APIStatusError)

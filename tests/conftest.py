@@ -1,0 +1,60 @@
+"""Shared fixtures: a real sandbox server on loopback, and both facades behind one call.
+
+Scenario tables take the ``facade`` fixture, so every scenario runs against
+`AsyncClient` and the generated `Client` alike (parametrized, never copied).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+import apibricks
+from apibricks import sandbox
+
+FACADES = ["async"]  # the sync facade adds "sync" here
+
+
+@pytest.fixture
+async def sandbox_server() -> AsyncIterator[sandbox.Sandbox]:
+    """A fresh sandbox with its stats; ``sandbox_server.url`` once serving."""
+    server = sandbox.Sandbox()
+    async with server.serve() as url:
+        server.test_url = url  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture
+def sandbox_url(sandbox_server: sandbox.Sandbox) -> str:
+    url: str = sandbox_server.test_url  # type: ignore[attr-defined]
+    return url
+
+
+ListPaid = Callable[..., Awaitable[list[apibricks.Invoice]]]
+
+
+@pytest.fixture(params=FACADES)
+def facade(request: pytest.FixtureRequest, sandbox_url: str) -> Callable[..., Awaitable[Any]]:
+    """``await facade(lambda client: client.invoices.list_paid(), api_key=..., **kwargs)``.
+
+    The lambda is written once, the way users write it for the async client; on the sync
+    facade its result is already the value.
+    """
+
+    async def call(operation: Callable[[Any], Any], **client_kwargs: Any) -> Any:
+        client_kwargs.setdefault("base_url", sandbox_url)
+        if request.param == "async":
+            async with apibricks.AsyncClient(**client_kwargs) as client:
+                return await operation(client)
+
+        def blocking() -> Any:
+            with apibricks.Client(**client_kwargs) as client:
+                return operation(client)
+
+        return await asyncio.to_thread(blocking)
+
+    call.kind = request.param  # type: ignore[attr-defined]
+    return call
