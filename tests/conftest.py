@@ -20,17 +20,16 @@ FACADES = ["async"]  # the sync facade adds "sync" here
 
 @pytest.fixture
 async def sandbox_server() -> AsyncIterator[sandbox.Sandbox]:
-    """A fresh sandbox with its stats; ``sandbox_server.url`` once serving."""
+    """A fresh sandbox with its stats, serving on loopback (``sandbox_server.url``)."""
     server = sandbox.Sandbox()
-    async with server.serve() as url:
-        server.test_url = url  # type: ignore[attr-defined]
+    async with server.serve():
         yield server
 
 
 @pytest.fixture
 def sandbox_url(sandbox_server: sandbox.Sandbox) -> str:
-    url: str = sandbox_server.test_url  # type: ignore[attr-defined]
-    return url
+    assert sandbox_server.url is not None
+    return sandbox_server.url
 
 
 ListPaid = Callable[..., Awaitable[list[apibricks.Invoice]]]

@@ -20,7 +20,7 @@ async def _wait_until_seen(server: sandbox.Sandbox, key: str) -> None:
 async def test_cancelled_list_paid_leaves_the_client_usable(
     sandbox_server: sandbox.Sandbox,
 ) -> None:
-    url = sandbox_server.test_url  # type: ignore[attr-defined]
+    url = sandbox_server.url
     slow = "sk_sandbox_cancel~slow30"
     async with apibricks.AsyncClient(base_url=url) as client:
         task = asyncio.create_task(client.with_api_key(slow).invoices.list_paid())

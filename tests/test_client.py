@@ -46,7 +46,7 @@ async def test_settings_come_from_the_environment(
     facade: Any, sandbox_server: sandbox.Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("APIBRICKS_API_KEY", "sk_sandbox_fromenv")
-    monkeypatch.setenv("APIBRICKS_BASE_URL", sandbox_server.test_url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("APIBRICKS_BASE_URL", sandbox_server.url)  # type: ignore[attr-defined]
     invoices = await facade(LIST_PAID, base_url=None)
     assert invoices
     assert sandbox_server.requests_for("sk_sandbox_fromenv") == 1
@@ -106,7 +106,7 @@ async def test_status_error_carries_the_problem_details(
 
 
 async def test_not_found_and_method_errors(sandbox_server: sandbox.Sandbox) -> None:
-    url = sandbox_server.test_url  # type: ignore[attr-defined]
+    url = sandbox_server.url
     async with apibricks.AsyncClient(api_key=KEY, base_url=url + "/nowhere") as client:
         with pytest.raises(apibricks.NotFoundError) as caught:
             await client.invoices.list_paid()
@@ -114,7 +114,7 @@ async def test_not_found_and_method_errors(sandbox_server: sandbox.Sandbox) -> N
 
 
 async def test_with_api_key_is_a_view_on_the_same_pool(sandbox_server: sandbox.Sandbox) -> None:
-    url = sandbox_server.test_url  # type: ignore[attr-defined]
+    url = sandbox_server.url
     async with apibricks.AsyncClient(base_url=url, timeout=5, max_retries=1) as client:
         first = client.with_api_key("sk_sandbox_one")
         second = client.with_api_key("sk_sandbox_two")
@@ -129,7 +129,7 @@ async def test_with_api_key_is_a_view_on_the_same_pool(sandbox_server: sandbox.S
 
 
 async def test_session_is_created_lazily_and_closed(sandbox_server: sandbox.Sandbox) -> None:
-    client = apibricks.AsyncClient(api_key=KEY, base_url=sandbox_server.test_url)  # type: ignore[attr-defined]
+    client = apibricks.AsyncClient(api_key=KEY, base_url=sandbox_server.url)  # type: ignore[attr-defined]
     assert client._transport._session is None
     await client.invoices.list_paid()
     session = client._transport._session
@@ -143,7 +143,7 @@ async def test_session_is_created_lazily_and_closed(sandbox_server: sandbox.Sand
 
 async def test_injected_session_stays_open(sandbox_server: sandbox.Sandbox) -> None:
     async with aiohttp.ClientSession() as session:
-        url = sandbox_server.test_url  # type: ignore[attr-defined]
+        url = sandbox_server.url
         async with apibricks.AsyncClient(api_key=KEY, base_url=url, session=session) as client:
             assert await client.invoices.list_paid()
         assert not session.closed, "an injected session is the caller's to close"
@@ -171,7 +171,7 @@ async def test_debug_log_has_one_line_per_attempt_and_each_wait(
     monkeypatch.setattr(_retry, "BACKOFF_BASE", 0.001)
     key = "sk_sandbox_logged~503x1"
     caplog.set_level(logging.DEBUG, logger="apibricks")
-    url = sandbox_server.test_url  # type: ignore[attr-defined]
+    url = sandbox_server.url
     async with apibricks.AsyncClient(api_key=key, base_url=url) as client:
         await client.invoices.list_paid()
     lines = [r.getMessage() for r in caplog.records if r.name == "apibricks"]

@@ -108,7 +108,7 @@ async def test_other_4xx_are_never_retried(
 async def test_retry_after_seconds_is_honoured(sandbox_server: sandbox.Sandbox) -> None:
     key = "sk_sandbox_polite~429r0.3x1"
     loop = asyncio.get_running_loop()
-    async with apibricks.AsyncClient(api_key=key, base_url=sandbox_server.test_url) as client:  # type: ignore[attr-defined]
+    async with apibricks.AsyncClient(api_key=key, base_url=sandbox_server.url) as client:  # type: ignore[attr-defined]
         started = loop.time()
         await client.invoices.list_paid()
         elapsed = loop.time() - started
@@ -118,14 +118,14 @@ async def test_retry_after_seconds_is_honoured(sandbox_server: sandbox.Sandbox) 
 
 async def test_retry_after_http_date_is_honoured(sandbox_server: sandbox.Sandbox) -> None:
     key = "sk_sandbox_polite~429datex1"
-    async with apibricks.AsyncClient(api_key=key, base_url=sandbox_server.test_url) as client:  # type: ignore[attr-defined]
+    async with apibricks.AsyncClient(api_key=key, base_url=sandbox_server.url) as client:  # type: ignore[attr-defined]
         await client.invoices.list_paid()
     assert sandbox_server.requests_for(key) == 2
 
 
 async def test_rate_limit_error_carries_retry_after(sandbox_server: sandbox.Sandbox) -> None:
     key = "sk_sandbox_busy~429r90"
-    async with apibricks.AsyncClient(api_key=key, base_url=sandbox_server.test_url) as client:  # type: ignore[attr-defined]
+    async with apibricks.AsyncClient(api_key=key, base_url=sandbox_server.url) as client:  # type: ignore[attr-defined]
         with pytest.raises(apibricks.RateLimitError) as caught:
             await client.invoices.list_paid()
     assert caught.value.retry_after == pytest.approx(90)

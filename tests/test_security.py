@@ -22,7 +22,7 @@ SECRET = "sk_sandbox_topsecret_0123456789"
 async def test_unsafe_keys_are_refused_before_any_io(
     sandbox_server: sandbox.Sandbox, bad_key: str
 ) -> None:
-    url = sandbox_server.test_url  # type: ignore[attr-defined]
+    url = sandbox_server.url
     with pytest.raises(ValueError, match="API key") as caught:
         apibricks.AsyncClient(api_key=bad_key, base_url=url)
     assert isinstance(caught.value, apibricks.APIBricksError)
@@ -44,7 +44,7 @@ def test_plain_http_is_refused_off_loopback() -> None:
 
 
 async def test_key_never_in_repr_or_errors(sandbox_server: sandbox.Sandbox) -> None:
-    url = sandbox_server.test_url  # type: ignore[attr-defined]
+    url = sandbox_server.url
     async with apibricks.AsyncClient(api_key=SECRET + "~503", base_url=url, max_retries=0) as c:
         assert SECRET not in repr(c)
         assert SECRET not in repr(c.with_api_key(SECRET))
@@ -121,7 +121,7 @@ async def test_debug_logs_never_show_the_key(
     sandbox_server: sandbox.Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    url = sandbox_server.test_url  # type: ignore[attr-defined]
+    url = sandbox_server.url
     for suffix in ("", "~503", "~reset", "~malformed"):
         async with apibricks.AsyncClient(
             api_key=SECRET + suffix, base_url=url, max_retries=0

@@ -1,0 +1,58 @@
+"""``python -m apibricks.sandbox``: run the sandbox in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from . import DEMO_KEY, Sandbox
+from ._data import DEFAULT_INVOICES_PER_ORG
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m apibricks.sandbox",
+        description="A local stand-in for the APIBricks Console API (pydoc apibricks.sandbox).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="0 picks a free port (default %(default)s)"
+    )
+    parser.add_argument(
+        "--invoices", type=int, default=DEFAULT_INVOICES_PER_ORG, help="invoices per organization"
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> None:
+    sandbox = Sandbox(invoices_per_org=args.invoices, latency=args.latency)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    async with sandbox.serve(args.host, args.port) as url:
+        print(f"APIBricks sandbox listening on {url}", flush=True)
+        print(f"  curl -H 'Authorization: {DEMO_KEY}' {url}/invoices/paid", flush=True)
+        print(f"  export APIBRICKS_BASE_URL={url} APIBRICKS_API_KEY={DEMO_KEY}", flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # typically: the port is taken
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
