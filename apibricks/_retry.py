@@ -11,7 +11,7 @@ import time
 from collections.abc import Generator, Mapping
 from email.utils import parsedate_to_datetime
 
-from ._exceptions import APIBricksError, APIConnectionError, APIStatusError, RateLimitError
+from ._exceptions import APIConnectionError, APIStatusError, RateLimitError
 
 __all__ = ["RETRYABLE_STATUSES", "gives_up", "is_retryable", "parse_retry_after", "retry_waits"]
 
@@ -72,7 +72,7 @@ def retry_waits(
         error = yield wait
 
 
-def gives_up(error: APIBricksError, retry_after_cap: float) -> bool:
+def gives_up(error: BaseException, retry_after_cap: float) -> bool:
     """True when ``error`` must not be retried, including a Retry-After beyond our patience."""
     if not is_retryable(error):
         return True
