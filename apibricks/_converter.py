@@ -1,0 +1,522 @@
+"""All (de)serialization of the models: JSON bytes <-> `Invoice` / `Organization`.
+
+Wire names are derived from the attrs attributes (``amount_usd_cents`` -> ``amountUsdCents``),
+so each field is declared once, in ``_models``. Decoding runs in up to three steps:
+
+* `decode_invoices` first looks for the organization object the API repeats, byte for byte,
+  in every invoice (90% of a large body) and parses that text once (`_parse_deduplicated`);
+* a fast pass, through cattrs-generated structuring functions whose per-field hooks check
+  types strictly but track no path; within one response each distinct organization is
+  structured once and its instance shared (reused only when the raw dict is equal, never
+  on the id alone);
+* only if the fast pass fails, a careful pass re-walks the data with the *same* hooks,
+  keeping the JSON path, and raises `DecodeError` ("[3].organization.creditBalance:
+  expected int, got str").
+
+No other exception escapes `decode_invoices` or `structure_invoices`, whatever the input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sys
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from typing import Any, Final, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ._exceptions import DecodeError
+from ._models import Invoice, Organization
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is the optional "speed" extra
+    orjson = None  # type: ignore[assignment]
+
+__all__ = ["converter", "decode_invoices", "dumps", "structure_invoices", "to_wire", "wire_name"]
+
+UTC: Final = timezone.utc
+_T = TypeVar("_T")
+
+# (model, attribute) -> wire name, for the rare field the camelCase rule cannot derive.
+_WIRE_OVERRIDES: Final[dict[tuple[type, str], str]] = {}
+
+
+def wire_name(model: type, attribute: str) -> str:
+    """The JSON name of ``model.attribute``: camelCase of the snake_case attribute."""
+    if (model, attribute) in _WIRE_OVERRIDES:
+        return _WIRE_OVERRIDES[model, attribute]
+    head, *rest = attribute.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+class _Invalid(ValueError):
+    """A value of the wrong type or shape; the careful pass adds the path."""
+
+
+_KINDS: Final[dict[type, str]] = {
+    dict: "object",
+    list: "array",
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    type(None): "null",
+}
+
+
+def _got(value: Any) -> str:
+    """``str`` for a wrong type; the (shortened) value itself for a bad string."""
+    if type(value) is str:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "...'"
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+# --- scalar hooks: strict (no "5" -> 5, no True -> 1, no 5.0 -> 5), fast on the happy path ---
+
+
+def _int(value: Any, _: Any = None) -> int:
+    if value.__class__ is int:
+        return value
+    raise _Invalid(f"expected int, got {_KINDS.get(type(value), type(value).__name__)}")
+
+
+def _bool(value: Any, _: Any = None) -> bool:
+    if value is True or value is False:
+        return value
+    raise _Invalid(f"expected bool, got {_KINDS.get(type(value), type(value).__name__)}")
+
+
+def _optional_str(value: Any, _: Any = None) -> str | None:
+    if value is None or value.__class__ is str:
+        return value
+    raise _Invalid(f"expected str or null, got {_KINDS.get(type(value), type(value).__name__)}")
+
+
+_UUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_UUIDS: dict[str, uuid.UUID] = {}  # canonical text -> UUID; immutable values, shared freely
+
+
+def _uuid(value: Any, _: Any = None) -> uuid.UUID:
+    try:
+        return _UUIDS[value]  # the same few ids repeat in every invoice
+    except (KeyError, TypeError):
+        pass
+    if value.__class__ is not str:
+        raise _Invalid(f"expected UUID string, got {_got(value)}")
+    if _UUID_RE.fullmatch(value) is None:
+        raise _Invalid(f"expected UUID, got {_got(value)}")
+    if len(_UUIDS) >= 4096:
+        _UUIDS.clear()
+    result = _UUIDS[value] = uuid.UUID(value)
+    return result
+
+
+# 0-7 fractional digits (ASP.NET writes up to 7), then Z, +hh:mm, -hh:mm or nothing (= UTC).
+_TIMESTAMP_RE: Final = re.compile(
+    r"(\d{4}-\d\d-\d\dT[012]\d:\d\d:\d\d)(?:\.(\d{1,7}))?(Z|[+-]\d\d:\d\d)?", re.ASCII
+)
+_is_timestamp: Final = re.compile(  # the same shape without groups: faster to match
+    r"\d{4}-\d\d-\d\dT[012]\d:\d\d:\d\d(?:\.\d{1,7})?(?:Z|[+-]\d\d:\d\d)?", re.ASCII
+).fullmatch
+_fromisoformat = datetime.fromisoformat
+# 3.11+ takes Z and any number of digits (truncating); 3.10 only +hh:mm and 3 or 6 digits.
+_NATIVE_ISO: Final = sys.version_info >= (3, 11)
+
+
+def _optional_timestamp(value: Any, _: Any = None) -> datetime | None:
+    """A wire timestamp as an aware UTC datetime; digits past microseconds are truncated."""
+    if value is None:
+        return None
+    if value.__class__ is not str:
+        raise _Invalid(f"expected ISO 8601 timestamp or null, got {_got(value)}")
+    try:
+        if _NATIVE_ISO and _is_timestamp(value) is not None:
+            result = _fromisoformat(value)
+        else:
+            result = _fromisoformat(_for_py310(value))
+        tz = result.tzinfo
+        if tz is UTC:
+            return result
+        if tz is None:  # no offset: UTC. Parsing again beats the slow .replace(tzinfo=)
+            return _fromisoformat(value + "+00:00")
+        return result.astimezone(UTC)
+    except (ValueError, OverflowError):  # bad shape, month 13, out of range once in UTC
+        raise _Invalid(f"expected ISO 8601 timestamp, got {_got(value)}") from None
+
+
+def _for_py310(text: str) -> str:
+    """Rewrite ``text`` into what every supported ``fromisoformat`` takes, or ValueError."""
+    match = _TIMESTAMP_RE.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    base, fraction, offset = match.groups()
+    fraction = "." + (fraction + "00000")[:6] if fraction else ""
+    return base + fraction + ("+00:00" if offset is None or offset == "Z" else offset)
+
+
+# --- models ---
+
+
+@attrs.frozen
+class _Field:
+    name: str
+    wire: str
+    hook: Callable[[Any, Any], Any]
+    required: bool
+
+
+def _fields(model: type) -> tuple[_Field, ...]:
+    return tuple(
+        _Field(
+            name=field.name,
+            wire=wire_name(model, field.name),
+            hook=_HOOKS[field.type],
+            required=field.default is attrs.NOTHING,
+        )
+        for field in attrs.fields(model)
+    )
+
+
+class _Scratch:
+    """Per-response state.
+
+    ``organizations``: organization id -> (raw dict, its value types, instance).
+    ``marker`` / ``shared_raw``: set by `decode_invoices` when it parsed the repeated
+    organization text once (see `_parse_deduplicated`); invoices then hold ``marker``.
+    """
+
+    __slots__ = ("marker", "organizations", "shared", "shared_raw")
+
+    def __init__(self, marker: str | None = None, shared_raw: Any = None) -> None:
+        self.organizations: dict[Any, tuple[Any, list[type], Organization]] = {}
+        self.marker = marker
+        self.shared_raw = shared_raw
+        self.shared: Organization | None = None
+
+    def unshare(self, raw: Any) -> Any:
+        """The raw organization ``raw`` stands for (itself, unless it is the marker)."""
+        return self.shared_raw if raw.__class__ is str and raw == self.marker else raw
+
+
+_SCRATCH: ContextVar[_Scratch | None] = ContextVar("apibricks_decode_scratch", default=None)
+
+
+def _organization(raw: Any, _: Any = None) -> Organization:
+    """Structure an organization once per response; equal raw dicts share one instance."""
+    scratch = _SCRATCH.get()
+    if scratch is None:
+        return _structure_organization(raw, Organization)
+    if raw.__class__ is str and raw == scratch.marker:
+        if scratch.shared is None:
+            scratch.shared = _organization(scratch.shared_raw)
+        return scratch.shared
+    key = raw["id"]
+    hit = scratch.organizations.get(key)
+    # ``==`` alone would equate 1, 1.0 and True: the value types must match too.
+    if hit is not None and hit[0] == raw and list(map(type, raw.values())) == hit[1]:
+        return hit[2]
+    result = _structure_organization(raw, Organization)
+    scratch.organizations[key] = (raw, list(map(type, raw.values())), result)
+    return result
+
+
+_HOOKS: Final[dict[Any, Callable[[Any, Any], Any]]] = {
+    int: _int,
+    bool: _bool,
+    uuid.UUID: _uuid,
+    str | None: _optional_str,
+    datetime | None: _optional_timestamp,
+    Organization: _organization,
+}
+_FIELDS: Final[dict[type, tuple[_Field, ...]]] = {m: _fields(m) for m in (Organization, Invoice)}
+
+converter: Final = cattrs.Converter(detailed_validation=False)
+"""The configured cattrs converter (strict, fast, no paths: prefer `structure_invoices`)."""
+
+
+def _register(model: type[_T]) -> Callable[[Any, Any], _T]:
+    """Generate and register the (un)structuring functions of ``model``, wire names derived."""
+    fields = _FIELDS[model]
+    structure_overrides: dict[str, Any] = {
+        f.name: override(rename=f.wire, struct_hook=f.hook) for f in fields
+    }
+    unstructure_overrides: dict[str, Any] = {
+        f.name: override(rename=f.wire, unstruct_hook=_UNSTRUCTURE.get(f.hook)) for f in fields
+    }
+    structure = make_dict_structure_fn(
+        model, converter, _cattrs_detailed_validation=False, **structure_overrides
+    )
+    unstructure = make_dict_unstructure_fn(model, converter, **unstructure_overrides)
+    converter.register_structure_hook(model, structure)
+    converter.register_unstructure_hook(model, unstructure)
+    return structure
+
+
+def _timestamp_to_wire(value: datetime | None) -> str | None:
+    """``2019-08-24T14:15:22.5Z`` style: UTC, ``Z``, microseconds only when non-zero."""
+    if value is None:
+        return None
+    if value.tzinfo is None:  # naive values are taken as UTC, as the decoder reads them
+        return value.isoformat() + "Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat()[:-6] + "Z"  # drop "+00:00"
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+_UNSTRUCTURE: Final[dict[Callable[[Any, Any], Any], Callable[[Any], Any]]] = {
+    _uuid: str,
+    _optional_timestamp: _timestamp_to_wire,
+    _optional_str: _identity,  # cattrs' own Optional handling costs a call and a check
+}
+
+
+def _shallow_invoice_unstructure() -> Callable[[Invoice], dict[str, Any]]:
+    """For `to_wire`: an invoice's dict with the organization left as is (encoded once)."""
+    overrides: dict[str, Any] = {
+        f.name: override(rename=f.wire, unstruct_hook=_UNSTRUCTURE.get(f.hook))
+        for f in _FIELDS[Invoice]
+    }
+    overrides["organization"] = override(rename="organization", unstruct_hook=_identity)
+    return make_dict_unstructure_fn(Invoice, converter, **overrides)
+
+
+_structure_organization: Final = _register(Organization)
+_structure_invoice: Final = _register(Invoice)
+_unstructure_invoice_shallow: Final = _shallow_invoice_unstructure()
+
+
+# --- decoding ---
+
+
+def decode_invoices(body: bytes | str) -> list[Invoice]:
+    """Decode a ``GET /invoices/paid`` body; any malformation is a `DecodeError`.
+
+    The result is exactly ``structure_invoices(json.loads(body))``; orjson only makes it fast.
+    """
+    try:
+        deduplicated = _parse_deduplicated(body)
+    except Exception:  # not the usual shape: the plain parse decides
+        deduplicated = None
+    try:
+        if deduplicated is not None:
+            data, marker, shared_raw = deduplicated
+            return _structure(data, _Scratch(marker, shared_raw))
+        return _structure(_loads(body), _Scratch())
+    except DecodeError as exc:
+        error = exc
+    if orjson is None or "got float" not in error.message:
+        raise error
+    # orjson turns integers beyond 64 bits into floats: the stdlib parser has the last word.
+    try:
+        data = json.loads(body)
+    except Exception:
+        raise error from None
+    return _structure(data, _Scratch())
+
+
+_ORG_KEY: Final = '"organization":'
+
+
+def _parse_deduplicated(body: bytes | str) -> tuple[Any, str, Any] | None:
+    """Parse a body whose invoices all embed the same organization text, that text once.
+
+    The API repeats its organization, byte for byte, in every invoice: 90% of a large body.
+    Each ``"organization":{...}`` equal to the first one is replaced by a random marker
+    string before parsing; the organization is parsed once. This is exact: the needle's
+    closing quote is unescaped, so every match is a key followed by that complete object
+    (or the body is invalid JSON either way), and no body can contain the fresh marker.
+    """
+    is_bytes = isinstance(body, bytes)
+    if not is_bytes and not isinstance(body, str):
+        return None
+    data: Any = body  # bytes or str alike from here on
+    key: Any = _ORG_KEY.encode() if is_bytes else _ORG_KEY
+    start = data.find(key)
+    if start < 0:
+        return None
+    start += len(key)
+    end = data.find(b"}}" if is_bytes else "}}", start, start + 65536)
+    if end < 0:
+        return None
+    text = data[start : end + 1]
+    shared_raw = _parse(text)  # raises unless ``text`` is exactly one complete value
+    if type(shared_raw) is not dict:
+        return None
+    marker = f"apibricks-shared-organization-{secrets.token_hex(16)}"
+    replacement: Any = f'"{marker}"'.encode() if is_bytes else f'"{marker}"'
+    return _parse(_replace_values(data, key, text, replacement)), marker, shared_raw
+
+
+def _replace_values(body: Any, key: Any, value: Any, replacement: Any) -> Any:
+    """``body.replace(key + value, key + replacement)``, fast for a long ``value``.
+
+    (``bytes.replace`` re-prepares a long needle at each of the 10,000 matches.) Occurrences
+    of ``key`` cannot overlap, so this finds exactly the matches ``replace`` would.
+    """
+    pieces = []
+    position = 0
+    find, startswith = body.find, body.startswith
+    key_length, value_length = len(key), len(value)
+    while (hit := find(key, position)) >= 0:
+        after = hit + key_length
+        pieces.append(body[position:after])
+        if startswith(value, after):
+            pieces.append(replacement)
+            position = after + value_length
+        else:
+            position = after
+    pieces.append(body[position:])
+    return body[:0].join(pieces)
+
+
+def _parse(text: bytes | str) -> Any:
+    return orjson.loads(text) if orjson is not None else json.loads(text)
+
+
+def _loads(body: bytes | str) -> Any:
+    if orjson is not None:
+        try:
+            return orjson.loads(body)
+        except Exception:  # stdlib json also takes >64-bit ints, NaN, lone surrogates
+            pass
+    try:
+        return json.loads(body)
+    except Exception as exc:  # JSONDecodeError, UnicodeDecodeError, RecursionError, TypeError
+        raise DecodeError(f"invalid JSON: {exc}") from None
+
+
+def structure_invoices(data: Any) -> list[Invoice]:
+    """Structure already-parsed JSON (a list of invoice objects) into `Invoice` instances."""
+    return _structure(data, _Scratch())
+
+
+def _structure(data: Any, scratch: _Scratch) -> list[Invoice]:
+    if not isinstance(data, list):
+        raise DecodeError(f"expected an array of invoices, got {_got_kind(data)}")
+    token = _SCRATCH.set(scratch)
+    try:
+        try:
+            return [_structure_invoice(raw, Invoice) for raw in data]
+        except MemoryError:
+            raise
+        except Exception:  # the careful pass below says where and why
+            pass
+        return _careful(data, scratch)
+    finally:
+        _SCRATCH.reset(token)
+
+
+def _got_kind(value: Any) -> str:
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+def _careful(data: list[Any], scratch: _Scratch) -> list[Invoice]:
+    """The slow pass: the same hooks, one field at a time, keeping the JSON path."""
+    try:
+        return [
+            _careful_model(Invoice, raw, f"[{index}]", scratch) for index, raw in enumerate(data)
+        ]
+    except (DecodeError, MemoryError):
+        raise
+    except Exception as exc:  # e.g. RecursionError comparing absurdly nested unknown fields
+        raise DecodeError(f"undecodable value ({type(exc).__name__})") from None
+
+
+def _careful_model(model: type[_T], raw: Any, path: str, scratch: _Scratch) -> _T:
+    """Structure ``raw`` at ``path``: fast if it can, field by field to say what is wrong."""
+    try:
+        return _FAST[model](raw, model)  # type: ignore[no-any-return]
+    except Exception:  # this very object is the bad one: find the field
+        pass
+    if not isinstance(raw, Mapping):
+        raise DecodeError(f"expected object, got {_got_kind(raw)}", path=path)
+    values: dict[str, Any] = {}
+    for field in _FIELDS[model]:
+        where = f"{path}.{field.wire}"
+        if field.wire not in raw:
+            if field.required:
+                raise DecodeError("missing required field", path=where)
+            continue
+        value = raw[field.wire]
+        if field.hook is _organization:
+            values[field.name] = _careful_model(
+                Organization, scratch.unshare(value), where, scratch
+            )
+            continue
+        try:
+            values[field.name] = field.hook(value, None)
+        except _Invalid as exc:
+            raise DecodeError(str(exc), path=where) from None
+    return model(**values)
+
+
+_FAST: Final[dict[type, Callable[[Any, Any], Any]]] = {
+    Invoice: _structure_invoice,
+    Organization: _organization,
+}
+
+
+# --- encoding ---
+
+
+def to_wire(value: Any) -> Any:
+    """JSON-ready Python in the exact wire shape: camelCase keys, ``Z`` timestamps, str ids.
+
+    Takes an `Invoice`, an `Organization`, or any iterable or str-keyed mapping of them
+    (nested as deep as needed); ``decode_invoices(dumps(invoices)) == invoices``. A shared
+    organization is encoded once per call; every invoice still gets its own dict.
+    """
+    return _to_wire(value, {})
+
+
+def _to_wire(value: Any, organizations: dict[int, tuple[Organization, dict[str, Any]]]) -> Any:
+    if isinstance(value, Invoice):
+        wire: dict[str, Any] = _unstructure_invoice_shallow(value)
+        organization = value.organization
+        cached = organizations.get(id(organization))
+        if cached is None or cached[0] is not organization:
+            cached = organizations[id(organization)] = (organization, to_wire(organization))
+        wire["organization"] = cached[1].copy()  # flat dict of immutable values
+        return wire
+    if isinstance(value, Organization):
+        return converter.unstructure(value)
+    if isinstance(value, datetime):
+        return _timestamp_to_wire(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _to_wire(item, organizations) for key, item in value.items()}
+    if isinstance(value, Iterable) and not isinstance(value, bytes | bytearray):
+        return [_to_wire(item, organizations) for item in value]
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+_SEPARATORS: Final = {False: (",", ":"), True: (",", ": ")}
+
+
+def dumps(value: Any, *, indent: bool = False) -> str:
+    """JSON text of `to_wire` (UTF-8 characters kept as they are; two-space ``indent``)."""
+    wire = to_wire(value)
+    if orjson is not None:
+        try:
+            return orjson.dumps(wire, option=orjson.OPT_INDENT_2 if indent else 0).decode()
+        except TypeError:  # an int beyond 64 bits: stdlib json below
+            pass
+    return json.dumps(
+        wire, ensure_ascii=False, indent=2 if indent else None, separators=_SEPARATORS[indent]
+    )

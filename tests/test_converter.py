@@ -1,0 +1,712 @@
+"""Decoding and encoding: the documented example, timestamps, strictness, paths, sharing."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import apibricks
+from apibricks import (
+    DecodeError,
+    Invoice,
+    Organization,
+    _converter,
+    decode_invoices,
+    structure_invoices,
+)
+from apibricks._converter import converter, dumps, to_wire, wire_name
+
+UTC = timezone.utc
+SPEC_BODY = (Path(__file__).parent / "data" / "spec_example.json").read_text()
+SPEC = json.loads(SPEC_BODY)
+WHEN = datetime(2019, 8, 24, 14, 15, 22, tzinfo=UTC)
+
+# Both entry points, so every scenario runs through the byte-level shortcut and without it.
+Decode = Callable[[list[Any]], list[Invoice]]
+DECODERS: dict[str, Decode] = {
+    "bytes": lambda data: decode_invoices(json.dumps(data, separators=(",", ":")).encode()),
+    "str": lambda data: decode_invoices(json.dumps(data)),
+    "parsed": lambda data: structure_invoices(copy.deepcopy(data)),
+}
+
+
+@pytest.fixture(params=list(DECODERS))
+def decode(request: pytest.FixtureRequest) -> Decode:
+    return DECODERS[request.param]
+
+
+def snake(camel: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+
+
+def raw_invoice(index: int = 0, **changes: Any) -> dict[str, Any]:
+    """A realistic wire invoice (spec field order), with ``changes`` applied."""
+    raw: dict[str, Any] = copy.deepcopy(SPEC[0])
+    raw.update(
+        id=f"in_{index:024d}",
+        invoiceNumber=f"ABCD-{index:04d}",
+        created="2024-03-01T10:00:00.1234567Z",
+        amountUsdCents=1000 + index,
+        status="paid",
+        currency="usd",
+    )
+    raw["organization"].update(name="Acme", creditBalance=5000, tier="pro")
+    raw.update(changes)
+    return raw
+
+
+def with_org(raw: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    raw["organization"].update(changes)
+    return raw
+
+
+# --- the documented example ---
+
+
+def expected_value(wire: str, value: Any) -> Any:
+    if wire in ("idOrganization", "id") and isinstance(value, str) and "-" in value:
+        return uuid.UUID(value)
+    if value == "2019-08-24T14:15:22Z":
+        return WHEN
+    return value  # "string", 0, True as documented
+
+
+def test_documented_example_decodes_field_by_field() -> None:
+    [invoice] = decode_invoices(SPEC_BODY)
+    checked = 0
+    for obj, wire in ((invoice, SPEC[0]), (invoice.organization, SPEC[0]["organization"])):
+        for name, value in wire.items():
+            if name == "organization":
+                continue
+            actual = getattr(obj, snake(name))
+            assert actual == expected_value(name, value), name
+            assert type(actual) is type(expected_value(name, value)), name
+            checked += 1
+    assert checked == 12 + 53
+    assert isinstance(invoice.organization, Organization)  # and the 66th field
+    assert invoice.id_organization == uuid.UUID("9bf7f388-1dbc-4a73-92b2-4ad35e7fe880")
+    assert invoice.organization.id == uuid.UUID("497f6eca-6276-4993-bfeb-53cbbbba6f08")
+    assert invoice.amount_usd_cents == 0
+    assert invoice.paid is invoice.voided is invoice.uncollectible is True
+    assert invoice.organization.total_paid_usd_last_w == 0
+    assert invoice.organization.postal_code == "string"
+    assert invoice.created is not None and invoice.created.tzinfo is UTC
+
+
+def test_wire_names_are_derived_not_listed() -> None:
+    for model, wire in ((Invoice, SPEC[0]), (Organization, SPEC[0]["organization"])):
+        assert [wire_name(model, f.name) for f in attrs.fields(model)] == list(wire)
+    assert _converter._WIRE_OVERRIDES == {}
+
+
+# --- timestamps ---
+
+T = datetime(2019, 8, 24, 14, 15, 22, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2019-08-24T14:15:22Z", T),
+        ("2019-08-24T14:15:22", T),  # no offset: UTC
+        ("2019-08-24T14:15:22+00:00", T),
+        ("2019-08-24T14:15:22-00:00", T),
+        ("2019-08-24T16:15:22+02:00", T),
+        ("2019-08-24T08:45:22-05:30", T),
+        ("2019-08-25T00:15:22+10:00", T),
+        ("2019-08-23T23:15:22-15:00", T),
+        ("2019-08-24T14:15:22.1Z", T.replace(microsecond=100000)),
+        ("2019-08-24T14:15:22.12Z", T.replace(microsecond=120000)),
+        ("2019-08-24T14:15:22.123Z", T.replace(microsecond=123000)),
+        ("2019-08-24T14:15:22.1234Z", T.replace(microsecond=123400)),
+        ("2019-08-24T14:15:22.12345", T.replace(microsecond=123450)),
+        ("2019-08-24T14:15:22.123456Z", T.replace(microsecond=123456)),
+        ("2019-08-24T14:15:22.1234567Z", T.replace(microsecond=123456)),  # truncated
+        ("2019-08-24T14:15:22.9999999Z", T.replace(microsecond=999999)),  # never rounded up
+        ("2019-08-24T14:15:22.9999999", T.replace(microsecond=999999)),
+        ("2019-08-24T16:15:22.9999999+02:00", T.replace(microsecond=999999)),
+        ("2019-08-24T14:15:22.0000001Z", T),
+        ("2019-08-24T14:15:22.000Z", T),
+        ("2020-01-01T00:30:00+01:00", datetime(2019, 12, 31, 23, 30, tzinfo=UTC)),
+        ("2024-02-29T23:59:59.5Z", datetime(2024, 2, 29, 23, 59, 59, 500000, tzinfo=UTC)),
+        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=UTC)),
+        ("9999-12-31T23:59:59.9999999Z", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+    ],
+)
+def test_timestamp_matrix(text: str, expected: datetime, decode: Decode) -> None:
+    [invoice] = decode([with_org(raw_invoice(created=text), timeCreated=text)])
+    assert invoice.created == expected
+    assert invoice.created is not None and invoice.created.tzinfo is UTC
+    assert invoice.organization.time_created == expected
+    assert invoice.organization.time_created.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "garbage",
+        "2019-08-24",  # date only
+        "2019-08-24 14:15:22Z",  # space separator
+        "2019-08-24t14:15:22Z",
+        "2019-08-24T14:15:22z",
+        "20190824T141522Z",  # basic format
+        "2019-08-24T14:15Z",  # no seconds
+        "2019-08-24T14Z",
+        "2019-08-24T14:15:22.Z",  # dot, no digits
+        "2019-08-24T14:15:22,5Z",  # comma fraction
+        "2019-08-24T14:15:22.12345678Z",  # 8 digits
+        "2019-08-24T14:15:22+0200",
+        "2019-08-24T14:15:22+02",
+        "2019-08-24T14:15:22+02:00:00",
+        "2019-08-24T14:15:22Z+02:00",
+        "2019-08-24T14:15:22 ",
+        " 2019-08-24T14:15:22",
+        "2019-W34-6T14:15:22Z",  # week date
+        "2019-13-24T14:15:22Z",  # month 13
+        "2019-02-30T14:15:22Z",
+        "2019-08-24T24:00:00Z",
+        "2019-08-24T14:60:22Z",
+        "2019-08-24T14:15:60Z",  # leap second
+        "2019-08-24T14:15:22+24:00",
+        "0001-01-01T00:00:00+01:00",  # before year 1 once in UTC
+        "9999-12-31T23:59:59-01:00",  # after year 9999 once in UTC
+        "\uff12019-08-24T14:15:22Z",  # a full-width digit
+        "2019-08-24T14:15:22\u00a0",
+        "+2019-08-24T14:15:22Z",
+    ],
+)
+def test_rejected_timestamp_shapes(text: str, decode: Decode) -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode([raw_invoice(), raw_invoice(1, paidDate=text)])
+    assert str(caught.value) == f"[1].paidDate: expected ISO 8601 timestamp, got {text!r}"
+    assert caught.value.path == "[1].paidDate"
+
+
+def test_a_long_bad_string_is_shortened_in_the_message() -> None:
+    with pytest.raises(DecodeError) as caught:
+        structure_invoices([raw_invoice(dueDate="x" * 10_000)])
+    assert len(str(caught.value)) < 120
+
+
+# --- null, missing, unknown ---
+
+
+def test_null_and_missing_optional_fields_are_none(decode: Decode) -> None:
+    nullable_invoice = [f for f in attrs.fields(Invoice) if f.default is None]
+    nullable_org = [f for f in attrs.fields(Organization) if f.default is None]
+    as_null = raw_invoice()
+    as_null.update({wire_name(Invoice, f.name): None for f in nullable_invoice})
+    as_null["organization"].update({wire_name(Organization, f.name): None for f in nullable_org})
+    missing = raw_invoice(1)
+    for field in nullable_invoice:
+        del missing[wire_name(Invoice, field.name)]
+    for field in nullable_org:
+        del missing["organization"][wire_name(Organization, field.name)]
+    for invoice in decode([as_null, missing]):
+        assert all(getattr(invoice, f.name) is None for f in nullable_invoice)
+        assert all(getattr(invoice.organization, f.name) is None for f in nullable_org)
+        assert invoice.amount_usd_cents in (1000, 1001)
+        assert invoice.organization.credit_balance == 5000
+
+
+def test_unknown_fields_are_ignored_at_both_levels(decode: Decode) -> None:
+    extra: dict[str, Any] = {"newField": [1, {"deep": None}], "amountEur": 1.5, "organizationX": {}}
+    raw = with_org(raw_invoice(**extra), **extra, legacy=None)
+    [invoice] = decode([raw])
+    assert invoice == decode([raw_invoice()])[0]
+
+
+def test_unknown_fields_with_values_orjson_refuses_are_still_ignored() -> None:
+    body = SPEC_BODY.replace(
+        '"paid": true', '"big": 123456789012345678901234567890, "nan": NaN, "paid": true'
+    )
+    [invoice] = decode_invoices(body.encode())
+    assert invoice == decode_invoices(SPEC_BODY)[0]
+
+
+def test_integers_beyond_int64_are_kept_exactly() -> None:
+    [invoice] = decode_invoices(json.dumps([raw_invoice(amountUsdCents=2**70)]))
+    assert invoice.amount_usd_cents == 2**70
+    assert decode_invoices(dumps([invoice])) == [invoice]
+
+
+# --- wrong types: a DecodeError naming the wire path ---
+
+BAD_VALUES: list[tuple[str, Any, str]] = [
+    ("organization.creditBalance", "5", "expected int, got str"),
+    ("organization.creditBalance", 5.0, "expected int, got float"),
+    ("organization.creditBalance", True, "expected int, got bool"),
+    ("organization.creditBalance", None, "expected int, got null"),
+    ("organization.creditBalance", [5], "expected int, got array"),
+    ("organization.autoRechargeEnabled", False, "expected int, got bool"),
+    ("amountUsdCents", "1000", "expected int, got str"),
+    ("amountUsdCents", 10.5, "expected int, got float"),
+    ("amountUsdCents", {}, "expected int, got object"),
+    ("paid", "true", "expected bool, got str"),
+    ("paid", 1, "expected bool, got int"),
+    ("paid", None, "expected bool, got null"),
+    ("status", 5, "expected str or null, got int"),
+    ("currency", True, "expected str or null, got bool"),
+    ("organization.postalCode", 75002, "expected str or null, got int"),
+    ("organization.name", ["Acme"], "expected str or null, got array"),
+    ("created", 1566656122, "expected ISO 8601 timestamp or null, got int"),
+    ("organization.timeCreated", {}, "expected ISO 8601 timestamp or null, got object"),
+    ("idOrganization", "not-a-uuid", "expected UUID, got 'not-a-uuid'"),
+    ("idOrganization", None, "expected UUID string, got null"),
+    ("idOrganization", 5, "expected UUID string, got int"),
+    ("idOrganization", "9bf7f3881dbc4a7392b24ad35e7fe880", "expected UUID, got "),
+    ("organization.id", "{497f6eca-6276-4993-bfeb-53cbbbba6f08}", "expected UUID, got "),
+    ("organization.id", "497f6eca-6276-4993-bfeb-53cbbbba6f0g", "expected UUID, got "),
+    ("organization", None, "expected object, got null"),
+    ("organization", "Acme", "expected object, got str"),
+    ("organization", [], "expected object, got array"),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "message"), BAD_VALUES)
+def test_wrong_type_names_the_wire_path(
+    where: str, value: Any, message: str, decode: Decode
+) -> None:
+    data = [raw_invoice(index) for index in range(5)]
+    target = data[3]
+    *parents, leaf = where.split(".")
+    for parent in parents:
+        target = target[parent]
+    target[leaf] = value
+    with pytest.raises(DecodeError) as caught:
+        decode(data)
+    assert str(caught.value).startswith(f"[3].{where}: {message}")
+    assert caught.value.path == f"[3].{where}"
+
+
+def test_the_example_message_from_the_design() -> None:
+    data = [raw_invoice(index) for index in range(5)]
+    data[3]["organization"]["creditBalance"] = "5000"
+    with pytest.raises(
+        DecodeError, match=r"^\[3\]\.organization\.creditBalance: expected int, got str$"
+    ):
+        decode_invoices(json.dumps(data).encode())
+
+
+@pytest.mark.parametrize("field", ["idOrganization", "paid", "amountUsdCents", "organization"])
+def test_missing_required_invoice_field(field: str, decode: Decode) -> None:
+    data = [raw_invoice(), raw_invoice(1)]
+    del data[1][field]
+    with pytest.raises(DecodeError, match=rf"^\[1\]\.{field}: missing required field$"):
+        decode(data)
+
+
+@pytest.mark.parametrize("field", ["id", "creditBalance", "spendMgmtEnabled"])
+def test_missing_required_organization_field(field: str, decode: Decode) -> None:
+    data = [raw_invoice(), raw_invoice(1)]
+    del data[1]["organization"][field]
+    with pytest.raises(
+        DecodeError, match=rf"^\[1\]\.organization\.{field}: missing required field$"
+    ):
+        decode(data)
+
+
+@pytest.mark.parametrize("item", ["invoice", 5, None, [], True])
+def test_an_element_that_is_not_an_object(item: Any, decode: Decode) -> None:
+    with pytest.raises(DecodeError, match=r"^\[1\]: expected object, got "):
+        decode([raw_invoice(), item])
+
+
+def test_a_numerically_equal_value_of_the_wrong_type_is_not_hidden_by_sharing() -> None:
+    for field, value in (("creditBalance", 5000.0), ("autoRechargeEnabled", False)):
+        data = [raw_invoice(), raw_invoice(1)]
+        data[1]["organization"][field] = value  # == the first one's 5000 / 0
+        with pytest.raises(DecodeError, match=rf"^\[1\]\.organization\.{field}: expected int"):
+            structure_invoices(data)
+        with pytest.raises(DecodeError, match=rf"^\[1\]\.organization\.{field}: expected int"):
+            decode_invoices(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"   ",
+        b"[",
+        b"[1,",
+        b"{",
+        b"nul",
+        b"[]]",
+        b"\xff\xfe",
+        "[\ud800",
+        b"[" * 100_000,
+        "\x00",
+    ],
+)
+def test_invalid_json(body: bytes | str) -> None:
+    with pytest.raises(DecodeError, match=r"^invalid JSON: ") as caught:
+        decode_invoices(body)
+    assert caught.value.path == ""
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b"{}", "object"),
+        (b'{"invoices": []}', "object"),
+        (b"null", "null"),
+        (b'"x"', "str"),
+        (b"1", "int"),
+    ],
+)
+def test_top_level_not_a_list(body: bytes, kind: str) -> None:
+    with pytest.raises(DecodeError, match=rf"^expected an array of invoices, got {kind}$"):
+        decode_invoices(body)
+
+
+@pytest.mark.parametrize("value", [None, 5, object(), ({},), {"a": 1}])
+def test_not_even_a_body(value: Any) -> None:
+    with pytest.raises(DecodeError):
+        decode_invoices(value)
+    with pytest.raises(DecodeError):
+        structure_invoices(value)
+
+
+def test_empty_list() -> None:
+    assert decode_invoices(b"[]") == []
+    assert structure_invoices([]) == []
+
+
+def test_decode_error_is_an_apibricks_error_without_a_chained_traceback() -> None:
+    with pytest.raises(apibricks.APIBricksError) as caught:
+        decode_invoices(json.dumps([raw_invoice(paid="yes")]))
+    assert isinstance(caught.value, DecodeError)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+# --- sharing one Organization per response ---
+
+
+def test_invoices_of_one_organization_share_one_instance(decode: Decode) -> None:
+    invoices = decode([raw_invoice(index) for index in range(50)])
+    assert len({id(invoice.organization) for invoice in invoices}) == 1
+    assert invoices[0].organization is invoices[49].organization
+    assert invoices[0].id_organization is invoices[49].id_organization  # one UUID too
+    assert [invoice.amount_usd_cents for invoice in invoices] == list(range(1000, 1050))
+
+
+def test_same_id_different_content_gives_different_instances(decode: Decode) -> None:
+    data = [
+        raw_invoice(0),
+        with_org(raw_invoice(1), name="Acme Renamed", creditBalance=1),
+        raw_invoice(2),
+        with_org(raw_invoice(3), name="Acme Renamed", creditBalance=1),
+    ]
+    first, renamed, again, renamed_again = (invoice.organization for invoice in decode(data))
+    assert first.id == renamed.id
+    assert first is not renamed
+    assert (first.name, first.credit_balance) == ("Acme", 5000)
+    assert (renamed.name, renamed.credit_balance) == ("Acme Renamed", 1)
+    assert again == first and renamed_again == renamed
+
+
+def test_several_organizations_each_decoded_once(decode: Decode) -> None:
+    ids = [str(uuid.UUID(int=n)) for n in range(3)]
+    data = [with_org(raw_invoice(index), id=ids[index % 3]) for index in range(30)]
+    invoices = decode(data)
+    assert len({id(invoice.organization) for invoice in invoices}) == 3
+    assert [str(invoice.organization.id) for invoice in invoices] == [ids[i % 3] for i in range(30)]
+
+
+def test_differently_spelled_copies_of_the_organization() -> None:
+    """Key order, spacing, escapes: equal content decodes the same; sharing is best effort."""
+    org = SPEC[0]["organization"]
+    spellings = [
+        json.dumps(org, separators=(",", ":")),
+        json.dumps(org),
+        json.dumps(dict(reversed(org.items())), separators=(",", ":")),
+        json.dumps(org, separators=(",", ":")).replace('"string"', '"\\u0073tring"'),
+    ]
+    parts = [json.dumps(raw_invoice(i))[:-1].split('"organization"')[0] for i in range(4)]
+    body = (
+        "["
+        + ",".join(
+            f'{part}"organization":{text}}}' for part, text in zip(parts, spellings, strict=True)
+        )
+        + "]"
+    )
+    invoices = decode_invoices(body.encode())
+    assert all(invoice.organization == invoices[0].organization for invoice in invoices)
+    assert invoices == structure_invoices(json.loads(body))
+
+
+def test_the_organization_text_elsewhere_in_the_body_changes_nothing() -> None:
+    """The byte-level shortcut must not touch look-alikes: strings, other keys, nesting."""
+    org = raw_invoice()["organization"]
+    org_text = json.dumps(org, separators=(",", ":"))
+    tricky = [
+        raw_invoice(0),
+        raw_invoice(1, status='"organization":' + org_text),
+        raw_invoice(2, **{'x"organization': org}),
+        raw_invoice(3, extra={"organization": org}),
+        raw_invoice(4, organizations=[org]),
+        raw_invoice(5),
+    ]
+    body = json.dumps(tricky, separators=(",", ":"))
+    assert body.count('"organization":' + org_text) > 6
+    invoices = decode_invoices(body.encode())
+    assert invoices == structure_invoices(json.loads(body))
+    assert invoices[1].status == '"organization":' + org_text
+    assert len({id(invoice.organization) for invoice in invoices}) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"creditBalance": "5000"}, "[0].organization.creditBalance: expected int, got str"),
+        ({"id": "nope"}, "[0].organization.id: expected UUID, got 'nope'"),
+        ({"timeCreated": "yesterday"}, "[0].organization.timeCreated: expected ISO 8601 timestamp"),
+    ],
+)
+def test_a_bad_organization_repeated_in_every_invoice(
+    change: dict[str, Any], message: str, decode: Decode
+) -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode([with_org(raw_invoice(index), **change) for index in range(20)])
+    assert str(caught.value).startswith(message)
+
+
+def test_sharing_is_per_call_and_thread_safe() -> None:
+    bodies = [
+        json.dumps([with_org(raw_invoice(i), creditBalance=n) for i in range(200)]).encode()
+        for n in range(8)
+    ]
+    results: dict[int, list[Invoice]] = {}
+
+    def work(n: int) -> None:
+        for _ in range(5):
+            results[n] = decode_invoices(bodies[n])
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for n, invoices in results.items():
+        assert {invoice.organization.credit_balance for invoice in invoices} == {n}
+        assert len({id(invoice.organization) for invoice in invoices}) == 1
+
+
+# --- encoding ---
+
+
+def test_to_wire_is_the_exact_wire_shape() -> None:
+    invoices = decode_invoices(SPEC_BODY)
+    assert to_wire(invoices) == SPEC
+    assert to_wire(invoices[0]) == SPEC[0]
+    assert to_wire(invoices[0].organization) == SPEC[0]["organization"]
+    assert json.loads(dumps(invoices)) == SPEC
+    assert dumps(invoices) == json.dumps(SPEC, separators=(",", ":"))
+    assert json.loads(dumps(invoices, indent=True)) == SPEC
+    assert "\n  " in dumps(invoices, indent=True)
+
+
+def test_round_trip_decode_encode_decode(decode: Decode) -> None:
+    data = [
+        raw_invoice(0, created="2019-08-24T16:15:22.1234567+02:00", dueDate=None),
+        with_org(
+            raw_invoice(1, paidDate="2019-08-24T14:15:22"),
+            timeCreated="2019-08-24T14:15:22.5-05:30",
+        ),
+    ]
+    invoices = decode(data)
+    wire = to_wire(invoices)
+    assert wire[0]["created"] == "2019-08-24T14:15:22.123456Z"
+    assert wire[0]["dueDate"] is None
+    assert wire[1]["paidDate"] == "2019-08-24T14:15:22Z"
+    assert wire[1]["organization"]["timeCreated"] == "2019-08-24T19:45:22.500000Z"
+    assert structure_invoices(wire) == invoices
+    assert decode_invoices(dumps(invoices)) == invoices
+    assert decode_invoices(dumps(invoices).encode()) == invoices
+    assert to_wire(decode_invoices(dumps(invoices))) == wire
+
+
+def test_to_wire_gives_every_invoice_its_own_dicts() -> None:
+    wire = to_wire(decode_invoices(json.dumps([raw_invoice(0), raw_invoice(1)])))
+    wire[0]["organization"]["name"] = "changed"
+    assert wire[1]["organization"]["name"] == "Acme"
+
+
+def test_to_wire_takes_containers_and_normalizes_datetimes() -> None:
+    [invoice] = decode_invoices(SPEC_BODY)
+    local = timezone(timedelta(hours=2))
+    changed = attrs.evolve(
+        invoice,
+        created=datetime(2019, 8, 24, 16, 15, 22, tzinfo=local),
+        paid_date=datetime(2019, 8, 24, 14, 15, 22),
+    )
+    wire = to_wire({"acme": (changed for _ in range(2)), "count": 2})
+    assert wire["count"] == 2
+    assert wire["acme"][0]["created"] == wire["acme"][1]["paidDate"] == "2019-08-24T14:15:22Z"
+    assert to_wire({changed}) == [to_wire(changed)]
+    assert converter.unstructure(changed) == to_wire(changed)
+    with pytest.raises(TypeError):
+        to_wire(object())
+
+
+def test_the_converter_structures_single_objects_too() -> None:
+    assert converter.structure(SPEC[0], Invoice) == decode_invoices(SPEC_BODY)[0]
+    assert (
+        converter.structure(SPEC[0]["organization"], Organization)
+        == decode_invoices(SPEC_BODY)[0].organization
+    )
+
+
+def test_non_ascii_survives_dumps() -> None:
+    [invoice] = structure_invoices([with_org(raw_invoice(), city="München", name="Müller & Söhne")])
+    text = dumps([invoice])
+    assert "München" in text
+    assert decode_invoices(text) == [invoice]
+    assert decode_invoices(text.encode()) == [invoice]
+
+
+# --- property tests ---
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+    | st.sampled_from(["2019-08-24T14:15:22Z", "497f6eca-6276-4993-bfeb-53cbbbba6f08"]),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def decode_or_error(data: Any) -> list[Invoice] | DecodeError:
+    try:
+        return structure_invoices(data)
+    except DecodeError as error:
+        return error
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values)
+def test_arbitrary_json_gives_invoices_or_decode_error(data: Any) -> None:
+    result = decode_or_error(data)
+    assert isinstance(result, list | DecodeError)
+    with contextlib.suppress(DecodeError):
+        decode_invoices(json.dumps(data))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=200) | st.text(max_size=200))
+def test_arbitrary_bytes_give_invoices_or_decode_error(body: bytes | str) -> None:
+    with contextlib.suppress(DecodeError):
+        decode_invoices(body)
+
+
+FIELD_PATHS = [(name,) for name in SPEC[0]] + [
+    ("organization", name) for name in SPEC[0]["organization"]
+]
+
+
+def acceptable(path: tuple[str, ...], value: Any) -> bool | None:
+    """Whether ``value`` is valid at ``path``; None when the test cannot tell cheaply."""
+    model = Organization if len(path) == 2 else Invoice
+    [field] = [f for f in attrs.fields(model) if wire_name(model, f.name) == path[-1]]
+    if field.type is int:
+        return type(value) is int
+    if field.type is bool:
+        return type(value) is bool
+    if field.type == str | None:
+        return value is None or type(value) is str
+    if field.type is Organization:
+        return None
+    if type(value) is str:
+        return None  # a timestamp or UUID text: the example tables cover those
+    return value is None and field.default is None
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FIELD_PATHS), json_values, st.integers(0, 2), st.booleans())
+def test_any_value_in_any_field_is_taken_only_if_valid(
+    path: tuple[str, ...], value: Any, index: int, as_bytes: bool
+) -> None:
+    data = [raw_invoice(i) for i in range(3)]
+    target = data[index]
+    for parent in path[:-1]:
+        target = target[parent]
+    target[path[-1]] = value
+    body = json.dumps(data, separators=(",", ":"))
+    outcome = decode_or_error(data)
+    via_body = (
+        decode_invoices(body.encode() if as_bytes else body) if isinstance(outcome, list) else None
+    )
+    expected = acceptable(path, value)
+    if isinstance(outcome, DecodeError):
+        assert expected is not True, outcome
+        assert outcome.path.startswith(f"[{index}]." + ".".join(path)), outcome
+        with pytest.raises(DecodeError) as caught:
+            decode_invoices(body.encode() if as_bytes else body)
+        assert str(caught.value) == str(outcome)
+    else:
+        assert expected is not False, value
+        assert via_body == outcome
+        assert structure_invoices(to_wire(outcome)) == outcome
+
+
+aware_datetimes = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+)
+int64 = st.integers(-(2**63), 2**63 - 1)
+uuids = st.uuids()
+
+
+def model_strategy(model: type, **fixed: Any) -> st.SearchStrategy[Any]:
+    strategies: dict[str, st.SearchStrategy[Any]] = {}
+    for field in attrs.fields(model):
+        if field.type is int:
+            strategies[field.name] = int64
+        elif field.type is bool:
+            strategies[field.name] = st.booleans()
+        elif field.type is uuid.UUID:
+            strategies[field.name] = uuids
+        elif field.type == str | None:
+            strategies[field.name] = st.none() | st.text(max_size=20)
+        elif field.type == datetime | None:
+            strategies[field.name] = st.none() | aware_datetimes
+    strategies.update(fixed)
+    return st.builds(model, **strategies)
+
+
+invoices_strategy = st.lists(
+    model_strategy(Invoice, organization=st.sampled_from([0, 1])), max_size=6
+).flatmap(
+    lambda drafts: st.lists(model_strategy(Organization), min_size=2, max_size=2).map(
+        lambda orgs: [
+            attrs.evolve(draft, organization=orgs[draft.organization]) for draft in drafts
+        ]
+    )
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(invoices_strategy)
+def test_valid_invoices_round_trip(invoices: list[Invoice]) -> None:
+    assert decode_invoices(dumps(invoices)) == invoices
+    assert decode_invoices(dumps(invoices).encode()) == invoices
+    assert structure_invoices(to_wire(invoices)) == invoices
+    assert decode_invoices(dumps(invoices, indent=True)) == invoices
