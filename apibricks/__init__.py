@@ -25,8 +25,12 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._models import Invoice, Organization
-from ._outcome import Outcome
-from ._sync import Client, Invoices
+from ._outcome import OperationError, OrganizationInvoices, Outcome, PaidInvoicesReport, Progress
+
+try:
+    from ._sync import Client, Invoices
+except ImportError:  # TEMP
+    pass
 from ._version import __version__
 
 __all__ = [
@@ -47,8 +51,12 @@ __all__ = [
     "Invoices",
     "NotFoundError",
     "Organization",
+    "OperationError",
+    "OrganizationInvoices",
     "Outcome",
+    "PaidInvoicesReport",
     "PermissionDeniedError",
+    "Progress",
     "RateLimitError",
     "RequestTimeoutError",
     "UnprocessableEntityError",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Final
+from typing import Final, TypeVar
 
 import aiohttp
 
 from .._auth import key_hint, missing_key_error, resolve_api_key, validate_api_key
+from .._outcome import Outcome, PaidInvoicesReport, Progress
+from . import _fan_out
 from ._resources import AsyncInvoices
 from ._transport import Transport, check_base_url
 
@@ -19,6 +22,8 @@ DEFAULT_BASE_URL: Final = "https://api-console.apibricks.io"
 BASE_URL_ENV: Final = "APIBRICKS_BASE_URL"
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_MAX_RETRIES: Final = 2
+
+T = TypeVar("T")
 
 
 class AsyncClient:
@@ -86,6 +91,67 @@ class AsyncClient:
         view._is_view = True
         view.invoices = AsyncInvoices(view)
         return view
+
+    async def fan_out(
+        self,
+        keys: Iterable[str],
+        operation: Callable[[AsyncClient], Awaitable[T]],
+        *,
+        concurrency: int = 32,
+        rate_limit: float | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+    ) -> AsyncGenerator[Outcome[T], None]:
+        """Run ``operation`` for every key, at most ``concurrency`` at once; stream the outcomes.
+
+        ``operation`` gets ``self.with_api_key(key)`` (e.g. ``lambda org:
+        org.invoices.list_paid()``); all keys share this client's connection pool, retries
+        and timeouts. Exactly one `Outcome` per input position (duplicates included) is
+        yielded, in completion order; a failure, an invalid key included, is that key's
+        outcome and never stops the others. Keys may be any iterable, pulled only as
+        slots free up. A ``concurrency`` above the pool's ``max_connections`` is a
+        ``ValueError`` rather than a silently lower bound.
+
+        Args:
+            keys: One API key per organization.
+            operation: Called with each organization's view; its result is the outcome's
+                value. An exception other than `APIBricksError` becomes `OperationError`.
+            concurrency: Operations in flight at most (and at least, while keys remain).
+            rate_limit: Operations started per second across all keys (None: no limit).
+            on_progress: Called with a `Progress` before each outcome is yielded.
+
+        Leaving the loop early cancels the requests in flight; use
+        ``async with contextlib.aclosing(client.fan_out(...)) as outcomes:`` so that
+        happens at once rather than when the generator is garbage-collected.
+        """
+        outcomes = _fan_out.fan_out(
+            self,
+            keys,
+            operation,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            on_progress=on_progress,
+        )
+        async with contextlib.aclosing(outcomes):
+            async for outcome in outcomes:
+                yield outcome
+
+    async def paid_invoices_by_organization(
+        self,
+        keys: Iterable[str],
+        *,
+        concurrency: int = 32,
+        rate_limit: float | None = None,
+        on_progress: Callable[[Progress], object] | None = None,
+    ) -> PaidInvoicesReport:
+        """All paid invoices of every key's organization, in one report.
+
+        One entry per key in input order (organization, invoices, total, or the error),
+        overall totals that count each invoice once, ``.failures`` and ``.ok``. Arguments
+        as for `fan_out`.
+        """
+        return await _fan_out.paid_invoices_by_organization(
+            self, keys, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
+        )
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,202 @@
+"""The fan-out engine behind `AsyncClient.fan_out`: one operation per key, bounded, streamed.
+
+Shape, and why:
+
+* At most ``concurrency`` tasks exist at any time; keys are pulled from the input only
+  when a slot frees up, so 10**5 keys from a generator cost ``concurrency`` tasks and
+  ``concurrency`` pending results, not 10**5 of anything.
+* Each task reports through a done-callback into a deque; the generator sleeps on one
+  future until something finished. (``asyncio.wait(FIRST_COMPLETED)`` would re-register
+  callbacks on every running task for every result: O(concurrency) per key.)
+* A task never raises for a per-key failure: it returns an error `Outcome`, so nothing is
+  lost and one organization never stops the others.
+* Leaving early (``break``, an exception in the consumer, cancellation, ``aclose()`` or
+  garbage collection of an abandoned generator) runs the ``finally`` below, which cancels
+  the in-flight tasks and waits for them, so no task outlives the generator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import math
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sized
+from typing import TYPE_CHECKING, TypeVar
+
+from .._exceptions import APIBricksError
+from .._models import Invoice
+from .._outcome import OperationError, Outcome, PaidInvoicesReport, Progress
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient
+    from ._transport import Transport
+
+__all__ = ["check_concurrency", "fan_out", "paid_invoices_by_organization"]
+
+T = TypeVar("T")
+
+ProgressCallback = Callable[[Progress], object]
+
+
+def pool_limit(transport: Transport) -> int:
+    """How many requests the client's connection pool can carry at once (0: no limit)."""
+    session = transport._session
+    if session is None or transport._owns_session:
+        return transport.max_connections
+    connector = session.connector  # an injected session: its own connector decides
+    if connector is None:
+        return 0
+    limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
+    return min(limits, default=0)
+
+
+def check_concurrency(transport: Transport, concurrency: int) -> None:
+    """Refuse a bound the pool would silently lower: the caller asked for that many at once."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}.")
+    limit = pool_limit(transport)
+    if limit and concurrency > limit:
+        raise ValueError(
+            f"concurrency={concurrency} exceeds this client's connection pool "
+            f"(max_connections={limit}): only {limit} requests could run at once and the "
+            f"rest would queue for a connection. Create the client with "
+            f"max_connections={concurrency} (or 0 for no limit), or lower concurrency."
+        )
+
+
+class _RateLimiter:
+    """Evenly spaced start times on the loop clock: at most ``rate`` starts per second.
+
+    Each caller reserves the next free slot synchronously (so callers are served in
+    order) and sleeps until it; no burst, so N starts always span >= (N - 1) / rate.
+    """
+
+    __slots__ = ("_interval", "_loop", "_next")
+
+    def __init__(self, rate: float) -> None:
+        if not (isinstance(rate, (int, float)) and 0 < rate < math.inf):
+            raise ValueError(f"rate_limit must be a positive number per second, got {rate!r}.")
+        self._interval = 1.0 / rate
+        self._loop = asyncio.get_running_loop()
+        self._next = -math.inf
+
+    async def wait(self) -> None:
+        slot = max(self._loop.time(), self._next)
+        self._next = slot + self._interval
+        # The loop may wake a hair early; never start before the slot.
+        while (delay := slot - self._loop.time()) > 0:  # noqa: ASYNC110 - a deadline, no event
+            await asyncio.sleep(delay)
+
+
+async def _run_one(
+    client: AsyncClient,
+    index: int,
+    key: str,
+    operation: Callable[[AsyncClient], Awaitable[T]],
+    limiter: _RateLimiter | None,
+) -> Outcome[T]:
+    try:
+        org = client.with_api_key(key)  # a bad key fails here: nothing is sent for it
+        if limiter is not None:
+            await limiter.wait()
+        value = await operation(org)
+    except APIBricksError as error:
+        return Outcome(index, key, error=error)
+    except Exception as exc:  # a bug in the caller's operation; BaseException propagates
+        wrapped = OperationError(f"The operation raised {type(exc).__name__}: {exc}")
+        wrapped.__cause__ = exc
+        return Outcome(index, key, error=wrapped)
+    return Outcome(index, key, value=value)
+
+
+async def fan_out(
+    client: AsyncClient,
+    keys: Iterable[str],
+    operation: Callable[[AsyncClient], Awaitable[T]],
+    *,
+    concurrency: int = 32,
+    rate_limit: float | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> AsyncGenerator[Outcome[T], None]:
+    """Yield one `Outcome` per key, in completion order (see `AsyncClient.fan_out`)."""
+    if isinstance(keys, (str, bytes)):
+        raise TypeError("keys must be an iterable of API keys, not a single key.")
+    if client.is_closed:  # fail once, not once per key
+        raise APIBricksError("This client is closed; create a new one.")
+    check_concurrency(client._transport, concurrency)
+    limiter = _RateLimiter(rate_limit) if rate_limit is not None else None
+    total = len(keys) if isinstance(keys, Sized) else None
+    pending = enumerate(keys)
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[Outcome[T]]] = set()
+    finished: collections.deque[asyncio.Task[Outcome[T]]] = collections.deque()
+    wakeup: asyncio.Future[None] | None = None
+    input_error: Exception | None = None
+    exhausted = False
+    done = errors = 0
+
+    def on_done(task: asyncio.Task[Outcome[T]]) -> None:
+        running.discard(task)
+        finished.append(task)
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    try:
+        while True:
+            # Refill: pulled-but-not-yielded never exceeds `concurrency`.
+            while not exhausted and len(running) + len(finished) < concurrency:
+                try:
+                    index, key = next(pending)
+                except StopIteration:
+                    exhausted = True
+                except Exception as exc:  # the caller's iterable broke: finish, then raise
+                    exhausted, input_error = True, exc
+                else:
+                    task = loop.create_task(_run_one(client, index, key, operation, limiter))
+                    running.add(task)
+                    task.add_done_callback(on_done)
+            if not finished:
+                if not running:
+                    break
+                wakeup = loop.create_future()
+                await wakeup
+                wakeup = None
+                continue
+            outcome = finished.popleft().result()
+            done += 1
+            errors += outcome.error is not None
+            if on_progress is not None:
+                on_progress(Progress(done, total, errors))
+            yield outcome
+        if input_error is not None:
+            raise input_error
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+
+
+async def paid_invoices_by_organization(
+    client: AsyncClient,
+    keys: Iterable[str],
+    *,
+    concurrency: int = 32,
+    rate_limit: float | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> PaidInvoicesReport:
+    """Every key's paid invoices, gathered into a report (see the `AsyncClient` method)."""
+    outcomes: list[Outcome[list[Invoice]]] = []
+    stream = fan_out(
+        client,
+        keys,
+        lambda org: org.invoices.list_paid(),
+        concurrency=concurrency,
+        rate_limit=rate_limit,
+        on_progress=on_progress,
+    )
+    async with contextlib.aclosing(stream) as results:
+        async for outcome in results:
+            outcomes.append(outcome)
+    return PaidInvoicesReport.from_outcomes(outcomes)

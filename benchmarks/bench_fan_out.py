@@ -1,0 +1,229 @@
+"""Fan-out wall time and memory: ``AsyncClient.fan_out`` against hand-written loops.
+
+    python benchmarks/bench_fan_out.py [--quick] [--keys 1000] [--latency 0.02] [--repeat 5]
+
+Fairness on a small (2-core) machine: the sandbox runs in its own *process* (its own core,
+its own GIL), and every contender runs in this process on the same loop, against the same
+server, same keys, same concurrency, each with a fresh connection pool sized to the
+concurrency. Rounds rotate the contenders' order and the median is reported, so warm-up
+and drift hit all of them alike. Contenders:
+
+* ``aiohttp+sem``: one aiohttp session, a task per key behind an ``asyncio.Semaphore``,
+  ``json.loads`` of the body (no models): the floor any aiohttp-based SDK pays.
+* ``httpx+sem``: the same loop on ``httpx.AsyncClient`` (skipped if httpx is missing).
+* ``fan_out raw``: ``fan_out`` with an operation that only GETs and ``json.loads``: the
+  engine plus the SDK transport (retries, timeouts, error mapping), no decoding.
+* ``fan_out list_paid``: the real thing, decoding into attrs models.
+
+Peak RSS runs each size in a fresh subprocess (``ru_maxrss``), keys from a generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import aiohttp
+
+import apibricks
+
+PATH = "/invoices/paid"
+Runner = Callable[[str, list[str], int], Awaitable[None]]
+
+
+async def run_aiohttp(url: str, keys: list[str], concurrency: int) -> None:
+    semaphore = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(key: str) -> Any:
+            async with semaphore, session.get(url + PATH, headers={"Authorization": key}) as r:
+                r.raise_for_status()
+                return json.loads(await r.read())
+
+        await asyncio.gather(*(one(key) for key in keys))
+
+
+async def run_httpx(url: str, keys: list[str], concurrency: int) -> None:
+    import httpx
+
+    semaphore = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits) as client:
+
+        async def one(key: str) -> Any:
+            async with semaphore:
+                response = await client.get(PATH, headers={"Authorization": key})
+                response.raise_for_status()
+                return json.loads(response.content)
+
+        await asyncio.gather(*(one(key) for key in keys))
+
+
+async def _raw(org: apibricks.AsyncClient) -> Any:
+    return json.loads(await org._get(PATH))
+
+
+async def _fan_out(url: str, keys: list[str], concurrency: int, operation: Any) -> None:
+    async with apibricks.AsyncClient(base_url=url, max_connections=concurrency) as client:
+        async for outcome in client.fan_out(keys, operation, concurrency=concurrency):
+            outcome.unwrap()
+
+
+async def run_fan_out_raw(url: str, keys: list[str], concurrency: int) -> None:
+    await _fan_out(url, keys, concurrency, _raw)
+
+
+async def run_fan_out(url: str, keys: list[str], concurrency: int) -> None:
+    await _fan_out(url, keys, concurrency, lambda org: org.invoices.list_paid())
+
+
+def contenders() -> dict[str, Runner]:
+    found: dict[str, Runner] = {"aiohttp+sem": run_aiohttp}
+    try:
+        import httpx  # noqa: F401
+    except ImportError:
+        print("httpx is not installed: skipping the httpx contender (pip install httpx)")
+    else:
+        found["httpx+sem"] = run_httpx
+    found["fan_out raw"] = run_fan_out_raw
+    found["fan_out list_paid"] = run_fan_out
+    return found
+
+
+async def measure(url: str, n_keys: int, concurrencies: list[int], repeat: int) -> None:
+    keys = [f"sk_sandbox_bench{i}" for i in range(n_keys)]
+    runners = contenders()
+    latency = ARGS.latency
+    print(f"\n### Wall time, {n_keys} organizations, {latency * 1000:g} ms server latency\n")
+    print(
+        f"Median of {repeat} rounds in rotated order (httpx: 1 round, it takes seconds); "
+        "client CPU is this process's CPU time. Ratios are against aiohttp+sem.\n"
+    )
+    print("| concurrency | contender | wall | ratio | client CPU | ratio |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for concurrency in concurrencies:
+        for name, runner in runners.items():  # warm-up: server caches, converter, sockets
+            if not name.startswith("httpx"):  # seconds for httpx, and it is far behind anyway
+                await runner(url, keys[: concurrency * 2], concurrency)
+        wall: dict[str, list[float]] = {name: [] for name in runners}
+        cpu: dict[str, list[float]] = {name: [] for name in runners}
+        names = list(runners)
+        for round_ in range(repeat):
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                if name.startswith("httpx") and wall[name]:
+                    continue
+                gc.collect()
+                started, cpu_started = time.perf_counter(), time.process_time()
+                await runners[name](url, keys, concurrency)
+                wall[name].append(time.perf_counter() - started)
+                cpu[name].append(time.process_time() - cpu_started)
+        base_wall = statistics.median(wall["aiohttp+sem"])
+        base_cpu = statistics.median(cpu["aiohttp+sem"])
+        ideal = n_keys / concurrency * latency
+        print(f"| {concurrency} | ideal (keys / concurrency * latency) | {ideal * 1000:.0f} ms |||")
+        for name in names:
+            w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+            print(
+                f"| {concurrency} | {name} | {w * 1000:.0f} ms | {w / base_wall:.2f} "
+                f"| {c * 1000:.0f} ms | {c / base_cpu:.2f} |"
+            )
+
+
+def rss_child(url: str, n_keys: int, concurrency: int) -> None:
+    """In a fresh process: peak RSS after a warm-up, then after ``n_keys`` from a generator."""
+
+    def keys() -> Iterator[str]:
+        for i in range(n_keys):
+            yield f"sk_sandbox_rss{i % 5000}"
+
+    async def main() -> tuple[int, int]:
+        async with apibricks.AsyncClient(base_url=url, max_connections=concurrency) as client:
+            warm = [f"sk_sandbox_warm{i}" for i in range(concurrency * 2)]
+            async for outcome in client.fan_out(warm, lambda o: o.invoices.list_paid()):
+                outcome.unwrap()
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            stream = client.fan_out(keys(), lambda o: o.invoices.list_paid(), concurrency=50)
+            async for outcome in stream:
+                outcome.unwrap()
+            return before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    before, after = asyncio.run(main())
+    print(json.dumps({"before_kib": before, "after_kib": after}))
+
+
+def measure_rss(url: str, sizes: list[int]) -> None:
+    print("\n### Peak RSS of a fan-out (fresh process each, concurrency 50, keys from a generator)")
+    print("\n| keys | RSS after warm-up | peak RSS after the run | growth |")
+    print("|---:|---:|---:|---:|")
+    for n in sizes:
+        found = subprocess.run(
+            [sys.executable, __file__, "--rss-child", str(n), "--url", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        data = json.loads(found.stdout.strip().splitlines()[-1])
+        before, after = data["before_kib"] / 1024, data["after_kib"] / 1024
+        print(f"| {n:,} | {before:.1f} MiB | {after:.1f} MiB | {after - before:+.1f} MiB |")
+
+
+def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "apibricks.sandbox",
+            "--port=0",
+            "--invoices=2",
+            f"--latency={latency}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    if "listening on" not in line:
+        server.kill()
+        raise SystemExit(f"the sandbox did not start: {line!r}")
+    return server, line.rsplit(" ", 1)[-1].strip()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds, for CI")
+    parser.add_argument("--keys", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds (server side)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+
+if __name__ == "__main__":
+    if ARGS.rss_child:
+        rss_child(ARGS.url, ARGS.rss_child, 50)
+        sys.exit(0)
+    repeat = 3 if ARGS.quick else ARGS.repeat
+    proc, base_url = start_server(ARGS.latency)
+    try:
+        print(
+            f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, {os.cpu_count()} CPUs"
+        )
+        asyncio.run(measure(base_url, ARGS.keys, [50, 200], repeat))
+        measure_rss(base_url, [1_000, 10_000])
+    finally:
+        proc.terminate()
+        proc.wait(10)
