@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 __all__ = [
     "APIBricksError",
     "APIConnectionError",
@@ -94,7 +96,8 @@ class APIStatusError(APIBricksError):
         super().__init__(message)
         self.status_code = status_code
         self.request_id = request_id
-        self.headers = dict(headers or {})
+        # Case-insensitive, like HTTP: error.headers["retry-after"] works.
+        self.headers = CIMultiDictProxy(CIMultiDict(headers or {}))
         self.body = body
 
     def __repr__(self) -> str:

@@ -183,3 +183,12 @@ async def test_debug_log_has_one_line_per_attempt_and_each_wait(
     assert "request id" in attempts[0] and "request id -" not in attempts[0]
     assert any(line.startswith("retrying in ") for line in lines)
     assert all(key not in line for line in caplog.text.splitlines())
+
+
+async def test_error_headers_are_case_insensitive(sandbox_server: sandbox.Sandbox) -> None:
+    async with apibricks.AsyncClient(
+        api_key="sk_sandbox_limited~429r90", base_url=sandbox_server.url
+    ) as client:
+        with pytest.raises(apibricks.RateLimitError) as caught:
+            await client.invoices.list_paid()
+    assert caught.value.headers["retry-after"] == caught.value.headers["Retry-After"] == "90"
