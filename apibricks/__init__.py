@@ -26,11 +26,7 @@ from ._exceptions import (
 )
 from ._models import Invoice, Organization
 from ._outcome import OperationError, OrganizationInvoices, Outcome, PaidInvoicesReport, Progress
-
-try:
-    from ._sync import Client, Invoices
-except ImportError:  # TEMP
-    pass
+from ._sync import Client, Invoices
 from ._version import __version__
 
 __all__ = [
@@ -50,8 +46,8 @@ __all__ = [
     "Invoice",
     "Invoices",
     "NotFoundError",
-    "Organization",
     "OperationError",
+    "Organization",
     "OrganizationInvoices",
     "Outcome",
     "PaidInvoicesReport",

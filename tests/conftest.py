@@ -15,7 +15,7 @@ import pytest
 import apibricks
 from apibricks import sandbox
 
-FACADES = ["async"]  # the sync facade adds "sync" here
+FACADES = ["async", "sync"]
 
 
 @pytest.fixture

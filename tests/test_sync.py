@@ -1,0 +1,566 @@
+"""The generated sync facade: same surface as `AsyncClient`, on a private loop thread.
+
+Real HTTP against the sandbox on loopback, served from its own thread (a sync call blocks
+the calling thread, so the server must not share it). Scenarios shared with the async
+client (decoding, errors, retries, headers) run through the ``facade`` fixture in the
+other test modules; this module covers what only the sync facade has: the loop thread's
+lifecycle, threads, forks, interruption, and the generator that writes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import importlib.util
+import inspect
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
+
+import pytest
+
+import apibricks
+from apibricks import sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATOR = ROOT / "scripts" / "generate_sync.py"
+KEY = "sk_sandbox_sync"
+LIST_PAID = lambda org: org.invoices.list_paid()  # noqa: E731
+needs_signals = pytest.mark.skipif(
+    not hasattr(signal, "pthread_kill"), reason="needs POSIX signals"
+)
+
+
+@pytest.fixture
+def server() -> Iterator[sandbox.Sandbox]:
+    """A sandbox (2 invoices per organization) serving from its own thread."""
+    sb = sandbox.Sandbox(invoices_per_org=2)
+    with sb.serve_in_thread() as url:
+        sb.test_url = url  # type: ignore[attr-defined]
+        yield sb
+
+
+@pytest.fixture
+def url(server: sandbox.Sandbox) -> str:
+    test_url: str = server.test_url  # type: ignore[attr-defined]
+    return test_url
+
+
+def loop_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("apibricks-loop")]
+
+
+def pending_tasks(client: apibricks.Client) -> list[asyncio.Task[Any]]:
+    """Tasks left on the client's loop (besides the one asking)."""
+
+    async def others() -> list[asyncio.Task[Any]]:
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    loop = client._loop._loop
+    assert loop is not None
+    return asyncio.run_coroutine_threadsafe(others(), loop).result(5)
+
+
+def run_script(script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` under ``-X dev -W error``: every warning, ResourceWarning included, shows."""
+    return subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def assert_clean(result: subprocess.CompletedProcess[str]) -> None:
+    for noise in ("Unclosed", "Task was destroyed", "never awaited", "Warning", "Traceback"):
+        assert noise not in result.stderr, result.stderr
+    assert result.stderr == ""
+    assert result.returncode == 0
+
+
+# -- plain use -------------------------------------------------------------------------------
+
+
+def test_plain_script_use(url: str) -> None:
+    with apibricks.Client(api_key=KEY, base_url=url) as client:
+        invoices = client.invoices.list_paid()
+        assert len(invoices) == 2
+        assert all(type(i) is apibricks.Invoice for i in invoices)
+        assert repr(client).startswith("Client(")
+        assert client.base_url == url
+        assert not client.is_closed
+    assert client.is_closed
+    assert not loop_threads()
+
+
+def test_a_plain_script_leaves_no_warning() -> None:
+    result = run_script(
+        """
+        import apibricks
+        from apibricks import sandbox
+
+        with sandbox.serve_in_thread() as url:
+            with apibricks.Client(api_key="sk_sandbox_script", base_url=url) as client:
+                print(len(client.invoices.list_paid()))
+        """
+    )
+    assert_clean(result)
+    assert result.stdout.split() == [str(sandbox.DEFAULT_INVOICES_PER_ORG)]
+
+
+def test_same_errors_as_the_async_client(url: str) -> None:
+    with apibricks.Client(base_url=url, max_retries=0) as client:
+        with pytest.raises(apibricks.NotFoundError) as caught:
+            client.with_api_key("sk_sandbox_gone~404").invoices.list_paid()
+        assert type(caught.value) is apibricks.NotFoundError
+        assert caught.value.status_code == 404
+        with pytest.raises(apibricks.APIKeyError):
+            client.invoices.list_paid()  # no key given and none in the environment
+
+
+def test_a_closed_client_refuses_calls(url: str) -> None:
+    client = apibricks.Client(api_key=KEY, base_url=url)
+    client.close()
+    client.close()  # idempotent
+    assert client.is_closed
+    with pytest.raises(apibricks.APIBricksError, match="closed"):
+        client.invoices.list_paid()
+    assert not loop_threads()
+
+
+def test_views_share_the_loop_and_keep_it_alive(url: str) -> None:
+    client = apibricks.Client(base_url=url)
+    view = client.with_api_key("sk_sandbox_view")
+    assert isinstance(view, apibricks.Client)
+    assert "sk_sandbox_view" not in repr(view)
+    invoices = view.invoices
+    del client, view
+    gc.collect()
+    assert len(invoices.list_paid()) == 2  # the resource keeps its client, and the loop, alive
+    view_loop = invoices._loop
+    view_loop.close()
+
+
+def test_views_do_not_close_the_pool(url: str) -> None:
+    with apibricks.Client(base_url=url) as client:
+        view = client.with_api_key("sk_sandbox_view")
+        with view:
+            assert view.invoices.list_paid()
+        assert client.with_api_key("sk_sandbox_view").invoices.list_paid()
+        assert len(loop_threads()) == 1
+
+
+# -- fan_out ---------------------------------------------------------------------------------
+
+
+def test_fan_out_takes_the_async_lambda_and_yields_every_outcome(url: str) -> None:
+    seen: list[object] = []
+
+    def operation(org: apibricks.AsyncClient) -> Any:
+        seen.append(org)
+        return org.invoices.list_paid()
+
+    keys = ["sk_sandbox_a", "sk_sandbox_b~404", "sk_sandbox_c", "bad\nkey"]
+    with apibricks.Client(base_url=url, max_retries=0) as client:
+        outcomes = list(client.fan_out(keys, operation, concurrency=4))
+    assert sorted(o.index for o in outcomes) == [0, 1, 2, 3]
+    by_index = {o.index: o for o in outcomes}
+    assert by_index[0].ok and len(by_index[0].value) == 2
+    assert isinstance(by_index[1].error, apibricks.NotFoundError)
+    assert isinstance(by_index[3].error, apibricks.APIKeyError)
+    assert all(type(org) is apibricks.AsyncClient for org in seen)
+
+
+def test_breaking_out_of_fan_out_cancels_in_flight_work(server: sandbox.Sandbox) -> None:
+    keys = ["sk_sandbox_quick"] + [f"sk_sandbox_stuck{i}~slow30" for i in range(20)]
+    with apibricks.Client(base_url=server.test_url) as client:  # type: ignore[attr-defined]
+        started = time.monotonic()
+        for outcome in client.fan_out(keys, LIST_PAID, concurrency=8):
+            assert outcome.index == 0
+            while server.in_flight < 7:
+                time.sleep(0.005)
+            break
+        assert not pending_tasks(client)
+        assert time.monotonic() - started < 5
+        assert client.with_api_key("sk_sandbox_after").invoices.list_paid()
+
+
+def test_fan_out_report(url: str) -> None:
+    with apibricks.Client(base_url=url) as client:
+        report = client.paid_invoices_by_organization(["sk_sandbox_a", "sk_sandbox_b"])
+    assert report.ok
+
+
+# -- where it runs -----------------------------------------------------------------------------
+
+
+async def test_works_inside_a_running_event_loop(url: str) -> None:
+    """Sync code called from ``async def`` (a notebook cell): no "loop already running"."""
+    with apibricks.Client(api_key=KEY, base_url=url) as client:
+        assert len(client.invoices.list_paid()) == 2
+        outcomes = list(client.fan_out(["sk_sandbox_a", "sk_sandbox_b"], LIST_PAID))
+        assert all(o.ok for o in outcomes)
+
+
+def test_one_client_from_twenty_threads(url: str) -> None:
+    server_url = url
+    with apibricks.Client(base_url=server_url) as client:
+
+        def call(i: int) -> int:
+            return len(client.with_api_key(f"sk_sandbox_t{i}~latency50").invoices.list_paid())
+
+        with ThreadPoolExecutor(20) as pool:
+            assert list(pool.map(call, range(100))) == [2] * 100
+        assert len(loop_threads()) == 1
+
+
+def test_twenty_threads_are_served_concurrently(server: sandbox.Sandbox) -> None:
+    with apibricks.Client(base_url=server.test_url) as client:  # type: ignore[attr-defined]
+        barrier = threading.Barrier(20)
+
+        def call(i: int) -> None:
+            barrier.wait()
+            client.with_api_key(f"sk_sandbox_c{i}~latency200").invoices.list_paid()
+
+        with ThreadPoolExecutor(20) as pool:
+            list(pool.map(call, range(20)))
+    assert server.peak_in_flight >= 15  # not one after another
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")  # 3.12+: forking with threads
+def test_after_fork_the_child_gets_its_own_loop_and_session(url: str) -> None:
+    with apibricks.Client(api_key=KEY, base_url=url) as client:
+        assert client.invoices.list_paid()
+        parent_thread = client._loop._thread
+        pid = os.fork()
+        if pid == 0:  # the child: never return into pytest
+            status = 3
+            try:
+                fresh = len(client.invoices.list_paid()) == 2
+                fresh = fresh and client._loop._thread is not parent_thread
+                client.close()
+                status = 0 if fresh and not loop_threads() else 2
+            except BaseException as error:
+                os.write(2, f"child failed: {error!r}\n".encode())
+            finally:
+                os._exit(status)
+        _, wait_status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(wait_status) == 0
+        # The child closed only what it created: the parent's loop and pool work on.
+        assert client._loop._thread is parent_thread
+        assert len(client.invoices.list_paid()) == 2
+
+
+# -- interruption ------------------------------------------------------------------------------
+
+
+class HangingServer:
+    """Reads one HTTP request, never answers, and records when the client hangs up."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.request_seen = threading.Event()
+        self.hung_up = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = self.listener.accept()
+            with connection:
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := connection.recv(4096)):
+                    data += chunk
+                self.request_seen.set()
+                while connection.recv(4096):
+                    pass
+                self.hung_up.set()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def hanging() -> Iterator[HangingServer]:
+    server = HangingServer()
+    yield server
+    server.close()
+
+
+class CallerTimeout(Exception):
+    """What a caller's own timeout (a signal handler) raises in the middle of a call."""
+
+
+def _raise_caller_timeout(signum: int, frame: FrameType | None) -> None:
+    raise CallerTimeout
+
+
+@needs_signals
+@pytest.mark.parametrize(
+    ("signum", "handler", "expected"),
+    [
+        (signal.SIGINT, signal.default_int_handler, KeyboardInterrupt),
+        (signal.SIGUSR1, _raise_caller_timeout, CallerTimeout),
+    ],
+    ids=["ctrl-c", "caller-timeout"],
+)
+def test_an_interrupted_call_is_cancelled_on_the_loop(
+    hanging: HangingServer,
+    signum: int,
+    handler: Callable[[int, FrameType | None], Any],
+    expected: type[BaseException],
+) -> None:
+    previous = signal.signal(signum, handler)
+    try:
+        with apibricks.Client(api_key=KEY, base_url=hanging.url) as client:
+
+            def interrupt() -> None:
+                if hanging.request_seen.wait(10):
+                    signal.pthread_kill(threading.main_thread().ident or 0, signum)
+
+            threading.Thread(target=interrupt, daemon=True).start()
+            started = time.monotonic()
+            with pytest.raises(expected):
+                client.invoices.list_paid()
+            assert time.monotonic() - started < 5
+            assert hanging.hung_up.wait(5), "the connection was left open"
+            assert not pending_tasks(client)
+    finally:
+        signal.signal(signum, previous)
+
+
+def test_closing_under_a_call_in_flight_fails_that_call_cleanly(hanging: HangingServer) -> None:
+    client = apibricks.Client(api_key=KEY, base_url=hanging.url, max_retries=0)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.invoices.list_paid()
+        except BaseException as error:
+            errors.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert hanging.request_seen.wait(10)
+    client.close()
+    caller.join(10)
+    assert not caller.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], apibricks.APIBricksError), errors
+    assert not loop_threads()
+
+
+def test_ctrl_c_in_a_script_leaves_no_warning() -> None:
+    result = run_script(
+        """
+        import signal, threading, time
+        import apibricks
+        from apibricks import sandbox
+
+        server = sandbox.Sandbox()
+        slow = "sk_sandbox_k~slow30"
+        with server.serve_in_thread() as url:
+            with apibricks.Client(api_key=slow, base_url=url) as client:
+                def interrupt():
+                    while server.requests_for(slow) == 0:
+                        time.sleep(0.005)
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                threading.Thread(target=interrupt).start()
+                try:
+                    client.invoices.list_paid()
+                except KeyboardInterrupt:
+                    print("interrupted")
+                keys = ["sk_sandbox_fast"] + [f"sk_sandbox_s{i}~slow30" for i in range(5)]
+                for outcome in client.fan_out(keys, lambda org: org.invoices.list_paid()):
+                    break
+                print(len(client.with_api_key("sk_sandbox_ok").invoices.list_paid()))
+        """
+    )
+    assert_clean(result)
+    assert result.stdout.split() == ["interrupted", str(sandbox.DEFAULT_INVOICES_PER_ORG)]
+
+
+# -- cleanup -----------------------------------------------------------------------------------
+
+
+def test_a_dropped_client_is_cleaned_up(url: str) -> None:
+    client = apibricks.Client(api_key=KEY, base_url=url)
+    client.invoices.list_paid()
+    assert len(loop_threads()) == 1
+    del client
+    gc.collect()
+    assert not loop_threads()
+
+
+def test_dropped_and_unclosed_clients_leave_no_warning() -> None:
+    result = run_script(
+        """
+        import gc, threading
+        import apibricks
+        from apibricks import sandbox
+
+        def loop_threads():
+            return [t for t in threading.enumerate() if t.name.startswith("apibricks-loop")]
+
+        with sandbox.serve_in_thread() as url:
+            client = apibricks.Client(api_key="sk_sandbox_drop", base_url=url)
+            client.invoices.list_paid()
+            del client
+            gc.collect()
+            assert not loop_threads(), loop_threads()
+            apibricks.Client(api_key="sk_sandbox_unused")  # never used: nothing to release
+            gc.collect()
+            # Left open at exit, with a fan-out suspended and a request in flight.
+            leftover = apibricks.Client(base_url=url)
+            outcomes = leftover.fan_out(
+                ["sk_sandbox_fast", "sk_sandbox_slow~slow30"],
+                lambda org: org.invoices.list_paid(),
+            )
+            print(next(outcomes).index)
+        print("exiting")
+        """
+    )
+    assert_clean(result)
+    assert result.stdout.split() == ["0", "exiting"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_open_close_cycles_leak_no_thread_and_no_fd(url: str) -> None:
+    def cycle() -> None:
+        with apibricks.Client(api_key=KEY, base_url=url) as client:
+            client.invoices.list_paid()
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    cycle()  # warm-up: imports, lazily created module state
+    threads, files = threading.active_count(), fds()
+    for _ in range(100):
+        cycle()
+    deadline = time.monotonic() + 5  # the server closes its ends of the connections soon after
+    while (threading.active_count(), fds()) != (threads, files) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == threads
+    assert fds() == files
+
+
+# -- the generated code ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def generator(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """scripts/generate_sync.py, imported."""
+    spec = importlib.util.spec_from_file_location("generate_sync", GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "generate_sync", module)  # dataclasses look it up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_generated_files_are_current() -> None:
+    result = subprocess.run(
+        [sys.executable, str(GENERATOR), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_fails_on_a_stale_file(
+    generator: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(generator, "SYNC_DIR", tmp_path)
+    assert generator.main(["--check"]) == 1  # missing
+    assert generator.main([]) == 0
+    assert generator.main(["--check"]) == 0
+    generated = tmp_path / "_client.py"
+    generated.write_text(generated.read_text().replace("return self", "return  self"))
+    capsys.readouterr()
+    assert generator.main(["--check"]) == 1
+    error = capsys.readouterr().err
+    assert "_client.py" in error and "generate_sync.py" in error
+
+
+def test_generation_is_deterministic(generator: ModuleType) -> None:
+    assert generator.generate() == generator.generate()
+
+
+def _public(cls: type) -> set[str]:
+    return {name for name in dir(cls) if not name.startswith("_")}
+
+
+@pytest.mark.parametrize(
+    ("async_class", "sync_class"),
+    [(apibricks.AsyncClient, apibricks.Client), (apibricks.AsyncInvoices, apibricks.Invoices)],
+)
+def test_the_sync_surface_mirrors_the_async_one(async_class: type, sync_class: type) -> None:
+    assert _public(sync_class) == _public(async_class)
+    for name in _public(async_class):
+        async_member = inspect.getattr_static(async_class, name)
+        sync_member = inspect.getattr_static(sync_class, name)
+        if isinstance(async_member, property):
+            assert isinstance(sync_member, property), name
+            continue
+        async_params = list(inspect.signature(async_member).parameters.values())
+        sync_params = list(inspect.signature(sync_member).parameters.values())
+        assert sync_params == async_params, name  # names, kinds, defaults, annotations
+        assert not inspect.iscoroutinefunction(sync_member), name
+        assert not inspect.isasyncgenfunction(sync_member), name
+
+
+def test_the_client_constructor_and_context_manager_mirror_the_async_ones() -> None:
+    sync_init = inspect.signature(apibricks.Client.__init__)
+    assert sync_init == inspect.signature(apibricks.AsyncClient.__init__)
+    aexit = inspect.signature(apibricks.AsyncClient.__aexit__).parameters
+    assert inspect.signature(apibricks.Client.__exit__).parameters == aexit
+    assert apibricks.Client.__enter__ and apibricks.Client.__exit__
+
+
+def test_mypy_sees_precise_types(tmp_path: Path) -> None:
+    api = pytest.importorskip("mypy.api")
+    snippet = tmp_path / "uses_sync.py"
+    snippet.write_text(
+        textwrap.dedent(
+            """
+            import apibricks
+
+            client = apibricks.Client()
+            reveal_type(client.invoices.list_paid())
+            reveal_type(client.fan_out(["k"], lambda org: org.invoices.list_paid()))
+            reveal_type(client.with_api_key("k"))
+            """
+        )
+    )
+    stdout, _, _ = api.run(["--strict", "--no-error-summary", str(snippet)])
+    revealed = [
+        re.sub(r"\b(builtins|typing|collections\.abc)\.", "", line.split("Revealed type is ")[1])
+        for line in stdout.splitlines()
+        if "Revealed type is" in line
+    ]
+    assert revealed == [
+        '"list[apibricks._models.Invoice]"',
+        '"Iterator[apibricks._outcome.Outcome[list[apibricks._models.Invoice]]]"',
+        '"apibricks._sync._client.Client"',
+    ], stdout
