@@ -121,7 +121,8 @@ async def test_a_key_with_a_line_break_is_refused_without_a_request(
 async def test_the_bound_is_exact_and_fully_used(
     client: apibricks.AsyncClient, server: sandbox.Sandbox, concurrency: int
 ) -> None:
-    keys = [f"sk_sandbox_bound{i}" for i in range(concurrency * 4)]
+    # Long enough server latency that a loaded CI machine still gets them all started.
+    keys = [f"sk_sandbox_bound{i}~latency200" for i in range(concurrency * 3)]
     outcomes = await collect(client.fan_out(keys, LIST_PAID, concurrency=concurrency))
     assert len(outcomes) == len(keys) and all(o.ok for o in outcomes)
     assert server.peak_in_flight == concurrency
@@ -136,7 +137,7 @@ async def test_concurrency_above_the_pool_is_refused_not_silently_capped(
             await collect(small.fan_out(["sk_sandbox_a"], LIST_PAID, concurrency=11))
         assert len(await collect(small.fan_out(["sk_sandbox_a"], LIST_PAID, concurrency=10))) == 1
     async with apibricks.AsyncClient(base_url=url, max_connections=0) as unlimited:
-        keys = [f"sk_sandbox_wide{i}" for i in range(300)]
+        keys = [f"sk_sandbox_wide{i}~latency500" for i in range(300)]
         outcomes = await collect(unlimited.fan_out(keys, LIST_PAID, concurrency=150))
         assert len(outcomes) == 300 and server.peak_in_flight == 150
 
