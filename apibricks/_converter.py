@@ -121,11 +121,12 @@ def _uuid(value: Any, _: Any = None) -> uuid.UUID:
 
 
 # 0-7 fractional digits (ASP.NET writes up to 7), then Z, +hh:mm, -hh:mm or nothing (= UTC).
+_OFFSET: Final = r"Z|[+-](?:[01]\d|2[0-3]):[0-5]\d"
 _TIMESTAMP_RE: Final = re.compile(
-    r"(\d{4}-\d\d-\d\dT[012]\d:\d\d:\d\d)(?:\.(\d{1,7}))?(Z|[+-]\d\d:\d\d)?", re.ASCII
+    rf"(\d{{4}}-\d\d-\d\dT[012]\d:\d\d:\d\d)(?:\.(\d{{1,7}}))?({_OFFSET})?", re.ASCII
 )
 _is_timestamp: Final = re.compile(  # the same shape without groups: faster to match
-    r"\d{4}-\d\d-\d\dT[012]\d:\d\d:\d\d(?:\.\d{1,7})?(?:Z|[+-]\d\d:\d\d)?", re.ASCII
+    rf"\d{{4}}-\d\d-\d\dT[012]\d:\d\d:\d\d(?:\.\d{{1,7}})?(?:{_OFFSET})?", re.ASCII
 ).fullmatch
 _fromisoformat = datetime.fromisoformat
 # 3.11+ takes Z and any number of digits (truncating); 3.10 only +hh:mm and 3 or 6 digits.
@@ -517,6 +518,10 @@ def dumps(value: Any, *, indent: bool = False) -> str:
             return orjson.dumps(wire, option=orjson.OPT_INDENT_2 if indent else 0).decode()
         except TypeError:  # an int beyond 64 bits: stdlib json below
             pass
-    return json.dumps(
-        wire, ensure_ascii=False, indent=2 if indent else None, separators=_SEPARATORS[indent]
-    )
+    options: dict[str, Any] = {"indent": 2 if indent else None, "separators": _SEPARATORS[indent]}
+    text = json.dumps(wire, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: valid JSON only as a \\uXXXX escape
+        return json.dumps(wire, ensure_ascii=True, **options)
+    return text

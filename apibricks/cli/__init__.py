@@ -70,7 +70,7 @@ def _execute(config: Config) -> int:
             run(config, sys.stdout, sys.stderr, out_is_terminal=sys.stdout.isatty())
         )
     try:
-        out = config.output.open("w", encoding="utf-8", newline="")
+        out = config.output.open("w", encoding="utf-8", errors=_UNENCODABLE, newline="")
     except OSError as exc:
         raise UsageError(
             f"cannot write {config.output}: {exc.strerror or exc}; choose another --output"
@@ -79,13 +79,17 @@ def _execute(config: Config) -> int:
         return _run_interruptibly(run(config, out, sys.stderr, out_is_terminal=False))
 
 
+# A lone surrogate (valid in JSON, not in UTF-8) is written as its JSON escape, \udXXX.
+_UNENCODABLE = "backslashreplace"
+
+
 def _prepare_stdout(stdout: TextIO, format: str) -> None:
     """Machine formats are UTF-8 whatever the locale; a table degrades instead of crashing."""
     if isinstance(stdout, io.TextIOWrapper):
         if format == "table":
             stdout.reconfigure(errors="replace")
         else:
-            stdout.reconfigure(encoding="utf-8")
+            stdout.reconfigure(encoding="utf-8", errors=_UNENCODABLE)
 
 
 def _run_interruptibly(job: Coroutine[Any, Any, int]) -> int:
