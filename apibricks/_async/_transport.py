@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import platform
+import sys
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -110,6 +111,8 @@ class Transport:
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._cancelled_by_close: set[asyncio.Task[Any]] = set()
         self._send = backoff.on_exception(
             retry_waits,
             APIBricksError,
@@ -157,6 +160,11 @@ class Transport:
         if self._closed:
             return
         self._closed = True
+        # Calls still in flight end now, as APIConnectionError (see `get`), rather than
+        # hanging on a dead connection or surfacing aiohttp's RuntimeError.
+        for task in self._in_flight:
+            task.cancel()
+            self._cancelled_by_close.add(task)
         session, self._session = self._session, None
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
@@ -164,8 +172,29 @@ class Transport:
     async def get(self, path: str, headers: Mapping[str, str]) -> bytes:
         """GET ``path`` under the base URL with retries; the 2xx body, or a typed error."""
         url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=False)
-        body: bytes = await self._send(_Attempt(url, {**self.headers, **headers}))
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        try:
+            body: bytes = await self._send(_Attempt(url, {**self.headers, **headers}))
+        except asyncio.CancelledError:
+            if not self._was_cancelled_only_by_close(task):
+                raise
+            raise APIConnectionError(
+                "The client was closed while this request was in flight.", retryable=False
+            ) from None
+        finally:
+            self._in_flight.discard(task)
         return body
+
+    def _was_cancelled_only_by_close(self, task: asyncio.Task[Any]) -> bool:
+        if task not in self._cancelled_by_close:
+            return False
+        self._cancelled_by_close.discard(task)
+        if sys.version_info >= (3, 11):
+            task.uncancel()
+            return task.cancelling() == 0  # else the caller cancelled too: honour that
+        return True
 
     async def _attempt(self, attempt: _Attempt) -> bytes:
         attempt.number += 1
@@ -201,7 +230,9 @@ class Transport:
             raise APITimeoutError(
                 f"Request timed out after {self.timeout} s (attempt {attempt.number})."
             ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+            # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
+            # pool is closed under a request (ours, or an injected session by its owner).
             raise _connection_error(exc) from exc
         finally:
             if logger.isEnabledFor(logging.DEBUG):
