@@ -10,7 +10,14 @@ import os
 
 from ._exceptions import APIBricksError
 
-__all__ = ["API_KEY_ENV", "APIKeyError", "key_hint", "resolve_api_key", "validate_api_key"]
+__all__ = [
+    "API_KEY_ENV",
+    "APIKeyError",
+    "SecretKey",
+    "key_hint",
+    "resolve_api_key",
+    "validate_api_key",
+]
 
 API_KEY_ENV = "APIBRICKS_API_KEY"
 
@@ -19,8 +26,17 @@ class APIKeyError(APIBricksError, ValueError):
     """The API key is missing, empty or unusable; raised before anything is sent."""
 
 
+class SecretKey(str):
+    """A key that sends as itself but shows as a hint in any repr, traceback locals included."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(key_hint(self))
+
+
 def validate_api_key(key: str) -> str:
-    """Return ``key`` if it can be sent as a header value, else raise `APIKeyError`."""
+    """``key`` as a `SecretKey` if it can be sent as a header value, else `APIKeyError`."""
     if not isinstance(key, str):
         raise APIKeyError(f"The API key must be a str, not {type(key).__name__}.")
     if not key.strip():
@@ -29,7 +45,7 @@ def validate_api_key(key: str) -> str:
         raise APIKeyError("The API key contains a line break (CR or LF) and was refused.")
     if not key.isprintable():
         raise APIKeyError("The API key contains non-printable characters and was refused.")
-    return key
+    return SecretKey(key)
 
 
 def resolve_api_key(explicit: str | None) -> str | None:

@@ -134,3 +134,19 @@ async def test_debug_logs_never_show_the_key(
             assert SECRET not in str(outcome)
     assert caplog.records, "DEBUG logging was on and produced lines"
     assert SECRET not in caplog.text
+
+
+async def test_traceback_locals_show_only_a_hint(sandbox_server: sandbox.Sandbox) -> None:
+    """Error reporters (Sentry, rich, pytest -l) print frame locals: the key is among them."""
+    import traceback
+
+    async with apibricks.AsyncClient(
+        api_key=SECRET + "~503", base_url=sandbox_server.url, max_retries=0
+    ) as client:
+        with pytest.raises(apibricks.APIStatusError) as caught:
+            await client.invoices.list_paid()
+    formatted = "".join(
+        traceback.TracebackException.from_exception(caught.value, capture_locals=True).format()
+    )
+    assert "Authorization" in formatted, "the headers dict is among the locals shown"
+    assert SECRET not in formatted
