@@ -15,7 +15,7 @@ and drift hit all of them alike. Contenders:
   engine plus the SDK transport (retries, timeouts, error mapping), no decoding.
 * ``fan_out list_paid``: the real thing, decoding into attrs models.
 
-Peak RSS runs each size in a fresh subprocess (``ru_maxrss``), keys from a generator.
+Peak RSS runs each size in a fresh subprocess (``VmHWM``), keys from a generator.
 """
 
 from __future__ import annotations
@@ -140,6 +140,19 @@ async def measure(url: str, n_keys: int, concurrencies: list[int], repeat: int) 
             )
 
 
+def peak_rss_kib() -> int:
+    """This process's peak RSS. ``VmHWM`` starts afresh at exec; Linux's ``ru_maxrss`` of a
+    child can carry its parent's peak, which would hide any growth."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def rss_child(url: str, n_keys: int, concurrency: int) -> None:
     """In a fresh process: peak RSS after a warm-up, then after ``n_keys`` from a generator."""
 
@@ -152,11 +165,11 @@ def rss_child(url: str, n_keys: int, concurrency: int) -> None:
             warm = [f"sk_sandbox_warm{i}" for i in range(concurrency * 2)]
             async for outcome in client.fan_out(warm, lambda o: o.invoices.list_paid()):
                 outcome.unwrap()
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            before = peak_rss_kib()
             stream = client.fan_out(keys(), lambda o: o.invoices.list_paid(), concurrency=50)
             async for outcome in stream:
                 outcome.unwrap()
-            return before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return before, peak_rss_kib()
 
     before, after = asyncio.run(main())
     print(json.dumps({"before_kib": before, "after_kib": after}))
