@@ -176,7 +176,7 @@ class Generator:
         hugged = f"{pad}    {', '.join(items)}"
         if len(one_line) <= LINE_LENGTH:
             self.emit(one_line)
-        elif len(hugged) <= LINE_LENGTH and "*" not in items:
+        elif len(hugged) <= LINE_LENGTH:
             self.emit(f"{pad}{head}", hugged, f"{pad}{tail}")
         else:
             self.emit(f"{pad}{head}", *(f"{pad}    {item}," for item in items), f"{pad}{tail}")
@@ -218,21 +218,15 @@ class Generator:
             raise GenerationError("public methods need a return annotation")
         text = _segment(module.text, node)
         tree = ast.parse(text, mode="eval").body
-        edits: list[tuple[int, int, str]] = []
-        iterator = False
-        if isinstance(tree, ast.Subscript) and ast.unparse(tree.value) in ITERATOR_TYPES:
-            iterator = True
+        iterator = isinstance(tree, ast.Subscript) and ast.unparse(tree.value) in ITERATOR_TYPES
+        if isinstance(tree, ast.Subscript) and iterator:
             item = tree.slice.elts[0] if isinstance(tree.slice, ast.Tuple) else tree.slice
-            new = "Iterator[" + self.rename_names(ast.get_source_segment(text, item) or "") + "]"
-            edits.append((0, len(text), new))
+            text = f"Iterator[{ast.get_source_segment(text, item)}]"
         elif ast.unparse(tree) in ITERATOR_TYPES:
             raise GenerationError(f"give the item type of {text}")
-        result = text
-        for start, end, new in edits:
-            result = result[:start] + new + result[end:]
-        result = self.rename_names(result) if not edits else result
-        self.use(result)
-        return result, iterator
+        text = self.rename_names(text)
+        self.use(text)
+        return text, iterator
 
     def rename_names(self, text: str) -> str:
         """``AsyncX`` -> ``X`` wherever it is a name in the expression ``text``."""
