@@ -22,47 +22,21 @@ import asyncio
 import contextlib
 import gc
 import json
-import re
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import httpx
+from _sandbox_process import sandbox_process
 from bench_decode import PydanticInvoice
 from pydantic import TypeAdapter
 
 import apibricks
 from apibricks import sandbox
-
-_URL_RE = re.compile(r"listening on (http://\S+)")
-
-
-@contextlib.contextmanager
-def sandbox_process(invoices: int) -> Iterator[str]:
-    """``python -m apibricks.sandbox`` on a free port; yields its base URL."""
-    command = [sys.executable, "-m", "apibricks.sandbox", "--port", "0"]
-    command += ["--invoices", str(invoices)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if match := _URL_RE.search(line):
-                break
-        else:
-            raise RuntimeError(f"the sandbox exited ({process.wait()}) before listening")
-        yield match.group(1)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiohttp
+from _sandbox_process import sandbox_process
 
 import apibricks
 
@@ -191,27 +192,6 @@ def measure_rss(url: str, sizes: list[int]) -> None:
         print(f"| {n:,} | {before:.1f} MiB | {after:.1f} MiB | {after - before:+.1f} MiB |")
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "apibricks.sandbox",
-            "--port=0",
-            "--invoices=2",
-            f"--latency={latency}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    if "listening on" not in line:
-        server.kill()
-        raise SystemExit(f"the sandbox did not start: {line!r}")
-    return server, line.rsplit(" ", 1)[-1].strip()
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds, for CI")
@@ -230,13 +210,9 @@ if __name__ == "__main__":
         rss_child(ARGS.url, ARGS.rss_child, 50)
         sys.exit(0)
     repeat = 3 if ARGS.quick else ARGS.repeat
-    proc, base_url = start_server(ARGS.latency)
-    try:
+    with sandbox_process(invoices=2, latency=ARGS.latency) as base_url:
         print(
             f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, {os.cpu_count()} CPUs"
         )
         asyncio.run(measure(base_url, ARGS.keys, [50, 200], repeat))
         measure_rss(base_url, [1_000, 10_000])
-    finally:
-        proc.terminate()
-        proc.wait(10)

@@ -17,40 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import queue
-import re
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+
+from _sandbox_process import sandbox_process
 
 import apibricks
 
 KEY = "sk_sandbox_bench~n1"
 TARGET_US = 100.0
-_URL_RE = re.compile(r"listening on (http://\S+)")
-
-
-@contextlib.contextmanager
-def sandbox_process() -> Iterator[str]:
-    """``python -m apibricks.sandbox`` on a free port; yields its base URL."""
-    command = [sys.executable, "-m", "apibricks.sandbox", "--port", "0", "--invoices", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if match := _URL_RE.search(line):
-                break
-        else:
-            raise RuntimeError(f"the sandbox exited ({process.wait()}) before listening")
-        yield match.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def nothing() -> None:
@@ -149,7 +128,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, help="calls per contender (default 2000)")
     args = parser.parse_args()
     calls = args.calls or (200 if args.quick else 2000)
-    with sandbox_process() as url:
+    with sandbox_process(invoices=1) as url:
         times = asyncio.run(measure(url, calls))
     times["ping-pong"] = ping_pong(calls)
     print(report(times, calls))
