@@ -3,8 +3,9 @@
 Wire names are derived from the attrs attributes (``amount_usd_cents`` -> ``amountUsdCents``),
 so each field is declared once, in ``_models``. Decoding runs in up to three steps:
 
-* `decode_invoices` first looks for the organization object the API repeats, byte for byte,
-  in every invoice (90% of a large body) and parses that text once (`_parse_deduplicated`);
+* `decode_invoices` first looks for the organization objects the API repeats, byte for
+  byte, in every invoice (90% of a large body) and parses each distinct text once
+  (`_parse_deduplicated`);
 * a fast pass, through cattrs-generated structuring functions whose per-field hooks check
   types strictly but track no path; within one response each distinct organization is
   structured once and its instance shared (reused only when the raw dict is equal, never
@@ -191,21 +192,21 @@ class _Scratch:
     """Per-response state.
 
     ``organizations``: organization id -> (raw dict, its value types, instance).
-    ``marker`` / ``shared_raw``: set by `decode_invoices` when it parsed the repeated
-    organization text once (see `_parse_deduplicated`); invoices then hold ``marker``.
+    ``shared``: marker -> raw organization, set by `decode_invoices` when it parsed each
+    repeated organization text once (see `_parse_deduplicated`); invoices then hold markers.
+    ``instances``: marker -> its organization, structured at first use.
     """
 
-    __slots__ = ("marker", "organizations", "shared", "shared_raw")
+    __slots__ = ("instances", "organizations", "shared")
 
-    def __init__(self, marker: str | None = None, shared_raw: Any = None) -> None:
+    def __init__(self, shared: dict[str, Any] | None = None) -> None:
         self.organizations: dict[Any, tuple[Any, list[type], Organization]] = {}
-        self.marker = marker
-        self.shared_raw = shared_raw
-        self.shared: Organization | None = None
+        self.shared = shared or {}
+        self.instances: dict[str, Organization] = {}
 
     def unshare(self, raw: Any) -> Any:
-        """The raw organization ``raw`` stands for (itself, unless it is the marker)."""
-        return self.shared_raw if raw.__class__ is str and raw == self.marker else raw
+        """The raw organization ``raw`` stands for (itself, unless it is a marker)."""
+        return self.shared.get(raw, raw) if raw.__class__ is str else raw
 
 
 _SCRATCH: ContextVar[_Scratch | None] = ContextVar("apibricks_decode_scratch", default=None)
@@ -216,10 +217,13 @@ def _organization(raw: Any, _: Any = None) -> Organization:
     scratch = _SCRATCH.get()
     if scratch is None:
         return _structure_organization(raw, Organization)
-    if raw.__class__ is str and raw == scratch.marker:
-        if scratch.shared is None:
-            scratch.shared = _organization(scratch.shared_raw)
-        return scratch.shared
+    if raw.__class__ is str:  # a marker (or a wrong value: ``raw["id"]`` below raises)
+        instance = scratch.instances.get(raw)
+        if instance is not None:
+            return instance
+        if raw in scratch.shared:  # first use: through the id cache below, like any raw dict
+            instance = scratch.instances[raw] = _organization(scratch.shared[raw])
+            return instance
     key = raw["id"]
     hit = scratch.organizations.get(key)
     # ``==`` alone would equate 1, 1.0 and True: the value types must match too.
@@ -313,8 +317,8 @@ def decode_invoices(body: bytes | str) -> list[Invoice]:
         deduplicated = None
     try:
         if deduplicated is not None:
-            data, marker, shared_raw = deduplicated
-            return _structure(data, _Scratch(marker, shared_raw))
+            data, shared = deduplicated
+            return _structure(data, _Scratch(shared))
         return _structure(_loads(body), _Scratch())
     except DecodeError as exc:
         error = exc
@@ -329,58 +333,85 @@ def decode_invoices(body: bytes | str) -> list[Invoice]:
 
 
 _ORG_KEY: Final = '"organization":'
+_FLAT: Final = frozenset({str, int, float, bool, type(None)})
 
 
-def _parse_deduplicated(body: bytes | str) -> tuple[Any, str, Any] | None:
-    """Parse a body whose invoices all embed the same organization text, that text once.
+def _parse_deduplicated(body: bytes | str) -> tuple[Any, dict[str, Any]] | None:
+    """Parse a body whose invoices embed organization texts, each distinct text once.
 
-    The API repeats its organization, byte for byte, in every invoice: 90% of a large body.
-    Each ``"organization":{...}`` equal to the first one is replaced by a random marker
-    string before parsing; the organization is parsed once. This is exact: the needle's
-    closing quote is unescaped, so every match is a key followed by that complete object
-    (or the body is invalid JSON either way), and no body can contain the fresh marker.
+    The API repeats an invoice's organization, byte for byte, in every invoice: 90% of a
+    large body. Each ``"organization":{...}`` is replaced by a random marker string, one
+    per distinct text, before parsing; each text is parsed once (`_replace_organizations`).
+    Returns the parsed body and marker -> raw organization, or None: nothing to share.
     """
     is_bytes = isinstance(body, bytes)
     if not is_bytes and not isinstance(body, str):
         return None
-    data: Any = body  # bytes or str alike from here on
-    key: Any = _ORG_KEY.encode() if is_bytes else _ORG_KEY
-    start = data.find(key)
-    if start < 0:
-        return None
-    start += len(key)
-    end = data.find(b"}}" if is_bytes else "}}", start, start + 65536)
-    if end < 0:
-        return None
-    text = data[start : end + 1]
-    shared_raw = _parse(text)  # raises unless ``text`` is exactly one complete value
-    if type(shared_raw) is not dict:
-        return None
-    marker = f"apibricks-shared-organization-{secrets.token_hex(16)}"
-    replacement: Any = f'"{marker}"'.encode() if is_bytes else f'"{marker}"'
-    return _parse(_replace_values(data, key, text, replacement)), marker, shared_raw
+    shared: dict[str, Any] = {}
+    reduced = _replace_organizations(body, _ORG_KEY.encode() if is_bytes else _ORG_KEY, shared)
+    return (_parse(reduced), shared) if shared else None
 
 
-def _replace_values(body: Any, key: Any, value: Any, replacement: Any) -> Any:
-    """``body.replace(key + value, key + replacement)``, fast for a long ``value``.
+def _replace_organizations(body: Any, key: Any, shared: dict[str, Any]) -> Any:
+    """``body`` with each organization text after ``key`` replaced by its marker.
 
-    (``bytes.replace`` re-prepares a long needle at each of the 10,000 matches.) Occurrences
-    of ``key`` cannot overlap, so this finds exactly the matches ``replace`` would.
+    A text is the object up to the first ``}}`` (the API ends each invoice with its
+    organization). This is exact: the needle's closing quote is unescaped, so every match
+    is a key followed by that complete object (or the body is invalid JSON either way), and
+    no body can contain the fresh markers. Only flat objects get a marker: one parses alike
+    alone and nested (no depth limit to cross). A text is looked up by its first 64 bytes
+    (the id is there) and confirmed by ``startswith``, the last one tried first: slicing and
+    hashing each whole text would cost as much as parsing it.
     """
+    prefix = f"apibricks-shared-organization-{secrets.token_hex(16)}-"
+    known: dict[Any, tuple[Any, Any]] = {}  # first 64 bytes -> (text, quoted marker or None)
+    replacements: dict[Any, Any] = {}  # text -> quoted marker, or None: left as it is
     pieces = []
     position = 0
     find, startswith = body.find, body.startswith
-    key_length, value_length = len(key), len(value)
+    closing = b"}}" if body.__class__ is bytes else "}}"
+    key_length = len(key)
+    text: Any = None  # the last text: with one organization, always the next one too
+    replacement: Any = None
+    reused = 0
     while (hit := find(key, position)) >= 0:
         after = hit + key_length
         pieces.append(body[position:after])
-        if startswith(value, after):
-            pieces.append(replacement)
-            position = after + value_length
+        position = after
+        if text is not None and startswith(text, after):
+            reused += 1
+        elif (entry := known.get(head := body[after : after + 64])) and startswith(entry[0], after):
+            text, replacement = entry
+            reused += 1
+        elif len(replacements) > reused + 100:  # texts hardly repeat: no gain, stop here
+            continue
         else:
-            position = after
+            end = find(closing, after, after + 65536)
+            if end < 0:
+                continue
+            text = body[after : end + 1]
+            if text not in replacements:
+                replacements[text] = _marker(text, prefix, shared)
+            replacement = replacements[text]
+            known[head] = text, replacement
+        if replacement is not None:
+            pieces.append(replacement)
+            position = after + len(text)
     pieces.append(body[position:])
     return body[:0].join(pieces)
+
+
+def _marker(text: Any, prefix: str, shared: dict[str, Any]) -> Any:
+    """The quoted marker standing for organization ``text``, or None if it is not flat."""
+    try:
+        raw = _parse(text)
+    except Exception:  # not one complete value: leave it to the full parse
+        return None
+    if type(raw) is not dict or not _FLAT.issuperset(map(type, raw.values())):
+        return None
+    marker = f"{prefix}{len(shared)}"
+    shared[marker] = raw
+    return f'"{marker}"'.encode() if text.__class__ is bytes else f'"{marker}"'
 
 
 def _parse(text: bytes | str) -> Any:

@@ -469,6 +469,54 @@ def test_the_organization_text_elsewhere_in_the_body_changes_nothing() -> None:
     assert len({id(invoice.organization) for invoice in invoices}) == 1
 
 
+def interleaved(orgs: int, per_org: int) -> list[dict[str, Any]]:
+    """``per_org`` invoices of each of ``orgs`` organizations, round-robin."""
+    ids = [str(uuid.UUID(int=n + 1)) for n in range(orgs)]
+    return [
+        with_org(raw_invoice(index), id=ids[index % orgs], creditBalance=index % orgs)
+        for index in range(orgs * per_org)
+    ]
+
+
+def test_interleaved_organizations_are_each_parsed_once(decode: Decode) -> None:
+    data = interleaved(30, 4)
+    body = json.dumps(data, separators=(",", ":")).encode()
+    parsed = _converter._parse_deduplicated(body)
+    assert parsed is not None and len(parsed[1]) == 30  # one marker per distinct text
+    invoices = decode(data)
+    assert invoices == structure_invoices(copy.deepcopy(data))
+    assert len({id(invoice.organization) for invoice in invoices}) == 30
+    assert all(invoices[i].organization is invoices[i + 30].organization for i in range(90))
+
+
+def test_a_bad_organization_among_many(decode: Decode) -> None:
+    data = interleaved(30, 4)
+    for raw in data[17::30]:
+        raw["organization"]["pastDueUsd"] = None
+    with pytest.raises(DecodeError) as caught:
+        decode(data)
+    assert str(caught.value) == "[17].organization.pastDueUsd: expected int, got null"
+
+
+def test_mostly_distinct_organizations_are_left_to_the_full_parse() -> None:
+    """Parsing each text alone only pays when texts repeat: the dedup gives up early."""
+    data = interleaved(500, 1)
+    body = json.dumps(data, separators=(",", ":")).encode()
+    parsed = _converter._parse_deduplicated(body)
+    assert parsed is not None and len(parsed[1]) <= 101
+    invoices = decode_invoices(body)
+    assert invoices == structure_invoices(json.loads(body))
+    assert len({id(invoice.organization) for invoice in invoices}) == 500
+
+
+def test_a_nested_organization_is_left_to_the_full_parse() -> None:
+    """Only flat objects get a marker: nesting parses alike alone and in the body."""
+    data = [with_org(raw_invoice(index), extra=[[index % 2]]) for index in range(6)]
+    body = json.dumps(data, separators=(",", ":")).encode()
+    assert _converter._parse_deduplicated(body) is None
+    assert decode_invoices(body) == structure_invoices(json.loads(body))
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
