@@ -9,6 +9,7 @@ table waits for all of them (it needs column widths and a total).
 
 from __future__ import annotations
 
+import abc
 import csv
 import json
 from collections.abc import Sequence
@@ -74,14 +75,14 @@ def one_line(text: str) -> str:
     return "".join(char if char.isprintable() else "\N{REPLACEMENT CHARACTER}" for char in text)
 
 
-class Writer:
+class Writer(abc.ABC):
     """Receives each organization's records as they arrive; `close` finishes the document."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
-    def add(self, index: int, records: Sequence[dict[str, Any]]) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def add(self, index: int, records: Sequence[dict[str, Any]]) -> None: ...
 
     def close(self) -> None:
         self.stream.flush()
