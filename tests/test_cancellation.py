@@ -40,29 +40,25 @@ SCRIPT = textwrap.dedent(
     async def main():
         server = sandbox.Sandbox()
         async with server.serve() as url:
+            async def cancel_once_seen(key, coroutine):
+                task = asyncio.create_task(coroutine)
+                while server.requests_for(key) == 0:
+                    await asyncio.sleep(0.005)
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+
             # 1. cancel mid-request, then close
             client = apibricks.AsyncClient(api_key="sk_sandbox_a~slow30", base_url=url)
-            task = asyncio.create_task(client.invoices.list_paid())
-            while server.requests_for("sk_sandbox_a~slow30") == 0:
-                await asyncio.sleep(0.005)
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await cancel_once_seen("sk_sandbox_a~slow30", client.invoices.list_paid())
             await client.close()
             # 2. cancel the task that owns an `async with` block
             async def owner():
                 async with apibricks.AsyncClient(api_key="sk_sandbox_b~slow30", base_url=url) as c:
                     await c.invoices.list_paid()
-            task = asyncio.create_task(owner())
-            while server.requests_for("sk_sandbox_b~slow30") == 0:
-                await asyncio.sleep(0.005)
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await cancel_once_seen("sk_sandbox_b~slow30", owner())
             # 3. wait_for timeout around a call
             async with apibricks.AsyncClient(api_key="sk_sandbox_c~slow30", base_url=url) as c:
                 try:

@@ -484,3 +484,18 @@ def test_command_line_runs_in_the_foreground() -> None:
         _, stderr = p.communicate(timeout=10)
     assert p.returncode == 0, stderr
     assert stderr == ""
+
+
+def test_wait_until_wakes_on_requests_and_times_out() -> None:
+    """Threads synchronise on what the server saw, not on sleeps."""
+    server = sandbox.Sandbox()
+    with server.serve_in_thread() as url:
+        with pytest.raises(TimeoutError):
+            server.wait_until(lambda: server.total_requests > 0, timeout=0.05)
+        request = urllib.request.Request(
+            url + "/invoices/paid", headers={"Authorization": "sk_sandbox_waited"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        server.wait_until(lambda: server.requests_for("sk_sandbox_waited") == 1, timeout=1)
+        server.wait_until(lambda: server.in_flight == 0, timeout=5)

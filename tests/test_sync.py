@@ -191,8 +191,7 @@ def test_breaking_out_of_fan_out_cancels_in_flight_work(server: sandbox.Sandbox)
         started = time.monotonic()
         for outcome in client.fan_out(keys, LIST_PAID, concurrency=8):
             assert outcome.index == 0
-            while server.in_flight < 7:
-                time.sleep(0.005)
+            server.wait_until(lambda: server.in_flight >= 7)
             break
         assert not pending_tasks(client)
         assert time.monotonic() - started < 5
@@ -378,8 +377,7 @@ def test_ctrl_c_in_a_script_leaves_no_warning() -> None:
         with server.serve_in_thread() as url:
             with apibricks.Client(api_key=slow, base_url=url) as client:
                 def interrupt():
-                    while server.requests_for(slow) == 0:
-                        time.sleep(0.005)
+                    server.wait_until(lambda: server.requests_for(slow) > 0)
                     signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
                 threading.Thread(target=interrupt).start()
                 try:

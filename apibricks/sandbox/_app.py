@@ -10,8 +10,9 @@ import json
 import math
 import re
 import secrets
+import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -135,6 +136,7 @@ class Sandbox:
         self.url: str | None = None
         self.other_origin_url: str | None = None
         self._closing: asyncio.Event | None = None
+        self._changed = threading.Condition()
         self.in_flight = 0
         self.reset_stats()
 
@@ -152,6 +154,20 @@ class Sandbox:
     def requests_for(self, key: str | None) -> int:
         """Requests seen with exactly this ``Authorization`` value (None/"" = without one)."""
         return self._per_key[key or ""]
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Block until ``condition()`` holds, re-checked whenever a request starts or ends.
+
+        For code on another thread than the server's (``serve_in_thread``): a test waits
+        for "the server has seen it" instead of guessing with a sleep.
+        """
+        with self._changed:
+            if not self._changed.wait_for(condition, timeout):
+                raise TimeoutError(f"sandbox condition not met within {timeout} s")
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -217,12 +233,14 @@ class Sandbox:
         self.history.append(
             SeenRequest(request.method, request.path_qs, request.host, request.headers)
         )
+        self._notify()
         try:
             if self.latency and not await self._sleep(self.latency):
                 return _disconnect(request)
             return await self._route(request, key, _trace_id(request))
         finally:
             self.in_flight -= 1
+            self._notify()
 
     async def _route(self, request: web.Request, key: str | None, trace: str) -> web.StreamResponse:
         # ASP.NET routing: case-insensitive, a trailing slash is ignored.
