@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # before or after the event loop ran
         _error("interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # `apibricks ... | head`: the reader left, which is fine
+    except BrokenPipeError:  # `... | head`: the reader left; quiet, but 1: output is incomplete
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
