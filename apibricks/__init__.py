@@ -15,6 +15,7 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ConflictError,
     DecodeError,
     InternalServerError,
@@ -22,6 +23,7 @@ from ._exceptions import (
     PermissionDeniedError,
     RateLimitError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     UnprocessableEntityError,
 )
 from ._models import Invoice, Organization
@@ -40,6 +42,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "ConfigurationError",
     "ConflictError",
     "DecodeError",
     "InternalServerError",
@@ -55,6 +58,7 @@ __all__ = [
     "Progress",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "UnprocessableEntityError",
     "__version__",
     "decode_invoices",

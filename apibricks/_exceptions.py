@@ -19,6 +19,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ConfigurationError",
     "ConflictError",
     "DecodeError",
     "InternalServerError",
@@ -26,6 +27,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "UnprocessableEntityError",
     "status_error_class",
 ]
@@ -39,6 +41,17 @@ class APIBricksError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class ConfigurationError(APIBricksError, ValueError):
+    """A client setting is out of range or of the wrong type; raised before any I/O.
+
+    The message names the keyword and what it accepts.
+    """
+
+
+class ResponseTooLargeError(APIBricksError):
+    """The (decompressed) response body crossed ``max_response_bytes``; never retried."""
 
 
 class APIConnectionError(APIBricksError):
