@@ -11,6 +11,7 @@ from typing import Final, TypeVar
 import aiohttp
 
 from .._auth import key_hint, missing_key_error, resolve_api_key, validate_api_key
+from .._limits import DEFAULT_MAX_RESPONSE_BYTES
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from . import _fan_out
 from ._resources import AsyncInvoices
@@ -45,6 +46,8 @@ class AsyncClient:
             at once as `RateLimitError` instead of slept on.
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
+        max_response_bytes: Largest response body accepted, counted decompressed; a
+            larger one raises `ResponseTooLargeError` (None: no limit).
     """
 
     invoices: AsyncInvoices
@@ -61,6 +64,7 @@ class AsyncClient:
         retry_after_cap: float = 60.0,
         allow_insecure_http: bool = False,
         session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         url = check_base_url(
             base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
@@ -74,6 +78,7 @@ class AsyncClient:
             max_connections=max_connections,
             retry_after_cap=retry_after_cap,
             session=session,
+            max_response_bytes=max_response_bytes,
         )
         self._api_key = resolve_api_key(api_key)
         self._is_view = False

@@ -13,19 +13,29 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Coroutine, Mapping
+from typing import Any, Final, TypeVar
 
 import aiohttp
 import backoff
 from yarl import URL
 
-from .._exceptions import APIBricksError, APIConnectionError, APIStatusError, APITimeoutError
+from .._exceptions import (
+    APIBricksError,
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    RedirectError,
+)
+from .._limits import DEFAULT_MAX_RESPONSE_BYTES, ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
+from .._urls import check_base_url, safe_url
 from .._version import __version__
 
-__all__ = ["USER_AGENT", "Transport"]
+__all__ = ["USER_AGENT", "Transport", "check_base_url"]
+
+T = TypeVar("T")
 
 logger: Final = logging.getLogger("apibricks")
 
@@ -34,44 +44,23 @@ USER_AGENT: Final = (
 )
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 # Sessions abandoned in a forked child: they belong to the parent's (dead here) loop and
 # must be neither used nor closed; holding them keeps their finalizers from warning.
 _ABANDONED_AFTER_FORK: list[aiohttp.ClientSession] = []
 
 
-def check_base_url(base_url: str, *, allow_insecure_http: bool) -> URL:
-    """Validate ``base_url`` before any I/O: a key must never travel in clear text by accident."""
-    url = URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}.")
-    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
-        raise ValueError(
-            f"Refusing plain http:// to {url.host}: the API key would travel unencrypted. "
-            "Use https://, or pass allow_insecure_http=True if you really mean it."
-        )
-    return url.with_query(None).with_fragment(None)
-
-
-def _is_loopback(host: str) -> bool:
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
-
-
-def _safe_url(url: URL) -> str:
-    """The URL as it may appear in logs and errors: no userinfo, no query."""
-    return str(url.with_user(None).with_query(None))
-
-
 class _Attempt:
-    """Mutable per-call state threaded through backoff's retries."""
+    """Mutable per-call state threaded through backoff's retries (and read by the log)."""
 
-    __slots__ = ("headers", "number", "url")
+    __slots__ = ("headers", "number", "request_id", "start", "status", "url")
 
     def __init__(self, url: URL, headers: Mapping[str, str]) -> None:
-        self.url = url
+        self.start = self.url = url
         self.headers = headers
         self.number = 0
+        self.status: int | None = None
+        self.request_id: str | None = None
 
 
 class Transport:
@@ -87,6 +76,7 @@ class Transport:
         max_connections: int,
         retry_after_cap: float,
         session: aiohttp.ClientSession | None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0.")
@@ -94,6 +84,16 @@ class Transport:
             raise ValueError("timeout must be a positive number of seconds, or None.")
         if max_connections < 0:
             raise ValueError("max_connections must be >= 0 (0 means unlimited).")
+        if max_response_bytes is not None and (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_response_bytes must be a positive int (bytes) or None for no limit, "
+                f"got {max_response_bytes!r}."
+            )
+        self.max_response_bytes = max_response_bytes
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
@@ -201,35 +201,17 @@ class Transport:
         session = self.session()
         loop = asyncio.get_running_loop()
         started = loop.time()
-        url = attempt.url
-        status: int | None = None
-        request_id: str | None = None
         try:
-            for _ in range(_MAX_REDIRECTS + 1):
-                async with session.get(
-                    url,
-                    headers=attempt.headers,
-                    timeout=self._client_timeout,
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    request_id = request_id_from(response.headers)
-                    if status in _REDIRECTS and "Location" in response.headers:
-                        url = _same_origin_redirect(url, response, attempt.number)
-                        continue
-                    body = await response.read()
-                    if status >= 400:
-                        error = status_error(status, response.headers, body)
-                        request_id = error.request_id
-                        raise error
-                    return body
-            raise APIConnectionError(f"Too many redirects (more than {_MAX_REDIRECTS}).")
+            # One deadline over the whole attempt: redirects, body read and inflation.
+            return await _within(self.timeout, self._exchange(session, attempt))
         except APIBricksError:
             raise
         except asyncio.TimeoutError as exc:
             raise APITimeoutError(
                 f"Request timed out after {self.timeout} s (attempt {attempt.number})."
             ) from exc
+        except RecursionError:
+            raise  # a bug, not a network failure: never retried as one
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:
             # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
             # pool is closed under a request (ours, or an injected session by its owner).
@@ -238,24 +220,88 @@ class Transport:
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "GET %s -> %s in %.1f ms (attempt %d, request id %s)",
-                    _safe_url(url),
-                    status if status is not None else "no response",
+                    safe_url(attempt.url),
+                    attempt.status if attempt.status is not None else "no response",
                     (loop.time() - started) * 1000,
                     attempt.number,
-                    request_id or "-",
+                    attempt.request_id or "-",
                 )
 
+    async def _exchange(self, session: aiohttp.ClientSession, attempt: _Attempt) -> bytes:
+        """One attempt: follow same-origin redirects by hand, read the body under the cap."""
+        url = attempt.start
+        visited = {url}
+        for _ in range(_MAX_REDIRECTS + 1):
+            attempt.url, attempt.status, attempt.request_id = url, None, None
+            async with session.get(
+                url,
+                headers=attempt.headers,
+                timeout=self._client_timeout,
+                allow_redirects=False,
+                auto_decompress=False,
+            ) as response:
+                attempt.status = status = response.status
+                attempt.request_id = request_id_from(response.headers)
+                if status in _REDIRECTS:
+                    url = _redirect_target(url, response, visited)
+                    continue
+                if not 200 <= status < 300:
+                    raw = await read_body(response, ERROR_BODY_LIMIT, cut=True)
+                    error = status_error(status, response.headers, raw)
+                    attempt.request_id = error.request_id
+                    raise error
+                return await read_body(response, self.max_response_bytes, cut=False)
+        raise RedirectError(
+            f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
+            f"{safe_url(url)}.",
+            status_code=attempt.status or 0,
+            request_id=attempt.request_id,
+        )
 
-def _same_origin_redirect(url: URL, response: aiohttp.ClientResponse, attempt: int) -> URL:
-    target = url.join(URL(response.headers["Location"]))
-    if target.origin() != url.origin():
-        raise APIStatusError(
-            f"{response.status} redirect to another origin ({target.origin()}) refused: "
-            "the API key is never sent to another host.",
-            status_code=response.status,
+
+async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
+    """``await coro`` under one deadline (``asyncio.timeout``; ``wait_for`` on 3.10)."""
+    if timeout is None:
+        return await coro
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return await coro
+    return await asyncio.wait_for(coro, timeout)
+
+
+def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[URL]) -> URL:
+    """Where a redirect may lead: same origin, a well-formed Location, not seen before."""
+    status = response.status
+    location = response.headers.get("Location")
+
+    def refuse(why: str) -> RedirectError:
+        return RedirectError(
+            f"{status} redirect {why}.",
+            status_code=status,
             request_id=request_id_from(response.headers),
             headers=response.headers,
         )
+
+    if location is None or not location.strip():
+        raise refuse("without a Location header to follow")
+    try:
+        if not location.isascii():
+            raise ValueError("not ASCII")
+        target = url.join(URL(location))
+        if target.scheme not in ("http", "https") or not target.host or target.port is None:
+            raise ValueError("not an absolute http(s) URL")
+        origin = target.origin()
+    except (TypeError, ValueError, UnicodeError) as exc:
+        raise refuse(
+            f"with an invalid Location header ({location[:200]!a}: {exc}); not followed"
+        ) from None
+    if origin != url.origin():
+        raise refuse(
+            f"to another origin ({origin}) refused: the API key is never sent to another host"
+        )
+    if target in visited:
+        raise refuse(f"loop: {safe_url(target)} was already requested in this attempt")
+    visited.add(target)
     return target
 
 

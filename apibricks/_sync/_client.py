@@ -13,6 +13,7 @@ import aiohttp
 
 from .._async._client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .._async._resources import AsyncInvoices
+from .._limits import DEFAULT_MAX_RESPONSE_BYTES
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from ._loop_thread import LoopThread
@@ -41,6 +42,8 @@ class Client:
             at once as `RateLimitError` instead of slept on.
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
+        max_response_bytes: Largest response body accepted, counted decompressed; a
+            larger one raises `ResponseTooLargeError` (None: no limit).
 
     Calls run on a private event loop in a daemon thread that this client owns: started by the
     first call, stopped by `close` or the end of the ``with`` block (or when the client is
@@ -62,6 +65,7 @@ class Client:
         retry_after_cap: float = 60.0,
         allow_insecure_http: bool = False,
         session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         async_client = AsyncClient(
             api_key=api_key,
@@ -73,6 +77,7 @@ class Client:
             retry_after_cap=retry_after_cap,
             allow_insecure_http=allow_insecure_http,
             session=session,
+            max_response_bytes=max_response_bytes,
         )
         self._bind(async_client, LoopThread(self, async_client.close), None)
 
