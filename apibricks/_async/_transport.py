@@ -30,6 +30,7 @@ from .._exceptions import (
 from .._limits import DEFAULT_MAX_RESPONSE_BYTES, ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
+from .._sanitize import clean, redact_headers
 from .._urls import check_base_url, safe_url
 from .._version import __version__
 
@@ -61,6 +62,11 @@ class _Attempt:
         self.number = 0
         self.status: int | None = None
         self.request_id: str | None = None
+
+    @property
+    def secret(self) -> str | None:
+        """The request's key, to hide wherever the server echoes it."""
+        return self.headers.get("Authorization")
 
 
 class Transport:
@@ -215,7 +221,7 @@ class Transport:
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:
             # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
             # pool is closed under a request (ours, or an injected session by its owner).
-            raise _connection_error(exc) from exc
+            raise _connection_error(exc, attempt.secret) from exc
         finally:
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
@@ -241,13 +247,13 @@ class Transport:
                 auto_decompress=False,
             ) as response:
                 attempt.status = status = response.status
-                attempt.request_id = request_id_from(response.headers)
+                attempt.request_id = request_id_from(response.headers, secret=attempt.secret)
                 if status in _REDIRECTS:
-                    url = _redirect_target(url, response, visited)
+                    url = _redirect_target(url, response, visited, attempt.secret)
                     continue
                 if not 200 <= status < 300:
                     raw = await read_body(response, ERROR_BODY_LIMIT, cut=True)
-                    error = status_error(status, response.headers, raw)
+                    error = status_error(status, response.headers, raw, secret=attempt.secret)
                     attempt.request_id = error.request_id
                     raise error
                 return await read_body(response, self.max_response_bytes, cut=False)
@@ -269,7 +275,9 @@ async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
     return await asyncio.wait_for(coro, timeout)
 
 
-def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[URL]) -> URL:
+def _redirect_target(
+    url: URL, response: aiohttp.ClientResponse, visited: set[URL], secret: str | None
+) -> URL:
     """Where a redirect may lead: same origin, a well-formed Location, not seen before."""
     status = response.status
     location = response.headers.get("Location")
@@ -278,8 +286,8 @@ def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[UR
         return RedirectError(
             f"{status} redirect {why}.",
             status_code=status,
-            request_id=request_id_from(response.headers),
-            headers=response.headers,
+            request_id=request_id_from(response.headers, secret=secret),
+            headers=redact_headers(response.headers, secret),
         )
 
     if location is None or not location.strip():
@@ -305,11 +313,13 @@ def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[UR
     return target
 
 
-def _connection_error(exc: BaseException) -> APIConnectionError:
+def _connection_error(exc: BaseException, secret: str | None) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
+    # aiohttp's text may quote what the server sent (a bad status line, a header).
     permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))
     return APIConnectionError(
-        f"Connection error: {type(exc).__name__}: {exc}", retryable=not permanent
+        f"Connection error: {type(exc).__name__}: {clean(str(exc), secret=secret)}",
+        retryable=not permanent,
     )
 
 
