@@ -20,6 +20,7 @@ import aiohttp
 import backoff
 from yarl import URL
 
+from .._auth import SecretKey
 from .._exceptions import (
     APIBricksError,
     APIConnectionError,
@@ -54,19 +55,19 @@ _ABANDONED_AFTER_FORK: list[aiohttp.ClientSession] = []
 class _Attempt:
     """Mutable per-call state threaded through backoff's retries (and read by the log)."""
 
-    __slots__ = ("headers", "number", "request_id", "start", "status", "url")
+    __slots__ = ("key", "number", "request_id", "start", "status", "url")
 
-    def __init__(self, url: URL, headers: Mapping[str, str]) -> None:
+    def __init__(self, url: URL, key: SecretKey) -> None:
         self.start = self.url = url
-        self.headers = headers
+        self.key = key
         self.number = 0
         self.status: int | None = None
         self.request_id: str | None = None
 
     @property
-    def secret(self) -> str | None:
+    def secret(self) -> SecretKey:
         """The request's key, to hide wherever the server echoes it."""
-        return self.headers.get("Authorization")
+        return self.key
 
 
 class Transport:
@@ -175,14 +176,18 @@ class Transport:
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
 
-    async def get(self, path: str, headers: Mapping[str, str]) -> bytes:
-        """GET ``path`` under the base URL with retries; the 2xx body, or a typed error."""
+    async def get(self, path: str, key: SecretKey) -> bytes:
+        """GET ``path`` under the base URL with retries; the 2xx body, or a typed error.
+
+        The key stays wrapped until the request is built (see `_exchange`), so no frame
+        here holds it as text for a crash reporter to record.
+        """
         url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=False)
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
         try:
-            body: bytes = await self._send(_Attempt(url, {**self.headers, **headers}))
+            body: bytes = await self._send(_Attempt(url, key))
         except asyncio.CancelledError:
             if not self._was_cancelled_only_by_close(task):
                 raise
@@ -241,7 +246,7 @@ class Transport:
             attempt.url, attempt.status, attempt.request_id = url, None, None
             async with session.get(
                 url,
-                headers=attempt.headers,
+                headers={**self.headers, "Authorization": attempt.key.reveal()},
                 timeout=self._client_timeout,
                 allow_redirects=False,
                 auto_decompress=False,
@@ -276,7 +281,7 @@ async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _redirect_target(
-    url: URL, response: aiohttp.ClientResponse, visited: set[URL], secret: str | None
+    url: URL, response: aiohttp.ClientResponse, visited: set[URL], secret: SecretKey
 ) -> URL:
     """Where a redirect may lead: same origin, a well-formed Location, not seen before."""
     status = response.status
@@ -313,7 +318,7 @@ def _redirect_target(
     return target
 
 
-def _connection_error(exc: BaseException, secret: str | None) -> APIConnectionError:
+def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
     # aiohttp's text may quote what the server sent (a bad status line, a header).
     permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))

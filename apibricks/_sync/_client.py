@@ -13,6 +13,7 @@ import aiohttp
 
 from .._async._client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .._async._resources import AsyncInvoices
+from .._auth import SecretKey, hide_key
 from .._limits import DEFAULT_MAX_RESPONSE_BYTES
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
@@ -56,7 +57,7 @@ class Client:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
+        api_key: str | SecretKey | None = None,
         base_url: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -67,8 +68,10 @@ class Client:
         session: aiohttp.ClientSession | None = None,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print locals: hint only
         async_client = AsyncClient(
-            api_key=api_key,
+            api_key=secret,
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
@@ -87,14 +90,16 @@ class Client:
         self._parent = parent  # a view keeps its parent, and so the loop, alive
         self.invoices = Invoices(async_client.invoices, self)
 
-    def with_api_key(self, api_key: str) -> Client:
+    def with_api_key(self, api_key: str | SecretKey) -> Client:
         """A view of this client for another organization: same pool, same settings.
 
         Views are cheap (no session, no I/O) and need no closing; closing the client
         they came from closes their pool.
         """
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print locals: hint only
         view = Client.__new__(Client)
-        view._bind(self._async.with_api_key(api_key), self._loop, self)
+        view._bind(self._async.with_api_key(secret), self._loop, self)
         return view
 
     def fan_out(
@@ -134,6 +139,7 @@ class Client:
         async_iterator = self._async.fan_out(
             keys, operation, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
         )
+        del keys  # only the async side holds the keys now
         return self._loop.iterate(async_iterator)
 
     def paid_invoices_by_organization(
@@ -156,6 +162,7 @@ class Client:
         coroutine = self._async.paid_invoices_by_organization(
             keys, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
         )
+        del keys  # only the async side holds the keys now
         return self._loop.run(coroutine)
 
     @property
@@ -191,7 +198,11 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return repr(self._async).replace(type(self._async).__name__, type(self).__name__, 1)
+        # A half-built client (__init__ raised) is repr'd by crash reporters too.
+        inner = getattr(self, "_async", None)
+        if inner is None:
+            return f"<{type(self).__name__} (not initialized)>"
+        return repr(inner).replace(type(inner).__name__, type(self).__name__, 1)
 
 
 class Invoices:
