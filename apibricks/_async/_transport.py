@@ -13,7 +13,7 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final, TypeVar
 
 import aiohttp
@@ -46,6 +46,7 @@ USER_AGENT: Final = (
 )
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5
+_FOREIGN_CLOSE_TIMEOUT: Final = 30.0
 
 # Sessions abandoned in a forked child: they belong to the parent's (dead here) loop and
 # must be neither used nor closed; holding them keeps their finalizers from warning.
@@ -163,7 +164,26 @@ class Transport:
         self._pid = os.getpid()
 
     async def close(self) -> None:
-        """Close the session we created; an injected one is the caller's to close."""
+        """Close the session we created; an injected one is the caller's to close.
+
+        From a loop other than the session's, the work is done on the session's own loop
+        when that loop is running (in another thread); otherwise a `RuntimeError` says
+        how to close it, and the client stays open so that advice can be followed.
+        """
+        if self._closed:
+            return
+        owner = self._session_loop
+        if (
+            owner is not None
+            and self._session is not None
+            and self._pid == os.getpid()
+            and owner is not asyncio.get_running_loop()
+        ):
+            await _run_on(owner, self._close_here)
+        else:
+            await self._close_here()
+
+    async def _close_here(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -268,6 +288,33 @@ class Transport:
             status_code=attempt.status or 0,
             request_id=attempt.request_id,
         )
+
+
+async def _run_on(
+    owner: asyncio.AbstractEventLoop, close: Callable[[], Coroutine[Any, Any, None]]
+) -> None:
+    """Run ``close()`` on ``owner`` (a loop running in another thread) and wait for it."""
+    if owner.is_closed():
+        raise RuntimeError(
+            "This client's connections belong to an event loop that is already closed, so "
+            "they can no longer be closed cleanly. Close the client before its loop ends "
+            "(use `async with AsyncClient(...)` inside the coroutine that loop runs)."
+        )
+    if not owner.is_running():
+        raise RuntimeError(
+            "This client's connections belong to another event loop, which is not running; "
+            "close the client on that loop, e.g. loop.run_until_complete(client.close()), "
+            "or with `async with AsyncClient(...)` inside the code that loop runs."
+        )
+    future = asyncio.run_coroutine_threadsafe(close(), owner)
+    try:
+        await asyncio.wait_for(asyncio.wrap_future(future), _FOREIGN_CLOSE_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise RuntimeError(
+            "This client's event loop (in another thread) did not close it within "
+            f"{_FOREIGN_CLOSE_TIMEOUT:.0f} s; it may have stopped. Close the client on that "
+            "loop before stopping it."
+        ) from None
 
 
 async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
