@@ -139,7 +139,7 @@ async def test_a_deeply_nested_error_body_is_a_status_error(facade: Any, hostile
         "http://localhost.attacker.example",
         "http://0x7f.1",
         "http://127.0.0.1.nip.io",
-        "http://[::ffff:7f00:1]",  # an IPv4-mapped address is not a loopback socket here
+        "http://[::ffff:808:808]",  # IPv4-mapped 8.8.8.8
     ],
 )
 def test_plain_http_off_loopback_is_a_configuration_error(url: str) -> None:
@@ -158,6 +158,7 @@ def test_plain_http_off_loopback_is_a_configuration_error(url: str) -> None:
         "http://localhost",
         "http://LOCALHOST:80",
         "http://localhost.:80",
+        "http://[::ffff:127.0.0.1]",  # IPv4-mapped loopback stays on the host
     ],
 )
 def test_loopback_by_address_may_use_plain_http(url: str) -> None:
