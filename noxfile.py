@@ -162,14 +162,14 @@ def build(session: nox.Session) -> None:
 @nox.session(python=MAIN)
 def generate(session: nox.Session) -> None:
     """Regenerate the sync facade from the async source (``-- --check`` to only compare)."""
-    _install(session)
+    _install(session, "lint")  # the generator lays its output out with ruff
     session.run("python", "scripts/generate_sync.py", *session.posargs)
 
 
 @nox.session(name="generate_check", python=MAIN)
 def generate_check(session: nox.Session) -> None:
     """Fail when the committed sync facade differs from a fresh generation."""
-    _install(session)
+    _install(session, "lint")
     session.run("python", "scripts/generate_sync.py", "--check")
 
 
