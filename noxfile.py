@@ -156,7 +156,11 @@ def build(session: nox.Session) -> None:
         apibricks = python.with_name("apibricks")
         # From an empty directory, so only the installed wheel can be imported.
         with session.chdir(tmp):
-            session.run(str(apibricks), "invoices", "paid", "--sandbox", external=True)
+            command = [str(apibricks), "invoices", "paid", "--sandbox", "--format", "table"]
+            shown = session.run(*command, external=True, silent=True) or ""
+        if "25 invoices" not in shown:
+            session.error(f"the installed wheel's CLI printed no invoices:\n{shown}")
+        session.log(shown.strip().splitlines()[-1])
 
 
 @nox.session(python=MAIN)
