@@ -134,6 +134,7 @@ class Facade:
     def docstring(self, node: Definition, pad: str, note: str = "") -> str:
         if (doc := ast.get_docstring(node)) is None:
             return ""
+        assert "\\" not in doc and '"""' not in doc, f"{node.name}: a docstring to escape"
         doc = self.rename(doc)
         if note:
             doc += "\n\n" + textwrap.fill(" ".join(note.split()), 92 - len(pad))
