@@ -1,4 +1,4 @@
-"""The sandbox against its own contract: ``../shared/spec/console-openapi.json``.
+"""The sandbox against its own contract: the OpenAPI document it ships (``sandbox.openapi_spec()``).
 
 The sandbox is what every other test trusts, so its answers are checked against the OpenAPI
 rendering of the documentation, with a plain HTTP client (``urllib``, not the SDK) and
@@ -7,9 +7,12 @@ resolved. Two levels:
 
 * the spec as written (it declares types and formats, nothing required);
 * stricter, what the sandbox promises on top: every documented field present, no other
-  field, ``int64`` in range, ``uuid`` canonical, timestamps that ASP.NET writes (RFC 3339
-  with 1-7 fractional digits, and, as System.Text.Json does for unspecified-kind
-  ``DateTime``, sometimes no offset: a deliberate, documented deviation from ``date-time``).
+  field, ``int64`` in range, ``uuid`` canonical, timestamps in UTC spelled with ``Z``.
+
+Formats are always checked: ``date-time`` by jsonschema's checker, which needs
+``rfc3339-validator`` (in the ``test`` dependency group; its absence fails, never skips).
+The ``aspnet`` fault item's timestamps (no offset, ``0001-01-01``: what ASP.NET really
+sends) are checked against their own looser format, and must fail ``date-time``.
 
 Bodies for many organization names and invoice counts (hypothesis), the 401, 4xx/5xx fault
 answers and 429 (problem+json, ``Retry-After``) are validated; ``wrongtype`` and a body with
@@ -28,7 +31,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -38,20 +40,12 @@ from hypothesis import strategies as st
 
 from apibricks import sandbox
 
-SPEC_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "console-openapi.json"
 OPERATION = ("/invoices/paid", "get")
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    if not SPEC_PATH.is_file():
-        pytest.fail(
-            f"The OpenAPI contract is missing: expected {SPEC_PATH} (the repository's "
-            "../shared/spec/console-openapi.json). CI checks out ../shared beside the clone; "
-            "locally, put the shared directory there too."
-        )
-    loaded: dict[str, Any] = json.loads(SPEC_PATH.read_text())
-    return loaded
+    return sandbox.openapi_spec()
 
 
 def _resolved(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -61,26 +55,36 @@ def _resolved(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _strict(schema: Any) -> Any:
-    """Every declared property required, nothing undeclared allowed, int64 and ASP.NET
-    timestamps checked (through formats registered below)."""
+def _strict(schema: Any, timestamp_format: str = "utc-date-time") -> Any:
+    """Every declared property required, nothing undeclared allowed, int64 checked, and
+    timestamps checked as ``timestamp_format`` (formats registered below)."""
     if isinstance(schema, list):
-        return [_strict(item) for item in schema]
+        return [_strict(item, timestamp_format) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    result = {key: _strict(value) for key, value in schema.items()}
+    result = {key: _strict(value, timestamp_format) for key, value in schema.items()}
     if "properties" in result:
         result["required"] = sorted(result["properties"])
         result["additionalProperties"] = False
     if result.get("format") == "date-time":
-        result["format"] = "aspnet-date-time"
+        result["format"] = timestamp_format
     return result
 
 
 _ASPNET_TIMESTAMP = re.compile(
     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,7})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?", re.ASCII
 )
-FORMATS = jsonschema.FormatChecker()
+FORMATS = jsonschema.FormatChecker()  # every format whose checker is installed
+# Without rfc3339-validator jsonschema silently accepts any "date-time": refuse to run so.
+assert "date-time" in FORMATS.checkers, "install rfc3339-validator (the test group has it)"
+
+
+@FORMATS.checks("utc-date-time")
+def _utc_date_time(value: object) -> bool:
+    """RFC 3339 ``date-time`` (the standard checker) in UTC, written with ``Z``."""
+    if not isinstance(value, str):
+        return True
+    return FORMATS.conforms(value, "date-time") and value.endswith("Z")
 
 
 @FORMATS.checks("aspnet-date-time", raises=ValueError)
@@ -104,6 +108,12 @@ def _canonical_uuid(value: object) -> bool:
     return not isinstance(value, str) or re.fullmatch(pattern, value) is not None
 
 
+def _body_schema(spec: dict[str, Any], status: int, content_type: str) -> dict[str, Any]:
+    path, method = OPERATION
+    media = spec["paths"][path][method]["responses"][str(status)]["content"][content_type]
+    return _resolved(spec, media["schema"])
+
+
 @pytest.fixture(scope="module")
 def validators(
     spec: dict[str, Any],
@@ -113,8 +123,8 @@ def validators(
     responses = spec["paths"][path][method]["responses"]
     result = {}
     for status, response in responses.items():
-        for content_type, media in response.get("content", {}).items():
-            schema = _resolved(spec, media["schema"])
+        for content_type in response.get("content", {}):
+            schema = _body_schema(spec, int(status), content_type)
             result[int(status), content_type] = [
                 jsonschema.Draft202012Validator(schema, format_checker=FORMATS),
                 jsonschema.Draft202012Validator(_strict(schema), format_checker=FORMATS),
@@ -245,3 +255,47 @@ def test_the_validators_bite(server: sandbox.Sandbox, validators: Any, spec: Any
     path, method = OPERATION
     example = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
     assert validators[200, "application/json"][0].is_valid(copy.deepcopy(example["example"]))
+
+
+def test_the_packaged_spec_is_the_documented_operation(spec: dict[str, Any]) -> None:
+    """The copy shipped as package data is a whole OpenAPI 3.1 document for the endpoint."""
+    assert spec["openapi"].startswith("3.1")
+    assert set(spec["paths"]) == {"/invoices/paid"}
+    assert sandbox.openapi_spec() is not sandbox.openapi_spec()  # callers may mutate theirs
+
+
+def test_date_time_is_checked_by_rfc3339(validators: Any) -> None:
+    """The format check is real: offset-less and impossible timestamps fail ``date-time``."""
+    lenient = validators[200, "application/json"][0]
+    good = json.loads(sandbox.make_invoices_payload("sk_sandbox_fmt", 1))
+    assert lenient.is_valid(good)
+    for spoiled in ("2024-05-01T10:00:00.123", "2024-02-30T10:00:00Z", "2024-05-01 10:00:00Z"):
+        assert not lenient.is_valid([{**good[0], "created": spoiled}]), spoiled
+
+
+@pytest.mark.parametrize("org", ["asp", "org1", "org2", "org3"])
+def test_aspnet_mode_sends_what_aspnet_writes(
+    server: sandbox.Sandbox, spec: dict[str, Any], org: str
+) -> None:
+    """``~aspnet`` leaves the documented ``date-time`` (that is its point) but keeps the
+    ASP.NET shape: 0-7 digits, ``Z``/``+00:00``/no offset, ``0001-01-01`` for MinValue."""
+    key = f"sk_sandbox_{org}~aspnet~n40"
+    status, _, body = fetch(server, key)
+    assert status == 200
+    assert body == sandbox.make_invoices_payload(key)
+    data = json.loads(body)
+    schema = _body_schema(spec, 200, "application/json")
+    aspnet = jsonschema.Draft202012Validator(
+        _strict(schema, "aspnet-date-time"), format_checker=FORMATS
+    )
+    assert not list(aspnet.iter_errors(data))
+    rfc3339 = jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
+    assert not rfc3339.is_valid(data)  # some timestamp has no offset
+
+
+def test_aspnet_mode_spells_the_same_instants(server: sandbox.Sandbox) -> None:
+    plain = json.loads(fetch(server, "sk_sandbox_same~n30")[2])
+    aspnet = json.loads(fetch(server, "sk_sandbox_same~aspnet~n30")[2])
+    for left, right in zip(plain, aspnet, strict=True):
+        for name in ("created", "paidDate", "dueDate"):
+            assert left[name][:-1] == right[name].removesuffix("Z").removesuffix("+00:00")

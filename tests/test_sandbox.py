@@ -14,11 +14,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 
+import apibricks
 from apibricks import sandbox
 
 INVOICE_FIELDS = [
@@ -133,21 +136,68 @@ async def test_valid_key_gets_every_documented_field(
         assert created[:19] < paid[:19] and created[:19] < due[:19]  # whole seconds apart
 
 
-async def test_timestamps_and_nulls_look_like_aspnet() -> None:
-    """Across organizations: 0-7 fractional digits, all three offset styles, nulls, ints."""
-    digits, offsets, nulls = set(), set(), set()
+def _timestamp_shapes(suffix: str) -> tuple[set[int], set[str | None], set[str], set[str]]:
+    """Fraction digit counts, offsets, null fields and every timestamp, across 20 orgs."""
+    digits: set[int] = set()
+    offsets: set[str | None] = set()
+    nulls: set[str] = set()
+    stamps: set[str] = set()
     for org in range(20):
-        for invoice in json.loads(sandbox.make_invoices_payload(f"sk_sandbox_org{org}")):
+        for invoice in json.loads(sandbox.make_invoices_payload(f"sk_sandbox_org{org}{suffix}")):
             organization = invoice["organization"]
             for value in [*invoice.values(), *organization.values()]:
                 if isinstance(value, str) and (match := TIMESTAMP.fullmatch(value)):
                     digits.add(len(match[2] or ""))
                     offsets.add(match[3])
+                    stamps.add(value)
             nulls.update(name for name, value in organization.items() if value is None)
             assert isinstance(organization["totalPaidUsd"], int)
+    return digits, offsets, nulls, stamps
+
+
+async def test_timestamps_are_rfc3339_utc_with_z_by_default() -> None:
+    digits, offsets, nulls, stamps = _timestamp_shapes("")
+    assert digits == set(range(8))
+    assert offsets == {"Z"}
+    assert not any(stamp.startswith("0001-") for stamp in stamps)
+    assert {"address2", "purchaseOrder", "statusSuspendedReason", "pastDueSince"} <= nulls
+
+
+async def test_aspnet_mode_timestamps_and_nulls_look_like_aspnet() -> None:
+    """``~aspnet``: 0-7 fractional digits, all three offset styles, MinValue, nulls, ints."""
+    digits, offsets, nulls, stamps = _timestamp_shapes("~aspnet")
     assert digits == set(range(8))
     assert offsets == {"Z", "+00:00", None}
+    assert "0001-01-01T00:00:00" in stamps  # DateTime.MinValue for an unset pastDueSince
     assert {"address2", "purchaseOrder", "statusSuspendedReason"} <= nulls
+    assert "pastDueSince" not in nulls
+
+
+async def test_the_aspnet_item_also_works_in_the_header(
+    sb: sandbox.Sandbox, http: aiohttp.ClientSession
+) -> None:
+    _, _, body = await get(http, sb, x_sandbox_fault="aspnet")
+    assert body == sandbox.make_invoices_payload(KEY + "~aspnet")
+    assert body != sandbox.make_invoices_payload(KEY)
+
+
+async def test_the_client_decodes_aspnet_timestamps_as_the_same_utc_instants(
+    sb: sandbox.Sandbox,
+) -> None:
+    """What real ASP.NET servers send (no offset, ``+00:00``, 7 digits, MinValue) decodes to
+    the instants the RFC 3339 spelling names: an offset-less time is read as UTC."""
+    async with apibricks.AsyncClient(api_key=KEY + "~n60", base_url=sb.url) as client:
+        plain = await client.invoices.list_paid()
+        aspnet = await client.with_api_key(KEY + "~n60~aspnet").invoices.list_paid()
+    offsetless = re.compile(rb'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,7})?"')
+    assert offsetless.search(sandbox.make_invoices_payload(KEY + "~n60~aspnet"))
+    for left, right in zip(plain, aspnet, strict=True):
+        assert right.created == left.created and right.paid_date == left.paid_date
+        assert right.created is not None and right.created.utcoffset() == timedelta(0)
+    assert plain[0].organization.past_due_since is None  # this org is not past due
+    organization = aspnet[0].organization
+    assert organization.past_due_since == datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert attrs.evolve(organization, past_due_since=None) == plain[0].organization
 
 
 async def test_same_key_same_bytes_other_org_other_data(

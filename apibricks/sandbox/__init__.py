@@ -43,7 +43,13 @@ without it the item applies to every attempt.
 ``redirectother``      307 to ``/invoices/paid`` on another origin (another port)
 ``slow[secs]``         wait ``secs`` (default 10) before answering
 ``latency<ms>``        wait ``ms`` milliseconds before answering
+``aspnet``             timestamps as ASP.NET really writes them instead of RFC 3339 ``Z``: a
+                       mix of ``Z``, ``+00:00`` and no offset, 0-7 fractional digits, and
+                       ``0001-01-01T00:00:00`` for an unset ``pastDueSince`` (else ``null``)
 =====================  =====================================================================
+
+Timestamps are RFC 3339 ``date-time`` in UTC with ``Z`` unless ``aspnet`` is given; both
+spellings encode the same instants.
 
 Answers (everything but ``slow``/``latency``/``n``) are consumed in order: for
 ``503x2~429x1`` attempts 1-2 get 503, attempt 3 gets 429, later attempts succeed. A
@@ -58,6 +64,9 @@ here. ``reset`` and ``truncate`` fail while the body is read: one attempt each.
 from __future__ import annotations
 
 import contextlib
+import json
+from importlib import resources
+from typing import Any
 
 from ._app import INVOICES_PATH, Sandbox, SeenRequest
 from ._data import DEFAULT_INVOICES_PER_ORG, invoices_payload
@@ -73,6 +82,7 @@ __all__ = [
     "Sandbox",
     "SeenRequest",
     "make_invoices_payload",
+    "openapi_spec",
     "serve",
     "serve_in_thread",
 ]
@@ -81,7 +91,7 @@ DEMO_KEY = "sk_sandbox_demo"
 
 
 def make_invoices_payload(key: str = DEMO_KEY, n: int | None = None) -> bytes:
-    """The exact 200 body the sandbox sends for ``key`` (its faults are ignored).
+    """The exact 200 body the sandbox sends for ``key`` (its faults are ignored, ``aspnet`` kept).
 
     ``n`` defaults to the key's ``n<count>`` item, else ``DEFAULT_INVOICES_PER_ORG``.
     """
@@ -91,7 +101,17 @@ def make_invoices_payload(key: str = DEMO_KEY, n: int | None = None) -> bytes:
     org, scenario = parsed
     if n is None:
         n = DEFAULT_INVOICES_PER_ORG if scenario.invoices is None else scenario.invoices
-    return invoices_payload(org, n)
+    return invoices_payload(org, n, aspnet=scenario.aspnet)
+
+
+def openapi_spec() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the Console API that the sandbox implements (a fresh copy).
+
+    It ships inside the package, so contract tests need nothing outside the install.
+    """
+    text = resources.files(__name__).joinpath("openapi.json").read_text(encoding="utf-8")
+    spec: dict[str, Any] = json.loads(text)
+    return spec
 
 
 def serve(

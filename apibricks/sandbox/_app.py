@@ -279,11 +279,12 @@ class Sandbox:
         fault = scenario.answer(attempt)
         n = self.invoices_per_org if scenario.invoices is None else scenario.invoices
         if fault is None:
-            return web.Response(body=invoices_payload(org, n), headers=_headers(trace, _JSON))
-        return await self._inject(request, fault, org, n, trace)
+            body = invoices_payload(org, n, aspnet=scenario.aspnet)
+            return web.Response(body=body, headers=_headers(trace, _JSON))
+        return await self._inject(request, fault, org, n, trace, aspnet=scenario.aspnet)
 
     async def _inject(
-        self, request: web.Request, fault: Fault, org: str, n: int, trace: str
+        self, request: web.Request, fault: Fault, org: str, n: int, trace: str, *, aspnet: bool
     ) -> web.StreamResponse:
         if fault.kind == "status":
             return _status_fault(fault, trace)
@@ -294,8 +295,9 @@ class Sandbox:
         if fault.kind == "redirectother":
             return self._redirect(f"{self.other_origin_url}{INVOICES_PATH}", trace)
         if fault.kind == "wrongtype":
-            return web.Response(body=wrongtype_payload(org, n), headers=_headers(trace, _JSON))
-        body = invoices_payload(org, n)
+            body = wrongtype_payload(org, n, aspnet=aspnet)
+            return web.Response(body=body, headers=_headers(trace, _JSON))
+        body = invoices_payload(org, n, aspnet=aspnet)
         if fault.kind == "malformed":
             return web.Response(body=body[: len(body) // 2], headers=_headers(trace, _JSON))
         return await _cut(request, body, trace, abort=fault.kind == "reset")

@@ -2,8 +2,12 @@
 
 Everything derives from a seeded ``random.Random`` whose seed is a BLAKE2 digest of the
 organization part of the key (never ``hash()``, which changes per process), so a key gives
-the same bytes in every run, on every machine. Timestamps imitate ASP.NET's writer: 0-7
-fractional digits with trailing zeros trimmed, and a mix of ``Z``, ``+00:00`` and no offset.
+the same bytes in every run, on every machine. Timestamps are RFC 3339 ``date-time`` in UTC
+with ``Z`` (0-7 fractional digits, trailing zeros trimmed), as the contract documents. With
+``aspnet=True`` they imitate what an ASP.NET backend really writes instead: a mix of ``Z``,
+``+00:00`` and no offset at all, and ``0001-01-01T00:00:00`` (``DateTime.MinValue``) where
+the default writes ``null`` for ``pastDueSince``. Both modes draw the same random numbers,
+so the instants are the same; only their spelling differs.
 """
 
 from __future__ import annotations
@@ -74,14 +78,18 @@ def _token(rng: random.Random, table: bytes, length: int) -> str:
     return rng.randbytes(length).translate(table).decode("ascii")
 
 
-def _timestamp(rng: random.Random, seconds: int) -> str:
-    """One instant as ASP.NET writes it: trimmed fraction, then Z, +00:00 or nothing."""
+_ASPNET_MIN_VALUE = "0001-01-01T00:00:00"
+
+
+def _timestamp(rng: random.Random, seconds: int, aspnet: bool) -> str:
+    """One instant with a trimmed fraction, then ``Z`` (or, ASP.NET-style, Z/+00:00/nothing)."""
     text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     digits = rng.getrandbits(3)
     if digits:
         value = rng.randrange(10 ** (digits - 1)) * 10 + rng.randrange(1, 10)
         text += f".{value:0{digits}d}"
-    return text + rng.choice(("Z", "", "+00:00"))
+    offset = rng.choice(("Z", "", "+00:00"))  # drawn in both modes: same data either way
+    return text + (offset if aspnet else "Z")
 
 
 def _maybe(rng: random.Random, probability: float, value: Any) -> Any:
@@ -90,9 +98,13 @@ def _maybe(rng: random.Random, probability: float, value: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
-def _org_seed_data(org: str) -> tuple[dict[str, Any], int, str]:
+def _org_seed_data(org: str, aspnet: bool = False) -> tuple[dict[str, Any], int, str]:
     """The organization object, its creation time and its invoice-number prefix."""
     rng = _rng(org)
+
+    def stamp(seconds: int) -> str:
+        return _timestamp(rng, seconds, aspnet)
+
     created = rng.randrange(_EPOCH_START, _EPOCH_END - 400 * _DAY)
     name = f"{rng.choice(_WORDS_A)} {rng.choice(_WORDS_B)}"
     domain = name.split()[0].lower().replace("ü", "ue") + rng.choice((".io", ".com", ".de"))
@@ -131,9 +143,9 @@ def _org_seed_data(org: str) -> tuple[dict[str, Any], int, str]:
         "creditUninvoicedLimit": rng.choice((100_000, 500_000, 1_000_000)),
         "creditUsageYesterday": rng.randrange(0, 20_000),
         "creditUsageToday": rng.randrange(0, 20_000),
-        "creditUsageTodayUpdatedAt": _timestamp(rng, later(400)),
+        "creditUsageTodayUpdatedAt": stamp(later(400)),
         "pastDueUsd": past_due,
-        "pastDueSince": _timestamp(rng, later(400)) if past_due else None,
+        "pastDueSince": stamp(later(400)) if past_due else (_ASPNET_MIN_VALUE if aspnet else None),
         "apiKeysActiveCount": rng.randrange(1, 13),
         "ticketsLiveWaitOnProvider": rng.randrange(4),
         "ticketsLiveWaitOnCustomer": rng.randrange(4),
@@ -144,25 +156,25 @@ def _org_seed_data(org: str) -> tuple[dict[str, Any], int, str]:
         "totalPaidUsdLastQ": last_q,
         "totalPaidUsdLastY": last_y,
         "tier": rng.choice(_TIERS),
-        "firstPaymentDate": _timestamp(rng, later(30)),
-        "lastAuditTrailEvent": _timestamp(rng, later(400)),
-        "usageInvoicedUpToExcl": _timestamp(rng, later(400)),
+        "firstPaymentDate": stamp(later(30)),
+        "lastAuditTrailEvent": stamp(later(400)),
+        "usageInvoicedUpToExcl": stamp(later(400)),
         "paymentMethodsLiveCount": rng.randrange(4),
-        "quotaThresholdLastNotification": _maybe(rng, 0.5, _timestamp(rng, later(400))),
-        "quotaExceededLastNotification": _maybe(rng, 0.3, _timestamp(rng, later(400))),
+        "quotaThresholdLastNotification": _maybe(rng, 0.5, stamp(later(400))),
+        "quotaExceededLastNotification": _maybe(rng, 0.3, stamp(later(400))),
         "allNotificationsEmail": _maybe(rng, 0.6, f"ops@{domain}"),
         "actionRequiredNotificationsEmail": _maybe(rng, 0.6, f"alerts@{domain}"),
-        "creditsLowBalanceLastNotification": _maybe(rng, 0.4, _timestamp(rng, later(400))),
-        "timeCreated": _timestamp(rng, created),
+        "creditsLowBalanceLastNotification": _maybe(rng, 0.4, stamp(later(400))),
+        "timeCreated": stamp(created),
         "domainsCsv": _maybe(rng, 0.7, f"{domain},www.{domain}"),
         "teamMembersCount": rng.randrange(1, 41),
         "spendMgmtEnabled": spend,
         "spendMgmtCreditUsageDailyHardLimit": rng.randrange(1_000, 100_000) if spend else 0,
         "spendMgmtCreditUsageDailyNotifyThreshold": rng.randrange(500, 1_000) if spend else 0,
         "spendMgmtCreditUsageWebhookUrl": _maybe(rng, 0.3, f"https://hooks.{domain}/apibricks"),
-        "slackChannelRequestedTime": _maybe(rng, 0.2, _timestamp(rng, later(400))),
+        "slackChannelRequestedTime": _maybe(rng, 0.2, stamp(later(400))),
         "status": "suspended" if suspended else "active",
-        "statusChangedTime": _timestamp(rng, later(400)),
+        "statusChangedTime": stamp(later(400)),
         "statusSuspendedReason": rng.choice(("payment_failed", "abuse_review"))
         if suspended
         else None,
@@ -204,18 +216,20 @@ class _PayloadCache:
 _CACHE = _PayloadCache(256 * 1024 * 1024)
 
 
-def invoices_payload(org: str, n: int) -> bytes:
+def invoices_payload(org: str, n: int, *, aspnet: bool = False) -> bytes:
     """The exact ``GET /invoices/paid`` body for ``org`` with ``n`` invoices (cached)."""
-    return _CACHE.get(("ok", org, n), lambda: _encode(org, n))
+    kind = "aspnet" if aspnet else "ok"
+    return _CACHE.get((kind, org, n), lambda: _encode(org, n, aspnet))
 
 
-def wrongtype_payload(org: str, n: int) -> bytes:
+def wrongtype_payload(org: str, n: int, *, aspnet: bool = False) -> bytes:
     """A valid-JSON body where every ``organization.creditBalance`` is a string."""
-    return _CACHE.get(("wrongtype", org, n), lambda: _wrongtype(org, n))
+    kind = "wrongtype-aspnet" if aspnet else "wrongtype"
+    return _CACHE.get((kind, org, n), lambda: _wrongtype(org, n, aspnet))
 
 
-def _encode(org: str, n: int) -> bytes:
-    org_object, created, prefix = _org_seed_data(org)
+def _encode(org: str, n: int, aspnet: bool) -> bytes:
+    org_object, created, prefix = _org_seed_data(org, aspnet)
     rng = _rng(f"{org}/invoices")
     # The organization is encoded once and spliced into every invoice: identical by construction.
     tail = ',"organization":' + _dumps(org_object) + "}"
@@ -226,9 +240,9 @@ def _encode(org: str, n: int) -> bytes:
             "idOrganization": org_object["id"],
             "id": "in_" + _token(rng, _ALNUM_TABLE, 24),
             "invoiceNumber": f"{prefix}-{index:04d}",
-            "created": _timestamp(rng, start),
-            "paidDate": _timestamp(rng, start + rng.randrange(1, 40 * _DAY)),
-            "dueDate": _timestamp(rng, start + rng.choice((14, 30, 30, 45)) * _DAY),
+            "created": _timestamp(rng, start, aspnet),
+            "paidDate": _timestamp(rng, start + rng.randrange(1, 40 * _DAY), aspnet),
+            "dueDate": _timestamp(rng, start + rng.choice((14, 30, 30, 45)) * _DAY, aspnet),
             "paid": True,
             "voided": False,
             "uncollectible": False,
@@ -240,7 +254,9 @@ def _encode(org: str, n: int) -> bytes:
     return ("[" + ",".join(parts) + "]").encode("ascii")
 
 
-def _wrongtype(org: str, n: int) -> bytes:
-    balance = _org_seed_data(org)[0]["creditBalance"]
+def _wrongtype(org: str, n: int, aspnet: bool) -> bytes:
+    balance = _org_seed_data(org, aspnet)[0]["creditBalance"]
     good = f'"creditBalance":{balance},'.encode()
-    return invoices_payload(org, n).replace(good, f'"creditBalance":"{balance}",'.encode())
+    return invoices_payload(org, n, aspnet=aspnet).replace(
+        good, f'"creditBalance":"{balance}",'.encode()
+    )

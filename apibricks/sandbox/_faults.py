@@ -21,6 +21,7 @@ _STATUS = re.compile(
 )
 _DELAY = re.compile(rf"(?P<kind>slow|latency)(?P<amount>{_NUMBER})?")
 _INVOICES = re.compile(r"n(?P<n>\d+)")
+_MODES = frozenset({"aspnet"})
 _ANSWERS = frozenset(
     {"reset", "disconnect", "truncate", "malformed", "wrongtype", "redirect", "redirectother"}
 )
@@ -47,6 +48,7 @@ class Scenario:
     invoices: int | None = None
     answers: tuple[Fault, ...] = ()
     delays: tuple[Fault, ...] = ()
+    aspnet: bool = False  # timestamps as ASP.NET writes them, not RFC 3339
 
     def answer(self, attempt: int) -> Fault | None:
         """The injected answer for the 1-based ``attempt``, or None for a normal 200."""
@@ -64,11 +66,14 @@ class Scenario:
             other.invoices if other.invoices is not None else self.invoices,
             self.answers + other.answers,
             self.delays + other.delays,
+            self.aspnet or other.aspnet,
         )
 
 
-def _item(token: str) -> Fault | int:
-    """One item: an invoice count (int) or a Fault."""
+def _item(token: str) -> Fault | int | str:
+    """One item: an invoice count (int), a mode (str) or a Fault."""
+    if token in _MODES:
+        return token
     if m := _INVOICES.fullmatch(token):
         n = int(m["n"])
         if n > MAX_INVOICES:
@@ -101,18 +106,21 @@ def _items(text: str) -> Scenario:
     invoices: int | None = None
     answers: list[Fault] = []
     delays: list[Fault] = []
+    modes: set[str] = set()
     for token in re.split(r"[~,]", text):
         token = token.strip().lower()
         if not token:
             continue
         item = _item(token)
-        if isinstance(item, int):
+        if isinstance(item, str):
+            modes.add(item)
+        elif isinstance(item, int):
             invoices = item
         elif item.kind == "delay":
             delays.append(item)
         else:
             answers.append(item)
-    return Scenario(invoices, tuple(answers), tuple(delays))
+    return Scenario(invoices, tuple(answers), tuple(delays), "aspnet" in modes)
 
 
 @functools.lru_cache(maxsize=4096)

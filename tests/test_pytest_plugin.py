@@ -1,0 +1,93 @@
+"""The pytest plugin users get (``apibricks.pytest_plugin``), run by pytest itself (pytester).
+
+The documented example in ``docs/sandbox.md`` is extracted and run as written, in a fresh
+pytest process, in pytest-asyncio's strict and auto modes, with warnings as errors.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "sandbox.md"
+
+
+def _documented(name: str) -> str:
+    """The code block after ``<!-- plugin-example: NAME -->`` in docs/sandbox.md."""
+    pattern = rf"<!-- plugin-example: {re.escape(name)} -->\n```\w+\n(.*?)```"
+    found = re.search(pattern, DOC.read_text(encoding="utf-8"), re.DOTALL)
+    assert found, f"no example {name!r} in {DOC}"
+    return found[1]
+
+
+def _run(pytester: pytest.Pytester, mode: str, *args: str) -> pytest.RunResult:
+    config = _documented("pyproject.toml").replace(
+        'asyncio_mode = "strict"', f'asyncio_mode = "{mode}"'
+    )
+    assert f'asyncio_mode = "{mode}"' in config
+    pytester.makepyprojecttoml(config)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_installing_apibricks_registers_the_plugin() -> None:
+    (entry,) = entry_points(group="pytest11", name="apibricks")
+    assert entry.value == "apibricks.pytest_plugin"
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_the_documented_example_passes_as_written(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(test_invoices=_documented("test_invoices.py"))
+    result = _run(pytester, mode)
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_the_fixtures_share_one_sandbox_and_close_their_clients(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        test_fixtures="""
+        import gc
+
+        import pytest
+
+        import apibricks
+
+        URLS = []
+        CLIENTS = []
+
+
+        @pytest.mark.asyncio
+        async def test_async(apibricks_async_client, apibricks_sandbox):
+            assert apibricks_async_client.base_url == apibricks_sandbox
+            assert len(await apibricks_async_client.invoices.list_paid()) == 25
+            URLS.append(apibricks_sandbox)
+            CLIENTS.append(apibricks_async_client)
+
+
+        def test_sync(apibricks_client, apibricks_sandbox):
+            assert isinstance(apibricks_client, apibricks.Client)
+            assert len(apibricks_client.invoices.list_paid()) == 25
+            URLS.append(apibricks_sandbox)
+            CLIENTS.append(apibricks_client)
+
+
+        def test_after(apibricks_sandbox):
+            assert URLS == [apibricks_sandbox, apibricks_sandbox]  # one server per session
+            assert all(client.is_closed for client in CLIENTS)
+            gc.collect()  # an unclosed session would warn here, and warnings are errors
+        """
+    )
+    result = _run(pytester, mode, "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+
+
+def test_the_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_uses_it(apibricks_client):\n    pass\n")
+    result = _run(pytester, "strict", "-p", "no:apibricks")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'apibricks_client' not found*"])
