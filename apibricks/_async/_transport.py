@@ -1,7 +1,9 @@
 """The one place that talks HTTP: session lifecycle, one attempt, retries, logging.
 
-A `Transport` belongs to a root `AsyncClient` and is shared by every view made with
-``with_api_key``, so a fan-out over thousands of keys uses one connection pool.
+A `Transport` is the connection pool: it belongs to a root `AsyncClient` and is shared by
+every view made with ``with_api_key``/``with_options``, so a fan-out over thousands of
+keys uses one pool. What may differ per view (timeout, retries, headers, size cap, hooks)
+travels with each call as `CallOptions`.
 Every failure leaves here as an `APIBricksError`; the aiohttp/asyncio original is
 kept as ``__cause__``.
 """
@@ -14,18 +16,26 @@ import os
 import platform
 import sys
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import aiohttp
 import backoff
 from yarl import URL
 
+from .._auth import key_hint
 from .._exceptions import APIBricksError, APIConnectionError, APIStatusError, APITimeoutError
+from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
+from .._tracing import call_span, record_outcome
 from .._version import __version__
 
-__all__ = ["USER_AGENT", "Transport"]
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
+
+    from .._settings import ClientSettings
+
+__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport"]
 
 logger: Final = logging.getLogger("apibricks")
 
@@ -63,15 +73,79 @@ def _safe_url(url: URL) -> str:
     return str(url.with_user(None).with_query(None))
 
 
+class CallOptions:
+    """The per-call half of `ClientSettings` plus the event hooks, prepared once per view."""
+
+    __slots__ = (
+        "client_timeout",
+        "headers",
+        "hooks",
+        "max_response_bytes",
+        "max_retries",
+        "retry_after_cap",
+        "retrying",
+        "timeout",
+    )
+
+    def __init__(self, settings: ClientSettings, hooks: Mapping[str, tuple[Hook, ...]]) -> None:
+        self.timeout = settings.timeout
+        self.client_timeout = aiohttp.ClientTimeout(total=settings.timeout)
+        self.max_retries = settings.max_retries
+        self.retry_after_cap = settings.retry_after_cap
+        self.max_response_bytes = settings.max_response_bytes
+        self.headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+            **settings.default_headers,
+        }
+        self.hooks = hooks
+        retry_after_cap = self.retry_after_cap
+        self.retrying = backoff.on_exception(
+            retry_waits,
+            APIBricksError,
+            max_tries=self.max_retries + 1,
+            giveup=lambda error: gives_up(error, retry_after_cap),
+            on_backoff=_on_backoff,
+            jitter=None,
+            logger=None,
+        )
+
+
+class Reply(NamedTuple):
+    """A call's successful answer, for `APIResponse` and the plain methods."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    url: str
+    body: bytes
+    elapsed: float
+    retries: int
+
+
 class _Attempt:
     """Mutable per-call state threaded through backoff's retries."""
 
-    __slots__ = ("headers", "number", "url")
+    __slots__ = ("elapsed", "headers", "key_hint", "number", "options", "reply", "url")
 
-    def __init__(self, url: URL, headers: Mapping[str, str]) -> None:
+    def __init__(self, url: URL, headers: Mapping[str, str], options: CallOptions) -> None:
         self.url = url
         self.headers = headers
+        self.options = options
+        self.key_hint = key_hint(headers.get("Authorization", ""))
         self.number = 0
+        self.elapsed = 0.0
+        self.reply: Reply | None = None
+
+    def event(self, name: Any, url: URL, **fields: Any) -> HookEvent:
+        return HookEvent(
+            event=name,
+            method="GET",
+            url=_safe_url(url),
+            attempt=self.number,
+            key_hint=self.key_hint,
+            **fields,
+        )
 
 
 class Transport:
@@ -81,31 +155,17 @@ class Transport:
         self,
         *,
         base_url: URL,
-        timeout: float | None,
-        max_retries: int,
-        headers: Mapping[str, str],
         max_connections: int,
-        retry_after_cap: float,
+        proxy: str | None = None,
+        proxy_auth: tuple[str, str] | None = None,
+        trust_env: bool = False,
         session: aiohttp.ClientSession | None,
     ) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0.")
-        if timeout is not None and timeout <= 0:
-            raise ValueError("timeout must be a positive number of seconds, or None.")
-        if max_connections < 0:
-            raise ValueError("max_connections must be >= 0 (0 means unlimited).")
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.headers = {
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip",
-            **headers,
-        }
         self.max_connections = max_connections
-        self.retry_after_cap = retry_after_cap
-        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
+        self.proxy = proxy
+        self.proxy_auth = aiohttp.BasicAuth(*proxy_auth) if proxy_auth else None
+        self.trust_env = trust_env
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -113,15 +173,6 @@ class Transport:
         self._closed = False
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
-        self._send = backoff.on_exception(
-            retry_waits,
-            APIBricksError,
-            max_tries=lambda: self.max_retries + 1,
-            giveup=lambda error: gives_up(error, self.retry_after_cap),
-            on_backoff=_log_backoff,
-            jitter=None,
-            logger=None,
-        )(self._attempt)
 
     @property
     def closed(self) -> bool:
@@ -137,7 +188,9 @@ class Transport:
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
-            session = self._session = aiohttp.ClientSession(connector=connector)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector, trust_env=self.trust_env
+            )
             self._session_loop = loop
         elif self._session_loop is None:
             self._session_loop = loop  # injected: bound to whichever loop the caller uses
@@ -169,23 +222,40 @@ class Transport:
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
 
-    async def get(self, path: str, headers: Mapping[str, str]) -> bytes:
-        """GET ``path`` under the base URL with retries; the 2xx body, or a typed error."""
+    async def get(self, path: str, headers: Mapping[str, str], options: CallOptions) -> Reply:
+        """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
+
+        A hook's exception ends the call as itself (see `_hooks`).
+        """
         url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=False)
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
-        try:
-            body: bytes = await self._send(_Attempt(url, {**self.headers, **headers}))
-        except asyncio.CancelledError:
-            if not self._was_cancelled_only_by_close(task):
+        attempt = _Attempt(url, {**options.headers, **headers}, options)
+        with call_span(
+            f"GET {path}", client=False, url=_safe_url(url), host=url.host, port=url.port
+        ) as span:
+            try:
+                await options.retrying(self._attempt)(attempt)
+            except HookFailed as failed:
+                record_outcome(span, status=None, error=failed.error)
+                raise failed.error from None
+            except asyncio.CancelledError:
+                record_outcome(span, status=None, error=asyncio.CancelledError())
+                if not self._was_cancelled_only_by_close(task):
+                    raise
+                raise APIConnectionError(
+                    "The client was closed while this request was in flight.", retryable=False
+                ) from None
+            except BaseException as error:
+                status = getattr(error, "status_code", None)
+                record_outcome(span, status=status, error=error, resend=attempt.number - 1)
                 raise
-            raise APIConnectionError(
-                "The client was closed while this request was in flight.", retryable=False
-            ) from None
-        finally:
-            self._in_flight.discard(task)
-        return body
+            finally:
+                self._in_flight.discard(task)
+            assert attempt.reply is not None
+            record_outcome(span, status=attempt.reply.status, error=None, resend=attempt.number - 1)
+        return attempt.reply
 
     def _was_cancelled_only_by_close(self, task: asyncio.Task[Any]) -> bool:
         if task not in self._cancelled_by_close:
@@ -196,54 +266,94 @@ class Transport:
             return task.cancelling() == 0  # else the caller cancelled too: honour that
         return True
 
-    async def _attempt(self, attempt: _Attempt) -> bytes:
+    async def _attempt(self, attempt: _Attempt) -> None:
         attempt.number += 1
+        options = attempt.options
         session = self.session()
         loop = asyncio.get_running_loop()
         started = loop.time()
         url = attempt.url
         status: int | None = None
         request_id: str | None = None
-        try:
-            for _ in range(_MAX_REDIRECTS + 1):
-                async with session.get(
-                    url,
-                    headers=attempt.headers,
-                    timeout=self._client_timeout,
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    request_id = request_id_from(response.headers)
-                    if status in _REDIRECTS and "Location" in response.headers:
-                        url = _same_origin_redirect(url, response, attempt.number)
-                        continue
-                    body = await response.read()
-                    if status >= 400:
-                        error = status_error(status, response.headers, body)
-                        request_id = error.request_id
-                        raise error
-                    return body
-            raise APIConnectionError(f"Too many redirects (more than {_MAX_REDIRECTS}).")
-        except APIBricksError:
-            raise
-        except asyncio.TimeoutError as exc:
-            raise APITimeoutError(
-                f"Request timed out after {self.timeout} s (attempt {attempt.number})."
-            ) from exc
-        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
-            # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
-            # pool is closed under a request (ours, or an injected session by its owner).
-            raise _connection_error(exc) from exc
-        finally:
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "GET %s -> %s in %.1f ms (attempt %d, request id %s)",
-                    _safe_url(url),
-                    status if status is not None else "no response",
-                    (loop.time() - started) * 1000,
-                    attempt.number,
-                    request_id or "-",
+        with call_span(
+            "GET",
+            client=True,
+            url=_safe_url(url),
+            host=url.host,
+            port=url.port,
+            resend=attempt.number - 1,
+        ) as span:
+            try:
+                if "request" in options.hooks:
+                    await run_hooks(options.hooks["request"], attempt.event("request", url))
+                for _ in range(_MAX_REDIRECTS + 1):
+                    async with session.get(
+                        url,
+                        headers=attempt.headers,
+                        timeout=options.client_timeout,
+                        allow_redirects=False,
+                        proxy=self.proxy,
+                        proxy_auth=self.proxy_auth,
+                    ) as response:
+                        status = response.status
+                        request_id = request_id_from(response.headers)
+                        if status in _REDIRECTS and "Location" in response.headers:
+                            url = _same_origin_redirect(url, response, attempt.number)
+                            continue
+                        body = await response.read()
+                        attempt.elapsed = loop.time() - started
+                        if "response" in options.hooks:
+                            event = attempt.event(
+                                "response",
+                                url,
+                                status_code=status,
+                                elapsed=attempt.elapsed,
+                                request_id=request_id,
+                            )
+                            await run_hooks(options.hooks["response"], event)
+                        if status >= 400:
+                            error = status_error(status, response.headers, body)
+                            request_id = error.request_id
+                            raise error
+                        attempt.reply = Reply(
+                            status,
+                            response.headers,
+                            _safe_url(url),
+                            body,
+                            attempt.elapsed,
+                            attempt.number - 1,
+                        )
+                        record_outcome(span, status=status, error=None)
+                        return
+                raise APIConnectionError(f"Too many redirects (more than {_MAX_REDIRECTS}).")
+            except (APIBricksError, HookFailed) as raised:
+                cause = raised.error if isinstance(raised, HookFailed) else raised
+                record_outcome(span, status=status, error=cause)
+                raise
+            except asyncio.TimeoutError as exc:
+                timed_out = APITimeoutError(
+                    f"Request timed out after {options.timeout} s (attempt {attempt.number})."
                 )
+                record_outcome(span, status=None, error=timed_out)
+                raise timed_out from exc
+            except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+                # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
+                # pool is closed under a request (ours, or an injected session by its owner).
+                failed = _connection_error(exc)
+                record_outcome(span, status=None, error=failed)
+                raise failed from exc
+            finally:
+                attempt.elapsed = loop.time() - started
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "GET %s -> %s in %.1f ms (attempt %d, request id %s, key %s)",
+                        _safe_url(url),
+                        status if status is not None else "no response",
+                        attempt.elapsed * 1000,
+                        attempt.number,
+                        _printable(request_id or "-"),
+                        attempt.key_hint,
+                    )
 
 
 def _same_origin_redirect(url: URL, response: aiohttp.ClientResponse, attempt: int) -> URL:
@@ -267,11 +377,39 @@ def _connection_error(exc: BaseException) -> APIConnectionError:
     )
 
 
-def _log_backoff(details: Any) -> None:
+async def _on_backoff(details: Any) -> None:
+    """Before each retry's sleep: one INFO line, then the ``retry`` hooks."""
+    attempt: _Attempt = details["args"][0]
     error = details.get("exception")
-    logger.debug(
-        "retrying in %.2f s after %s (attempt %d failed)",
-        details["wait"],
-        type(error).__name__,
-        details["tries"],
+    status = getattr(error, "status_code", None)
+    request_id = getattr(error, "request_id", None)
+    wait = float(details["wait"])
+    logger.info(
+        "retrying in %.2f s: GET %s attempt %d of %d failed with %s (request id %s, key %s)",
+        wait,
+        _safe_url(attempt.url),
+        attempt.number,
+        attempt.options.max_retries + 1,
+        status if status is not None else type(error).__name__,
+        _printable(request_id or "-"),
+        attempt.key_hint,
     )
+    hooks = attempt.options.hooks.get("retry")
+    if hooks:
+        event = attempt.event(
+            "retry",
+            attempt.url,
+            status_code=status,
+            elapsed=attempt.elapsed,
+            request_id=request_id,
+            error_type=type(error).__name__,
+            wait=wait,
+        )
+        await run_hooks(hooks, event)
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    """Server-sent text fit for one log line: control characters escaped, length capped."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
