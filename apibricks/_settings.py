@@ -194,7 +194,7 @@ def _to_proxy_auth(value: object) -> object:
 def _check_base_url(settings: ClientSettings, _: attrs.Attribute[Any], value: object) -> None:
     from yarl import URL
 
-    from ._async._transport import check_base_url
+    from ._urls import check_base_url
 
     if not isinstance(value, str):
         raise _fail("base_url", "an absolute http(s) URL as a str", value)

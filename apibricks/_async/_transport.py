@@ -15,19 +15,21 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 import aiohttp
 import backoff
 from yarl import URL
 
 from .._auth import key_hint
-from .._exceptions import APIBricksError, APIConnectionError, APIStatusError, APITimeoutError
+from .._exceptions import APIBricksError, APIConnectionError, APITimeoutError, RedirectError
 from .._hooks import Hook, HookEvent, HookFailed, run_hooks
+from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
 from .._tracing import call_span, record_outcome
+from .._urls import check_base_url, safe_url
 from .._version import __version__
 
 if TYPE_CHECKING:
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
 
     from .._settings import ClientSettings
 
-__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport"]
+__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport", "check_base_url"]
+
+T = TypeVar("T")
 
 logger: Final = logging.getLogger("apibricks")
 
@@ -44,33 +48,10 @@ USER_AGENT: Final = (
 )
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 # Sessions abandoned in a forked child: they belong to the parent's (dead here) loop and
 # must be neither used nor closed; holding them keeps their finalizers from warning.
 _ABANDONED_AFTER_FORK: list[aiohttp.ClientSession] = []
-
-
-def check_base_url(base_url: str, *, allow_insecure_http: bool) -> URL:
-    """Validate ``base_url`` before any I/O: a key must never travel in clear text by accident."""
-    url = URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}.")
-    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
-        raise ValueError(
-            f"Refusing plain http:// to {url.host}: the API key would travel unencrypted. "
-            "Use https://, or pass allow_insecure_http=True if you really mean it."
-        )
-    return url.with_query(None).with_fragment(None)
-
-
-def _is_loopback(host: str) -> bool:
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
-
-
-def _safe_url(url: URL) -> str:
-    """The URL as it may appear in logs and errors: no userinfo, no query."""
-    return str(url.with_user(None).with_query(None))
 
 
 class CallOptions:
@@ -126,11 +107,24 @@ class Reply(NamedTuple):
 class _Attempt:
     """Mutable per-call state threaded through backoff's retries."""
 
-    __slots__ = ("elapsed", "headers", "key_hint", "number", "options", "reply", "url")
+    __slots__ = (
+        "elapsed",
+        "headers",
+        "key_hint",
+        "number",
+        "options",
+        "reply",
+        "request_id",
+        "start",
+        "status",
+        "url",
+    )
 
     def __init__(self, url: URL, headers: Mapping[str, str], options: CallOptions) -> None:
-        self.url = url
+        self.start = self.url = url
         self.headers = headers
+        self.status: int | None = None
+        self.request_id: str | None = None
         self.options = options
         self.key_hint = key_hint(headers.get("Authorization", ""))
         self.number = 0
@@ -141,7 +135,7 @@ class _Attempt:
         return HookEvent(
             event=name,
             method="GET",
-            url=_safe_url(url),
+            url=safe_url(url),
             attempt=self.number,
             key_hint=self.key_hint,
             **fields,
@@ -233,7 +227,7 @@ class Transport:
         self._in_flight.add(task)
         attempt = _Attempt(url, {**options.headers, **headers}, options)
         with call_span(
-            f"GET {path}", client=False, url=_safe_url(url), host=url.host, port=url.port
+            f"GET {path}", client=False, url=safe_url(url), host=url.host, port=url.port
         ) as span:
             try:
                 await options.retrying(self._attempt)(attempt)
@@ -272,63 +266,25 @@ class Transport:
         session = self.session()
         loop = asyncio.get_running_loop()
         started = loop.time()
-        url = attempt.url
-        status: int | None = None
-        request_id: str | None = None
+        attempt.status = attempt.request_id = None
         with call_span(
             "GET",
             client=True,
-            url=_safe_url(url),
-            host=url.host,
-            port=url.port,
+            url=safe_url(attempt.start),
+            host=attempt.start.host,
+            port=attempt.start.port,
             resend=attempt.number - 1,
         ) as span:
             try:
                 if "request" in options.hooks:
-                    await run_hooks(options.hooks["request"], attempt.event("request", url))
-                for _ in range(_MAX_REDIRECTS + 1):
-                    async with session.get(
-                        url,
-                        headers=attempt.headers,
-                        timeout=options.client_timeout,
-                        allow_redirects=False,
-                        proxy=self.proxy,
-                        proxy_auth=self.proxy_auth,
-                    ) as response:
-                        status = response.status
-                        request_id = request_id_from(response.headers)
-                        if status in _REDIRECTS and "Location" in response.headers:
-                            url = _same_origin_redirect(url, response, attempt.number)
-                            continue
-                        body = await response.read()
-                        attempt.elapsed = loop.time() - started
-                        if "response" in options.hooks:
-                            event = attempt.event(
-                                "response",
-                                url,
-                                status_code=status,
-                                elapsed=attempt.elapsed,
-                                request_id=request_id,
-                            )
-                            await run_hooks(options.hooks["response"], event)
-                        if status >= 400:
-                            error = status_error(status, response.headers, body)
-                            request_id = error.request_id
-                            raise error
-                        attempt.reply = Reply(
-                            status,
-                            response.headers,
-                            _safe_url(url),
-                            body,
-                            attempt.elapsed,
-                            attempt.number - 1,
-                        )
-                        record_outcome(span, status=status, error=None)
-                        return
-                raise APIConnectionError(f"Too many redirects (more than {_MAX_REDIRECTS}).")
+                    event = attempt.event("request", attempt.start)
+                    await run_hooks(options.hooks["request"], event)
+                # One deadline over the whole attempt: redirects, body read and inflation.
+                await _within(options.timeout, self._exchange(session, attempt, started))
+                record_outcome(span, status=attempt.status, error=None)
             except (APIBricksError, HookFailed) as raised:
                 cause = raised.error if isinstance(raised, HookFailed) else raised
-                record_outcome(span, status=status, error=cause)
+                record_outcome(span, status=attempt.status, error=cause)
                 raise
             except asyncio.TimeoutError as exc:
                 timed_out = APITimeoutError(
@@ -336,6 +292,8 @@ class Transport:
                 )
                 record_outcome(span, status=None, error=timed_out)
                 raise timed_out from exc
+            except RecursionError:
+                raise  # a bug, not a network failure: never retried as one
             except (aiohttp.ClientError, OSError, RuntimeError) as exc:
                 # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
                 # pool is closed under a request (ours, or an injected session by its owner).
@@ -347,25 +305,117 @@ class Transport:
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
                         "GET %s -> %s in %.1f ms (attempt %d, request id %s, key %s)",
-                        _safe_url(url),
-                        status if status is not None else "no response",
+                        safe_url(attempt.url),
+                        attempt.status if attempt.status is not None else "no response",
                         attempt.elapsed * 1000,
                         attempt.number,
-                        _printable(request_id or "-"),
+                        _printable(attempt.request_id or "-"),
                         attempt.key_hint,
                     )
 
+    async def _exchange(
+        self, session: aiohttp.ClientSession, attempt: _Attempt, started: float
+    ) -> None:
+        """One attempt: follow same-origin redirects by hand, read the body under the cap."""
+        options = attempt.options
+        loop = asyncio.get_running_loop()
+        url = attempt.start
+        visited = {url}
+        for _ in range(_MAX_REDIRECTS + 1):
+            attempt.url, attempt.status, attempt.request_id = url, None, None
+            async with session.get(
+                url,
+                headers=attempt.headers,
+                timeout=options.client_timeout,
+                allow_redirects=False,
+                auto_decompress=False,
+                proxy=self.proxy,
+                proxy_auth=self.proxy_auth,
+            ) as response:
+                attempt.status = status = response.status
+                attempt.request_id = request_id_from(response.headers)
+                if status in _REDIRECTS:
+                    url = _redirect_target(url, response, visited)
+                    continue
+                ok = 200 <= status < 300
+                if ok:
+                    body = await read_body(response, options.max_response_bytes, cut=False)
+                else:
+                    body = await read_body(response, ERROR_BODY_LIMIT, cut=True)
+                attempt.elapsed = loop.time() - started
+                if "response" in options.hooks:
+                    event = attempt.event(
+                        "response",
+                        url,
+                        status_code=status,
+                        elapsed=attempt.elapsed,
+                        request_id=attempt.request_id,
+                    )
+                    await run_hooks(options.hooks["response"], event)
+                if not ok:
+                    error = status_error(status, response.headers, body)
+                    attempt.request_id = error.request_id
+                    raise error
+                attempt.reply = Reply(
+                    status,
+                    response.headers,
+                    safe_url(url),
+                    body,
+                    attempt.elapsed,
+                    attempt.number - 1,
+                )
+                return
+        raise RedirectError(
+            f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
+            f"{safe_url(url)}.",
+            status_code=attempt.status or 0,
+            request_id=attempt.request_id,
+        )
 
-def _same_origin_redirect(url: URL, response: aiohttp.ClientResponse, attempt: int) -> URL:
-    target = url.join(URL(response.headers["Location"]))
-    if target.origin() != url.origin():
-        raise APIStatusError(
-            f"{response.status} redirect to another origin ({target.origin()}) refused: "
-            "the API key is never sent to another host.",
-            status_code=response.status,
+
+async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
+    """``await coro`` under one deadline (``asyncio.timeout``; ``wait_for`` on 3.10)."""
+    if timeout is None:
+        return await coro
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return await coro
+    return await asyncio.wait_for(coro, timeout)
+
+
+def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[URL]) -> URL:
+    """Where a redirect may lead: same origin, a well-formed Location, not seen before."""
+    status = response.status
+    location = response.headers.get("Location")
+
+    def refuse(why: str) -> RedirectError:
+        return RedirectError(
+            f"{status} redirect {why}.",
+            status_code=status,
             request_id=request_id_from(response.headers),
             headers=response.headers,
         )
+
+    if location is None or not location.strip():
+        raise refuse("without a Location header to follow")
+    try:
+        if not location.isascii():
+            raise ValueError("not ASCII")
+        target = url.join(URL(location))
+        if target.scheme not in ("http", "https") or not target.host or target.port is None:
+            raise ValueError("not an absolute http(s) URL")
+        origin = target.origin()
+    except (TypeError, ValueError, UnicodeError) as exc:
+        raise refuse(
+            f"with an invalid Location header ({location[:200]!a}: {exc}); not followed"
+        ) from None
+    if origin != url.origin():
+        raise refuse(
+            f"to another origin ({origin}) refused: the API key is never sent to another host"
+        )
+    if target in visited:
+        raise refuse(f"loop: {safe_url(target)} was already requested in this attempt")
+    visited.add(target)
     return target
 
 
@@ -387,7 +437,7 @@ async def _on_backoff(details: Any) -> None:
     logger.info(
         "retrying in %.2f s: GET %s attempt %d of %d failed with %s (request id %s, key %s)",
         wait,
-        _safe_url(attempt.url),
+        safe_url(attempt.url),
         attempt.number,
         attempt.options.max_retries + 1,
         status if status is not None else type(error).__name__,

@@ -53,7 +53,8 @@ class Client:
         max_connections: Size of the connection pool (0: unlimited).
         retry_after_cap: A 429 asking to wait longer than this many seconds is raised
             at once as `RateLimitError` instead of slept on.
-        max_response_bytes: Largest (decompressed) body accepted (None: no limit).
+        max_response_bytes: Largest response body accepted, counted decompressed; a
+            larger one raises `ResponseTooLargeError` (None: no limit).
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
         proxy: A forward proxy URL (``http://host:port``) for every request.
         proxy_auth: ``aiohttp.BasicAuth`` or ``(login, password)`` for ``proxy``.
