@@ -22,6 +22,7 @@ from apibricks import sandbox
 KEY = "sk_sandbox_settings"
 CLIENTS = [apibricks.AsyncClient, apibricks.Client]
 
+
 def _close(client: Any) -> None:
     """Close a sync client (its loop thread); an async one that never ran holds nothing."""
     if isinstance(client, apibricks.Client):
