@@ -11,6 +11,7 @@ kept as ``__cause__``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import platform
@@ -158,7 +159,13 @@ class Transport:
         self.base_url = base_url
         self.max_connections = max_connections
         self.proxy = proxy
-        self.proxy_auth = aiohttp.BasicAuth(*proxy_auth) if proxy_auth else None
+        # The header is built here (aiohttp.BasicAuth is deprecated as of aiohttp 3.14). To
+        # an https origin it goes on the proxy's CONNECT only, never inside the tunnel; to
+        # a plain-http origin the proxy gets the request itself, so it goes on the request.
+        auth = {"Proxy-Authorization": _basic_auth(*proxy_auth)} if proxy_auth else {}
+        tunnelled = base_url.scheme == "https"
+        self.proxy_headers = auth if tunnelled and auth else None
+        self._proxied_request_headers = {} if tunnelled else auth
         self.trust_env = trust_env
         self._session = session
         self._owns_session = session is None
@@ -225,7 +232,9 @@ class Transport:
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
-        attempt = _Attempt(url, {**options.headers, **headers}, options)
+        attempt = _Attempt(
+            url, {**options.headers, **self._proxied_request_headers, **headers}, options
+        )
         with call_span(
             f"GET {path}", client=False, url=safe_url(url), host=url.host, port=url.port
         ) as span:
@@ -330,7 +339,7 @@ class Transport:
                 allow_redirects=False,
                 auto_decompress=False,
                 proxy=self.proxy,
-                proxy_auth=self.proxy_auth,
+                proxy_headers=self.proxy_headers,
             ) as response:
                 attempt.status = status = response.status
                 attempt.request_id = request_id_from(response.headers)
@@ -417,6 +426,10 @@ def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[UR
         raise refuse(f"loop: {safe_url(target)} was already requested in this attempt")
     visited.add(target)
     return target
+
+
+def _basic_auth(login: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
 
 
 def _connection_error(exc: BaseException) -> APIConnectionError:
