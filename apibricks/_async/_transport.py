@@ -29,6 +29,7 @@ from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
+from .._sanitize import clean, redact_headers
 from .._tracing import call_span, record_outcome
 from .._urls import check_base_url, safe_url
 from .._version import __version__
@@ -141,6 +142,11 @@ class _Attempt:
             key_hint=self.key_hint,
             **fields,
         )
+
+    @property
+    def secret(self) -> str | None:
+        """The request's key, to hide wherever the server echoes it."""
+        return self.headers.get("Authorization")
 
 
 class Transport:
@@ -306,7 +312,7 @@ class Transport:
             except (aiohttp.ClientError, OSError, RuntimeError) as exc:
                 # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
                 # pool is closed under a request (ours, or an injected session by its owner).
-                failed = _connection_error(exc)
+                failed = _connection_error(exc, attempt.secret)
                 record_outcome(span, status=None, error=failed)
                 raise failed from exc
             finally:
@@ -318,7 +324,7 @@ class Transport:
                         attempt.status if attempt.status is not None else "no response",
                         attempt.elapsed * 1000,
                         attempt.number,
-                        _printable(attempt.request_id or "-"),
+                        attempt.request_id or "-",
                         attempt.key_hint,
                     )
 
@@ -342,9 +348,9 @@ class Transport:
                 proxy_headers=self.proxy_headers,
             ) as response:
                 attempt.status = status = response.status
-                attempt.request_id = request_id_from(response.headers)
+                attempt.request_id = request_id_from(response.headers, secret=attempt.secret)
                 if status in _REDIRECTS:
-                    url = _redirect_target(url, response, visited)
+                    url = _redirect_target(url, response, visited, attempt.secret)
                     continue
                 ok = 200 <= status < 300
                 if ok:
@@ -362,7 +368,7 @@ class Transport:
                     )
                     await run_hooks(options.hooks["response"], event)
                 if not ok:
-                    error = status_error(status, response.headers, body)
+                    error = status_error(status, response.headers, body, secret=attempt.secret)
                     attempt.request_id = error.request_id
                     raise error
                 attempt.reply = Reply(
@@ -392,7 +398,9 @@ async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
     return await asyncio.wait_for(coro, timeout)
 
 
-def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[URL]) -> URL:
+def _redirect_target(
+    url: URL, response: aiohttp.ClientResponse, visited: set[URL], secret: str | None
+) -> URL:
     """Where a redirect may lead: same origin, a well-formed Location, not seen before."""
     status = response.status
     location = response.headers.get("Location")
@@ -401,8 +409,8 @@ def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[UR
         return RedirectError(
             f"{status} redirect {why}.",
             status_code=status,
-            request_id=request_id_from(response.headers),
-            headers=response.headers,
+            request_id=request_id_from(response.headers, secret=secret),
+            headers=redact_headers(response.headers, secret),
         )
 
     if location is None or not location.strip():
@@ -432,11 +440,13 @@ def _basic_auth(login: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
 
 
-def _connection_error(exc: BaseException) -> APIConnectionError:
+def _connection_error(exc: BaseException, secret: str | None) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
+    # aiohttp's text may quote what the server sent (a bad status line, a header).
     permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))
     return APIConnectionError(
-        f"Connection error: {type(exc).__name__}: {exc}", retryable=not permanent
+        f"Connection error: {type(exc).__name__}: {clean(str(exc), secret=secret)}",
+        retryable=not permanent,
     )
 
 
@@ -454,7 +464,7 @@ async def _on_backoff(details: Any) -> None:
         attempt.number,
         attempt.options.max_retries + 1,
         status if status is not None else type(error).__name__,
-        _printable(request_id or "-"),
+        request_id or "-",  # cleaned by request_id_from
         attempt.key_hint,
     )
     hooks = attempt.options.hooks.get("retry")
@@ -469,10 +479,3 @@ async def _on_backoff(details: Any) -> None:
             wait=wait,
         )
         await run_hooks(hooks, event)
-
-
-def _printable(text: str, limit: int = 80) -> str:
-    """Server-sent text fit for one log line: control characters escaped, length capped."""
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
