@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from ._auth import SecretKey
 from ._exceptions import APIStatusError, status_error_class
 from ._retry import parse_retry_after
 from ._sanitize import clean, redact, redact_headers
@@ -23,7 +24,7 @@ _MAX_TEXT_BODY = 2000
 
 
 def request_id_from(
-    headers: Mapping[str, str], body: Any = None, *, secret: str | None = None
+    headers: Mapping[str, str], body: Any = None, *, secret: SecretKey | None = None
 ) -> str | None:
     """The server's id for this request (escaped and capped: it is server text)."""
     if isinstance(body, dict):
@@ -47,7 +48,7 @@ def _parse_body(raw: bytes) -> Any:
         return text[:_MAX_TEXT_BODY]
 
 
-def _describe(status: int, body: Any, secret: str | None) -> str:
+def _describe(status: int, body: Any, secret: SecretKey | None) -> str:
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
@@ -67,7 +68,11 @@ def _describe(status: int, body: Any, secret: str | None) -> str:
 
 
 def status_error(
-    status: int, headers: Mapping[str, str], raw_body: bytes, *, secret: str | None = None
+    status: int,
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    *,
+    secret: SecretKey | None = None,
 ) -> APIStatusError:
     """The error for a non-2xx answer; ``secret`` (the request's key) is hidden wherever
     the server echoed it: message, ``.body``, ``.headers``."""

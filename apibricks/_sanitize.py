@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from multidict import CIMultiDict
 
-from ._auth import key_hint
+from ._auth import SecretKey, key_hint
 
 __all__ = ["MAX_SERVER_TEXT", "clean", "redact", "redact_headers"]
 
@@ -31,10 +31,10 @@ def _escape(char: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def clean(text: str, *, secret: str | None = None, limit: int = MAX_SERVER_TEXT) -> str:
+def clean(text: str, *, secret: SecretKey | None = None, limit: int = MAX_SERVER_TEXT) -> str:
     """``text`` safe for a message or log line: key hidden, controls escaped, capped."""
-    if secret:
-        text = text.replace(secret, key_hint(secret))
+    if secret is not None:
+        text = text.replace(secret.reveal(), key_hint(secret))
     if not text.isprintable():
         text = "".join(map(_escape, text))
     if len(text) > limit:
@@ -42,12 +42,12 @@ def clean(text: str, *, secret: str | None = None, limit: int = MAX_SERVER_TEXT)
     return text
 
 
-def redact(value: Any, secret: str | None) -> Any:
+def redact(value: Any, secret: SecretKey | None) -> Any:
     """``value`` (parsed JSON) with every occurrence of ``secret`` replaced by its hint."""
-    if not secret:
+    if secret is None:
         return value
     if isinstance(value, str):
-        return value.replace(secret, key_hint(secret)) if secret in value else value
+        return value.replace(secret.reveal(), key_hint(secret))
     if isinstance(value, dict):
         return {redact(k, secret): redact(v, secret) for k, v in value.items()}
     if isinstance(value, list):
@@ -55,7 +55,7 @@ def redact(value: Any, secret: str | None) -> Any:
     return value
 
 
-def redact_headers(headers: Mapping[str, str], secret: str | None) -> CIMultiDict[str]:
+def redact_headers(headers: Mapping[str, str], secret: SecretKey | None) -> CIMultiDict[str]:
     """A copy of ``headers`` (every value of repeated names kept) with the key hidden."""
     items = headers.items()
     return CIMultiDict((redact(name, secret), redact(value, secret)) for name, value in items)

@@ -16,14 +16,14 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 import aiohttp
 import backoff
 from yarl import URL
 
-from .._auth import key_hint
+from .._auth import SecretKey, key_hint
 from .._exceptions import APIBricksError, APIConnectionError, APITimeoutError, RedirectError
 from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._limits import ERROR_BODY_LIMIT, read_body
@@ -50,6 +50,7 @@ USER_AGENT: Final = (
 )
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5
+_FOREIGN_CLOSE_TIMEOUT: Final = 30.0
 
 # Sessions abandoned in a forked child: they belong to the parent's (dead here) loop and
 # must be neither used nor closed; holding them keeps their finalizers from warning.
@@ -112,6 +113,7 @@ class _Attempt:
     __slots__ = (
         "elapsed",
         "headers",
+        "key",
         "key_hint",
         "number",
         "options",
@@ -122,13 +124,16 @@ class _Attempt:
         "url",
     )
 
-    def __init__(self, url: URL, headers: Mapping[str, str], options: CallOptions) -> None:
+    def __init__(
+        self, url: URL, key: SecretKey, headers: Mapping[str, str], options: CallOptions
+    ) -> None:
         self.start = self.url = url
-        self.headers = headers
+        self.key = key
+        self.headers = headers  # everything but the key, which joins at the last moment
         self.status: int | None = None
         self.request_id: str | None = None
         self.options = options
-        self.key_hint = key_hint(headers.get("Authorization", ""))
+        self.key_hint = key_hint(key)
         self.number = 0
         self.elapsed = 0.0
         self.reply: Reply | None = None
@@ -144,9 +149,9 @@ class _Attempt:
         )
 
     @property
-    def secret(self) -> str | None:
+    def secret(self) -> SecretKey:
         """The request's key, to hide wherever the server echoes it."""
-        return self.headers.get("Authorization")
+        return self.key
 
 
 class Transport:
@@ -216,7 +221,26 @@ class Transport:
         self._pid = os.getpid()
 
     async def close(self) -> None:
-        """Close the session we created; an injected one is the caller's to close."""
+        """Close the session we created; an injected one is the caller's to close.
+
+        From a loop other than the session's, the work is done on the session's own loop
+        when that loop is running (in another thread); otherwise a `RuntimeError` says
+        how to close it, and the client stays open so that advice can be followed.
+        """
+        if self._closed:
+            return
+        owner = self._session_loop
+        if (
+            owner is not None
+            and self._session is not None
+            and self._pid == os.getpid()
+            and owner is not asyncio.get_running_loop()
+        ):
+            await _run_on(owner, self._close_here)
+        else:
+            await self._close_here()
+
+    async def _close_here(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -229,18 +253,18 @@ class Transport:
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
 
-    async def get(self, path: str, headers: Mapping[str, str], options: CallOptions) -> Reply:
+    async def get(self, path: str, key: SecretKey, options: CallOptions) -> Reply:
         """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
 
-        A hook's exception ends the call as itself (see `_hooks`).
+        A hook's exception ends the call as itself (see `_hooks`). The key stays wrapped
+        until the request is built (see `_exchange`), so no frame here holds it as text
+        for a crash reporter to record.
         """
         url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=False)
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
-        attempt = _Attempt(
-            url, {**options.headers, **self._proxied_request_headers, **headers}, options
-        )
+        attempt = _Attempt(url, key, {**options.headers, **self._proxied_request_headers}, options)
         with call_span(
             f"GET {path}", client=False, url=safe_url(url), host=url.host, port=url.port
         ) as span:
@@ -340,7 +364,7 @@ class Transport:
             attempt.url, attempt.status, attempt.request_id = url, None, None
             async with session.get(
                 url,
-                headers=attempt.headers,
+                headers={**attempt.headers, "Authorization": attempt.key.reveal()},
                 timeout=options.client_timeout,
                 allow_redirects=False,
                 auto_decompress=False,
@@ -388,6 +412,33 @@ class Transport:
         )
 
 
+async def _run_on(
+    owner: asyncio.AbstractEventLoop, close: Callable[[], Coroutine[Any, Any, None]]
+) -> None:
+    """Run ``close()`` on ``owner`` (a loop running in another thread) and wait for it."""
+    if owner.is_closed():
+        raise RuntimeError(
+            "This client's connections belong to an event loop that is already closed, so "
+            "they can no longer be closed cleanly. Close the client before its loop ends "
+            "(use `async with AsyncClient(...)` inside the coroutine that loop runs)."
+        )
+    if not owner.is_running():
+        raise RuntimeError(
+            "This client's connections belong to another event loop, which is not running; "
+            "close the client on that loop, e.g. loop.run_until_complete(client.close()), "
+            "or with `async with AsyncClient(...)` inside the code that loop runs."
+        )
+    future = asyncio.run_coroutine_threadsafe(close(), owner)
+    try:
+        await asyncio.wait_for(asyncio.wrap_future(future), _FOREIGN_CLOSE_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise RuntimeError(
+            "This client's event loop (in another thread) did not close it within "
+            f"{_FOREIGN_CLOSE_TIMEOUT:.0f} s; it may have stopped. Close the client on that "
+            "loop before stopping it."
+        ) from None
+
+
 async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
     """``await coro`` under one deadline (``asyncio.timeout``; ``wait_for`` on 3.10)."""
     if timeout is None:
@@ -399,7 +450,7 @@ async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _redirect_target(
-    url: URL, response: aiohttp.ClientResponse, visited: set[URL], secret: str | None
+    url: URL, response: aiohttp.ClientResponse, visited: set[URL], secret: SecretKey
 ) -> URL:
     """Where a redirect may lead: same origin, a well-formed Location, not seen before."""
     status = response.status
@@ -440,7 +491,7 @@ def _basic_auth(login: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
 
 
-def _connection_error(exc: BaseException, secret: str | None) -> APIConnectionError:
+def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
     # aiohttp's text may quote what the server sent (a bad status line, a header).
     permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))
