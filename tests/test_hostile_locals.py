@@ -181,3 +181,17 @@ def test_constructor_errors_hold_no_key() -> None:
         with pytest.raises(apibricks.ConfigurationError) as caught:
             apibricks.AsyncClient(api_key=SECRET, **bad)
         assert_no_key_in_locals(caught.value, SECRET, f"AsyncClient({bad})")
+
+
+async def test_argument_errors_hold_no_key(sandbox_server: sandbox.Sandbox) -> None:
+    async with apibricks.AsyncClient(base_url=sandbox_server.url, max_connections=4) as client:
+        calls: list[tuple[Any, dict[str, Any]]] = [
+            (SECRET, {}),  # a single key where an iterable was meant
+            ([SECRET], {"concurrency": 10}),  # beyond the pool
+            ([SECRET], {"concurrency": 0}),
+        ]
+        for keys, kwargs in calls:
+            with pytest.raises((TypeError, ValueError)) as caught:
+                async for _ in client.fan_out(keys, lambda org: org.invoices.list_paid(), **kwargs):
+                    pass
+            assert_no_key_in_locals(caught.value, SECRET, f"fan_out({kwargs})")

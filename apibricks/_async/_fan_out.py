@@ -121,15 +121,16 @@ async def fan_out(
     on_progress: ProgressCallback | None = None,
 ) -> AsyncGenerator[Outcome[T], None]:
     """Yield one `Outcome` per key, in completion order (see `AsyncClient.fan_out`)."""
-    if isinstance(keys, (str, bytes)):
+    single = isinstance(keys, (str, bytes))
+    total = len(keys) if isinstance(keys, Sized) else None
+    pending = enumerate(map(SecretKey, keys))
+    del keys  # crash reporters print this frame's locals: keep the keys as hints only
+    if single:
         raise TypeError("keys must be an iterable of API keys, not a single key.")
     if client.is_closed:  # fail once, not once per key
         raise APIBricksError("This client is closed; create a new one.")
     check_concurrency(client._transport, concurrency)
     limiter = _RateLimiter(rate_limit) if rate_limit is not None else None
-    total = len(keys) if isinstance(keys, Sized) else None
-    pending = enumerate(map(SecretKey, keys))
-    del keys  # crash reporters print this frame's locals: keep the keys as hints only
     loop = asyncio.get_running_loop()
     running: set[asyncio.Task[Outcome[T]]] = set()
     finished: collections.deque[asyncio.Task[Outcome[T]]] = collections.deque()

@@ -359,7 +359,7 @@ class Transport:
         options = attempt.options
         loop = asyncio.get_running_loop()
         url = attempt.start
-        visited = {url}
+        followed: set[tuple[URL, URL]] = set()
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url, attempt.status, attempt.request_id = url, None, None
             async with session.get(
@@ -374,7 +374,7 @@ class Transport:
                 attempt.status = status = response.status
                 attempt.request_id = request_id_from(response.headers, secret=attempt.secret)
                 if status in _REDIRECTS:
-                    url = _redirect_target(url, response, visited, attempt.secret)
+                    url = _redirect_target(url, response, followed, attempt.secret)
                     continue
                 ok = 200 <= status < 300
                 if ok:
@@ -450,9 +450,14 @@ async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _redirect_target(
-    url: URL, response: aiohttp.ClientResponse, visited: set[URL], secret: SecretKey
+    url: URL, response: aiohttp.ClientResponse, followed: set[tuple[URL, URL]], secret: SecretKey
 ) -> URL:
-    """Where a redirect may lead: same origin, a well-formed Location, not seen before."""
+    """Where a redirect may lead: same origin, a well-formed Location, not a repeat.
+
+    A loop is proven by the first redirect the server repeats (the same URL sending us to
+    the same target again): a deterministic server would repeat it forever. Visiting a URL
+    twice is not proof (a server may redirect to the same URL once, e.g. to set state).
+    """
     status = response.status
     location = response.headers.get("Location")
 
@@ -481,9 +486,9 @@ def _redirect_target(
         raise refuse(
             f"to another origin ({origin}) refused: the API key is never sent to another host"
         )
-    if target in visited:
-        raise refuse(f"loop: {safe_url(target)} was already requested in this attempt")
-    visited.add(target)
+    if (url, target) in followed:
+        raise refuse(f"loop: {safe_url(url)} sent us to {safe_url(target)} again in this attempt")
+    followed.add((url, target))
     return target
 
 
