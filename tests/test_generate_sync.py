@@ -20,22 +20,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CLIENT_ADDITIONS = '''
     @classmethod
-    def from_settings(cls, settings: Settings, *, api_key: str | None = None) -> AsyncClient:
+    def from_profile(cls, settings: Profile, *, api_key: str | None = None) -> AsyncClient:
         """A client configured by ``settings``."""
         return cls(api_key=api_key)
 
     @property
-    def settings(self) -> Settings:
+    def profile(self) -> Profile:
         """This client's settings."""
-        return Settings()
+        return Profile()
 
-    def with_options(self, *, timeout: float | None = None) -> AsyncClient:
+    def with_variant(self, *, timeout: float | None = None) -> AsyncClient:
         """A view with other options; use it in ``async with`` blocks."""
         return self
 '''
 RESOURCE_ADDITIONS = '''
 
-class AsyncRawInvoices:
+class AsyncStreamedInvoices:
     """Raw responses of `AsyncInvoices`."""
 
     def __init__(self, invoices: AsyncInvoices) -> None:
@@ -66,25 +66,28 @@ def grown(generator: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     shutil.copytree(ROOT / "apibricks" / "_async", source)
     client = (source / "_client.py").read_text()
     client = client.replace(
-        "from typing import", "from .._settings import Settings\nfrom typing import"
+        "from typing import", "from .._profile import Profile\nfrom typing import"
     )
     client = client.replace(
         "    def with_api_key(", CLIENT_ADDITIONS.lstrip("\n") + "\n    def with_api_key("
     )
     client = client.replace(
         "        session: aiohttp.ClientSession | None = None,\n",
-        "        session: aiohttp.ClientSession | None = None,\n        proxy: str | None = None,\n",
+        "        session: aiohttp.ClientSession | None = None,\n"
+        "        region: str | None = None,\n",
         1,
     )
     (source / "_client.py").write_text(client)
     resources = (source / "_resources.py").read_text() + RESOURCE_ADDITIONS
     resources = resources.replace(
         "        self._client = client\n",
-        "        self._client = client\n        self.with_raw_response = AsyncRawInvoices(self)\n",
+        "        self._client = client\n"
+        "        self.with_streamed_response = AsyncStreamedInvoices(self)\n",
         1,
     )
     resources = resources.replace(
-        '__slots__ = ("_client",)', '__slots__ = ("_client", "with_raw_response")'
+        '__slots__ = ("_client", "with_raw_response")',
+        '__slots__ = ("_client", "with_raw_response", "with_streamed_response")',
     )
     (source / "_resources.py").write_text(resources)
     monkeypatch.setattr(generator, "ASYNC_DIR", source)
@@ -94,27 +97,33 @@ def grown(generator: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_classmethod_returning_the_client_makes_a_client_with_its_own_loop(grown: str) -> None:
-    assert "    @classmethod\n    def from_settings(" in grown
+    assert "    @classmethod\n    def from_profile(" in grown
     # The raw key is wrapped and dropped first: crash reporters print every frame's locals.
     assert "secret = hide_key(api_key)\n        del api_key" in grown
-    assert "return cls._own(AsyncClient.from_settings(settings, api_key=secret))" in grown
-    assert "from .._settings import Settings" in grown
+    assert "return cls._own(AsyncClient.from_profile(settings, api_key=secret))" in grown
+    assert "from .._profile import Profile" in grown
 
 
 def test_a_method_returning_the_client_makes_a_view_on_the_same_loop(grown: str) -> None:
-    assert "def with_options(self, *, timeout: float | None = None) -> Client:" in grown
-    assert "view._bind(self._async.with_options(timeout=timeout), self._loop, self)" in grown
+    assert "def with_variant(self, *, timeout: float | None = None) -> Client:" in grown
+    assert "view._bind(self._async.with_variant(timeout=timeout), self._loop, self)" in grown
     assert '"""A view with other options; use it in ``with`` blocks."""' in grown
 
 
 def test_a_property_and_a_new_constructor_keyword_pass_through(grown: str) -> None:
-    assert "    @property\n    def settings(self) -> Settings:" in grown
-    assert "return self._async.settings" in grown
-    assert "proxy: str | None = None," in grown and "proxy=proxy," in grown
+    assert "    @property\n    def profile(self) -> Profile:" in grown
+    assert "return self._async.profile" in grown
+    assert "region: str | None = None," in grown and "region=region," in grown
 
 
 def test_a_resource_set_in_init_is_wrapped_with_its_own_facade(grown: str) -> None:
-    assert "class RawInvoices:" in grown
-    assert "self.with_raw_response = RawInvoices(async_.with_raw_response, client)" in grown
-    assert '__slots__ = ("_async", "_client", "_loop", "with_raw_response")' in grown
+    assert "class StreamedInvoices:" in grown
+    assert (
+        "self.with_streamed_response = StreamedInvoices(async_.with_streamed_response, client)"
+        in grown
+    )
+    assert (
+        '__slots__ = ("_async", "_client", "_loop", "with_raw_response", "with_streamed_response")'
+        in grown
+    )
     assert "return self._loop.run(self._async.list_paid())" in grown

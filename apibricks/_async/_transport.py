@@ -1,7 +1,9 @@
 """The one place that talks HTTP: session lifecycle, one attempt, retries, logging.
 
-A `Transport` belongs to a root `AsyncClient` and is shared by every view made with
-``with_api_key``, so a fan-out over thousands of keys uses one connection pool.
+A `Transport` is the connection pool: it belongs to a root `AsyncClient` and is shared by
+every view made with ``with_api_key``/``with_options``, so a fan-out over thousands of
+keys uses one pool. What may differ per view (timeout, retries, headers, size cap, hooks)
+travels with each call as `CallOptions`.
 Every failure leaves here as an `APIBricksError`; the aiohttp/asyncio original is
 kept as ``__cause__``.
 """
@@ -9,33 +11,35 @@ kept as ``__cause__``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import platform
 import sys
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 import aiohttp
 import backoff
 from yarl import URL
 
-from .._auth import SecretKey
-from .._exceptions import (
-    APIBricksError,
-    APIConnectionError,
-    APITimeoutError,
-    ConfigurationError,
-    RedirectError,
-)
-from .._limits import DEFAULT_MAX_RESPONSE_BYTES, ERROR_BODY_LIMIT, read_body
+from .._auth import SecretKey, key_hint
+from .._exceptions import APIBricksError, APIConnectionError, APITimeoutError, RedirectError
+from .._hooks import Hook, HookEvent, HookFailed, run_hooks
+from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
 from .._sanitize import clean, redact_headers
+from .._tracing import call_span, record_outcome
 from .._urls import check_base_url, safe_url
 from .._version import __version__
 
-__all__ = ["USER_AGENT", "Transport", "check_base_url"]
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
+
+    from .._settings import ClientSettings
+
+__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport", "check_base_url"]
 
 T = TypeVar("T")
 
@@ -53,17 +57,96 @@ _FOREIGN_CLOSE_TIMEOUT: Final = 30.0
 _ABANDONED_AFTER_FORK: list[aiohttp.ClientSession] = []
 
 
+class CallOptions:
+    """The per-call half of `ClientSettings` plus the event hooks, prepared once per view."""
+
+    __slots__ = (
+        "client_timeout",
+        "headers",
+        "hooks",
+        "max_response_bytes",
+        "max_retries",
+        "retry_after_cap",
+        "retrying",
+        "timeout",
+    )
+
+    def __init__(self, settings: ClientSettings, hooks: Mapping[str, tuple[Hook, ...]]) -> None:
+        self.timeout = settings.timeout
+        self.client_timeout = aiohttp.ClientTimeout(total=settings.timeout)
+        self.max_retries = settings.max_retries
+        self.retry_after_cap = settings.retry_after_cap
+        self.max_response_bytes = settings.max_response_bytes
+        self.headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+            **settings.default_headers,
+        }
+        self.hooks = hooks
+        retry_after_cap = self.retry_after_cap
+        self.retrying = backoff.on_exception(
+            retry_waits,
+            APIBricksError,
+            max_tries=self.max_retries + 1,
+            giveup=lambda error: gives_up(error, retry_after_cap),
+            on_backoff=_on_backoff,
+            jitter=None,
+            logger=None,
+        )
+
+
+class Reply(NamedTuple):
+    """A call's successful answer, for `APIResponse` and the plain methods."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    url: str
+    body: bytes
+    elapsed: float
+    retries: int
+
+
 class _Attempt:
-    """Mutable per-call state threaded through backoff's retries (and read by the log)."""
+    """Mutable per-call state threaded through backoff's retries."""
 
-    __slots__ = ("key", "number", "request_id", "start", "status", "url")
+    __slots__ = (
+        "elapsed",
+        "headers",
+        "key",
+        "key_hint",
+        "number",
+        "options",
+        "reply",
+        "request_id",
+        "start",
+        "status",
+        "url",
+    )
 
-    def __init__(self, url: URL, key: SecretKey) -> None:
+    def __init__(
+        self, url: URL, key: SecretKey, headers: Mapping[str, str], options: CallOptions
+    ) -> None:
         self.start = self.url = url
         self.key = key
-        self.number = 0
+        self.headers = headers  # everything but the key, which joins at the last moment
         self.status: int | None = None
         self.request_id: str | None = None
+        self.options = options
+        self.key_hint = key_hint(key)
+        self.number = 0
+        self.elapsed = 0.0
+        self.reply: Reply | None = None
+
+    def event(self, name: Any, url: URL, **fields: Any) -> HookEvent:
+        return HookEvent(
+            event=name,
+            method="GET",
+            url=safe_url(url),
+            attempt=self.number,
+            key_hint=self.key_hint,
+            **fields,
+        )
 
     @property
     def secret(self) -> SecretKey:
@@ -78,42 +161,23 @@ class Transport:
         self,
         *,
         base_url: URL,
-        timeout: float | None,
-        max_retries: int,
-        headers: Mapping[str, str],
         max_connections: int,
-        retry_after_cap: float,
+        proxy: str | None = None,
+        proxy_auth: tuple[str, str] | None = None,
+        trust_env: bool = False,
         session: aiohttp.ClientSession | None,
-        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0.")
-        if timeout is not None and timeout <= 0:
-            raise ValueError("timeout must be a positive number of seconds, or None.")
-        if max_connections < 0:
-            raise ValueError("max_connections must be >= 0 (0 means unlimited).")
-        if max_response_bytes is not None and (
-            isinstance(max_response_bytes, bool)
-            or not isinstance(max_response_bytes, int)
-            or max_response_bytes < 1
-        ):
-            raise ConfigurationError(
-                f"max_response_bytes must be a positive int (bytes) or None for no limit, "
-                f"got {max_response_bytes!r}."
-            )
-        self.max_response_bytes = max_response_bytes
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.headers = {
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip",
-            **headers,
-        }
         self.max_connections = max_connections
-        self.retry_after_cap = retry_after_cap
-        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
+        self.proxy = proxy
+        # The header is built here (aiohttp.BasicAuth is deprecated as of aiohttp 3.14). To
+        # an https origin it goes on the proxy's CONNECT only, never inside the tunnel; to
+        # a plain-http origin the proxy gets the request itself, so it goes on the request.
+        auth = {"Proxy-Authorization": _basic_auth(*proxy_auth)} if proxy_auth else {}
+        tunnelled = base_url.scheme == "https"
+        self.proxy_headers = auth if tunnelled and auth else None
+        self._proxied_request_headers = {} if tunnelled else auth
+        self.trust_env = trust_env
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -121,15 +185,6 @@ class Transport:
         self._closed = False
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
-        self._send = backoff.on_exception(
-            retry_waits,
-            APIBricksError,
-            max_tries=lambda: self.max_retries + 1,
-            giveup=lambda error: gives_up(error, self.retry_after_cap),
-            on_backoff=_log_backoff,
-            jitter=None,
-            logger=None,
-        )(self._attempt)
 
     @property
     def closed(self) -> bool:
@@ -145,7 +200,9 @@ class Transport:
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
-            session = self._session = aiohttp.ClientSession(connector=connector)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector, trust_env=self.trust_env
+            )
             self._session_loop = loop
         elif self._session_loop is None:
             self._session_loop = loop  # injected: bound to whichever loop the caller uses
@@ -196,27 +253,42 @@ class Transport:
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
 
-    async def get(self, path: str, key: SecretKey) -> bytes:
-        """GET ``path`` under the base URL with retries; the 2xx body, or a typed error.
+    async def get(self, path: str, key: SecretKey, options: CallOptions) -> Reply:
+        """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
 
-        The key stays wrapped until the request is built (see `_exchange`), so no frame
-        here holds it as text for a crash reporter to record.
+        A hook's exception ends the call as itself (see `_hooks`). The key stays wrapped
+        until the request is built (see `_exchange`), so no frame here holds it as text
+        for a crash reporter to record.
         """
         url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=False)
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
-        try:
-            body: bytes = await self._send(_Attempt(url, key))
-        except asyncio.CancelledError:
-            if not self._was_cancelled_only_by_close(task):
+        attempt = _Attempt(url, key, {**options.headers, **self._proxied_request_headers}, options)
+        with call_span(
+            f"GET {path}", client=False, url=safe_url(url), host=url.host, port=url.port
+        ) as span:
+            try:
+                await options.retrying(self._attempt)(attempt)
+            except HookFailed as failed:
+                record_outcome(span, status=None, error=failed.error)
+                raise failed.error from None
+            except asyncio.CancelledError:
+                record_outcome(span, status=None, error=asyncio.CancelledError())
+                if not self._was_cancelled_only_by_close(task):
+                    raise
+                raise APIConnectionError(
+                    "The client was closed while this request was in flight.", retryable=False
+                ) from None
+            except BaseException as error:
+                status = getattr(error, "status_code", None)
+                record_outcome(span, status=status, error=error, resend=attempt.number - 1)
                 raise
-            raise APIConnectionError(
-                "The client was closed while this request was in flight.", retryable=False
-            ) from None
-        finally:
-            self._in_flight.discard(task)
-        return body
+            finally:
+                self._in_flight.discard(task)
+            assert attempt.reply is not None
+            record_outcome(span, status=attempt.reply.status, error=None, resend=attempt.number - 1)
+        return attempt.reply
 
     def _was_cancelled_only_by_close(self, task: asyncio.Task[Any]) -> bool:
         if task not in self._cancelled_by_close:
@@ -227,61 +299,111 @@ class Transport:
             return task.cancelling() == 0  # else the caller cancelled too: honour that
         return True
 
-    async def _attempt(self, attempt: _Attempt) -> bytes:
+    async def _attempt(self, attempt: _Attempt) -> None:
         attempt.number += 1
+        options = attempt.options
         session = self.session()
         loop = asyncio.get_running_loop()
         started = loop.time()
-        try:
-            # One deadline over the whole attempt: redirects, body read and inflation.
-            return await _within(self.timeout, self._exchange(session, attempt))
-        except APIBricksError:
-            raise
-        except asyncio.TimeoutError as exc:
-            raise APITimeoutError(
-                f"Request timed out after {self.timeout} s (attempt {attempt.number})."
-            ) from exc
-        except RecursionError:
-            raise  # a bug, not a network failure: never retried as one
-        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
-            # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
-            # pool is closed under a request (ours, or an injected session by its owner).
-            raise _connection_error(exc, attempt.secret) from exc
-        finally:
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "GET %s -> %s in %.1f ms (attempt %d, request id %s)",
-                    safe_url(attempt.url),
-                    attempt.status if attempt.status is not None else "no response",
-                    (loop.time() - started) * 1000,
-                    attempt.number,
-                    attempt.request_id or "-",
+        attempt.status = attempt.request_id = None
+        with call_span(
+            "GET",
+            client=True,
+            url=safe_url(attempt.start),
+            host=attempt.start.host,
+            port=attempt.start.port,
+            resend=attempt.number - 1,
+        ) as span:
+            try:
+                if "request" in options.hooks:
+                    event = attempt.event("request", attempt.start)
+                    await run_hooks(options.hooks["request"], event)
+                # One deadline over the whole attempt: redirects, body read and inflation.
+                await _within(options.timeout, self._exchange(session, attempt, started))
+                record_outcome(span, status=attempt.status, error=None)
+            except (APIBricksError, HookFailed) as raised:
+                cause = raised.error if isinstance(raised, HookFailed) else raised
+                record_outcome(span, status=attempt.status, error=cause)
+                raise
+            except asyncio.TimeoutError as exc:
+                timed_out = APITimeoutError(
+                    f"Request timed out after {options.timeout} s (attempt {attempt.number})."
                 )
+                record_outcome(span, status=None, error=timed_out)
+                raise timed_out from exc
+            except RecursionError:
+                raise  # a bug, not a network failure: never retried as one
+            except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+                # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
+                # pool is closed under a request (ours, or an injected session by its owner).
+                failed = _connection_error(exc, attempt.secret)
+                record_outcome(span, status=None, error=failed)
+                raise failed from exc
+            finally:
+                attempt.elapsed = loop.time() - started
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "GET %s -> %s in %.1f ms (attempt %d, request id %s, key %s)",
+                        safe_url(attempt.url),
+                        attempt.status if attempt.status is not None else "no response",
+                        attempt.elapsed * 1000,
+                        attempt.number,
+                        attempt.request_id or "-",
+                        attempt.key_hint,
+                    )
 
-    async def _exchange(self, session: aiohttp.ClientSession, attempt: _Attempt) -> bytes:
+    async def _exchange(
+        self, session: aiohttp.ClientSession, attempt: _Attempt, started: float
+    ) -> None:
         """One attempt: follow same-origin redirects by hand, read the body under the cap."""
+        options = attempt.options
+        loop = asyncio.get_running_loop()
         url = attempt.start
         followed: set[tuple[URL, URL]] = set()
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url, attempt.status, attempt.request_id = url, None, None
             async with session.get(
                 url,
-                headers={**self.headers, "Authorization": attempt.key.reveal()},
-                timeout=self._client_timeout,
+                headers={**attempt.headers, "Authorization": attempt.key.reveal()},
+                timeout=options.client_timeout,
                 allow_redirects=False,
                 auto_decompress=False,
+                proxy=self.proxy,
+                proxy_headers=self.proxy_headers,
             ) as response:
                 attempt.status = status = response.status
                 attempt.request_id = request_id_from(response.headers, secret=attempt.secret)
                 if status in _REDIRECTS:
                     url = _redirect_target(url, response, followed, attempt.secret)
                     continue
-                if not 200 <= status < 300:
-                    raw = await read_body(response, ERROR_BODY_LIMIT, cut=True)
-                    error = status_error(status, response.headers, raw, secret=attempt.secret)
+                ok = 200 <= status < 300
+                if ok:
+                    body = await read_body(response, options.max_response_bytes, cut=False)
+                else:
+                    body = await read_body(response, ERROR_BODY_LIMIT, cut=True)
+                attempt.elapsed = loop.time() - started
+                if "response" in options.hooks:
+                    event = attempt.event(
+                        "response",
+                        url,
+                        status_code=status,
+                        elapsed=attempt.elapsed,
+                        request_id=attempt.request_id,
+                    )
+                    await run_hooks(options.hooks["response"], event)
+                if not ok:
+                    error = status_error(status, response.headers, body, secret=attempt.secret)
                     attempt.request_id = error.request_id
                     raise error
-                return await read_body(response, self.max_response_bytes, cut=False)
+                attempt.reply = Reply(
+                    status,
+                    response.headers,
+                    safe_url(url),
+                    body,
+                    attempt.elapsed,
+                    attempt.number - 1,
+                )
+                return
         raise RedirectError(
             f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
             f"{safe_url(url)}.",
@@ -370,6 +492,10 @@ def _redirect_target(
     return target
 
 
+def _basic_auth(login: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
+
+
 def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
     # aiohttp's text may quote what the server sent (a bad status line, a header).
@@ -380,11 +506,32 @@ def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionErr
     )
 
 
-def _log_backoff(details: Any) -> None:
+async def _on_backoff(details: Any) -> None:
+    """Before each retry's sleep: one INFO line, then the ``retry`` hooks."""
+    attempt: _Attempt = details["args"][0]
     error = details.get("exception")
-    logger.debug(
-        "retrying in %.2f s after %s (attempt %d failed)",
-        details["wait"],
-        type(error).__name__,
-        details["tries"],
+    status = getattr(error, "status_code", None)
+    request_id = getattr(error, "request_id", None)
+    wait = float(details["wait"])
+    logger.info(
+        "retrying in %.2f s: GET %s attempt %d of %d failed with %s (request id %s, key %s)",
+        wait,
+        safe_url(attempt.url),
+        attempt.number,
+        attempt.options.max_retries + 1,
+        status if status is not None else type(error).__name__,
+        request_id or "-",  # cleaned by request_id_from
+        attempt.key_hint,
     )
+    hooks = attempt.options.hooks.get("retry")
+    if hooks:
+        event = attempt.event(
+            "retry",
+            attempt.url,
+            status_code=status,
+            elapsed=attempt.elapsed,
+            request_id=request_id,
+            error_type=type(error).__name__,
+            wait=wait,
+        )
+        await run_hooks(hooks, event)
