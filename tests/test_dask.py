@@ -1,0 +1,173 @@
+"""`apibricks.dask.paid_invoices` on a real two-process `LocalCluster` against the sandbox.
+
+One cluster and one sandbox (on a thread, bound to 127.0.0.1 so the worker processes reach
+it) serve the whole module: starting a cluster costs seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import time
+from collections.abc import Iterator
+
+import dask
+import distributed
+import pandas as pd
+import pytest
+
+import apibricks
+import apibricks.dask
+from apibricks import sandbox
+
+GOOD = [f"sk_sandbox_org{i:02d}" for i in range(20)] + ["sk_sandbox_few~n2", "sk_sandbox_none~n0"]
+FAULTY = ["sk_sandbox_x~401", "sk_sandbox_gone~404", "sk_sandbox_flaky~503x1", "not a key\n"]
+KEYS = [*GOOD[:10], *FAULTY[:2], *GOOD[10:], GOOD[3], *FAULTY[2:]]  # GOOD[3] twice
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[sandbox.Sandbox]:
+    server = sandbox.Sandbox(invoices_per_org=3)
+    with server.serve_in_thread("127.0.0.1", 0):
+        yield server
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[distributed.Client]:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
+        ) as local,
+        distributed.Client(local) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def base_url(server: sandbox.Sandbox, monkeypatch: pytest.MonkeyPatch) -> str:
+    assert server.url is not None
+    monkeypatch.setenv("APIBRICKS_BASE_URL", server.url)
+    server.reset_stats()
+    return server.url
+
+
+def local_report(base_url: str) -> apibricks.PaidInvoicesReport:
+    async def run() -> apibricks.PaidInvoicesReport:
+        async with apibricks.AsyncClient(base_url=base_url) as client:
+            return await client.paid_invoices_by_organization(KEYS)
+
+    return asyncio.run(run())
+
+
+def test_same_invoices_and_failures_as_the_local_fan_out(
+    cluster: distributed.Client, base_url: str
+) -> None:
+    result = apibricks.dask.paid_invoices(KEYS, partition_size=5)
+    assert result.invoices.npartitions == 6
+
+    invoices, failures = dask.compute(result.invoices, result.failures)
+
+    report = local_report(base_url)
+    local_rows = [invoice for entry in report for invoice in entry.invoices]
+    assert len(invoices) == len(local_rows) == 22 * 3 + 2  # GOOD[3] counts twice; flaky recovers
+    assert sorted(zip(invoices["id_organization"], invoices["id"], strict=True)) == sorted(
+        (str(invoice.id_organization), invoice.id) for invoice in local_rows
+    )
+    assert invoices["amount_usd_cents"].sum() == sum(i.amount_usd_cents for i in local_rows)
+    assert invoices.dtypes.equals(apibricks.to_pandas(local_rows).dtypes)
+    expected = [
+        (entry.index, type(entry.error).__name__, getattr(entry.error, "status_code", None))
+        for entry in report.failures
+    ]
+    got = sorted(
+        (row.index, row.error_type, None if pd.isna(row.status_code) else row.status_code)
+        for row in failures.itertuples()
+    )
+    assert got == expected
+    assert [error_type for _, error_type, _ in got] == [
+        "AuthenticationError",
+        "NotFoundError",
+        "APIKeyError",
+    ]
+    assert failures["key_hint"].tolist() == ["…~401", "…~404", "…"]
+    assert all("Sandbox fault" in message for message in failures["message"][:2])
+
+
+def test_persist_fetches_each_key_once(
+    cluster: distributed.Client, server: sandbox.Sandbox, base_url: str
+) -> None:
+    keys = GOOD[:9]
+    result = apibricks.dask.paid_invoices(keys, partition_size=4).persist()
+
+    invoices = result.invoices.compute()
+    failures = result.failures.compute()
+
+    assert len(invoices) == 9 * 3 and len(failures) == 0
+    assert server.total_requests == 9
+    assert [server.requests_for(key) for key in keys] == [1] * 9
+
+
+def test_keys_never_leave_as_text(cluster: distributed.Client, base_url: str) -> None:
+    result = apibricks.dask.paid_invoices(KEYS, partition_size=5)
+    graph = {**result.invoices.__dask_graph__(), **result.failures.__dask_graph__()}
+
+    with distributed.get_task_stream() as stream:
+        invoices, failures = dask.compute(result.invoices, result.failures)
+
+    assert len(failures) == 3
+    names = [str(key) for key in graph] + [str(task["key"]) for task in stream.data]
+    assert any("apibricks-fetch" in name for name in names)
+    shown = "\n".join(names + [repr(task) for task in graph.values()])
+    logs = "\n".join(
+        message
+        for source in (cluster.get_worker_logs(), {"scheduler": cluster.get_scheduler_logs()})
+        for entries in source.values()
+        for _, message in entries
+    )
+    pickled = pickle.dumps(failures) + pickle.dumps(invoices)
+    for key in KEYS:
+        assert key not in shown
+        assert key not in logs
+        assert key.encode() not in pickled
+
+
+def worker_logs(client: distributed.Client) -> str:
+    return "\n".join(m for entries in client.get_worker_logs().values() for _, m in entries)
+
+
+def test_a_failing_partition_logs_no_key(cluster: distributed.Client, base_url: str) -> None:
+    """A task that raises is logged by its worker with (a repr of) its arguments; the keys
+    travel as a `KeyBatch`, which shows as a count."""
+    batch = apibricks.dask.KeyBatch(0, tuple(KEYS))
+    assert repr(batch) == str(batch) == f"<KeyBatch start=0 keys={len(KEYS)}>"
+    future = cluster.submit(
+        apibricks.dask._fetch_partition, batch, apibricks.dask._Settings(base_url), 0, pure=False
+    )
+    with pytest.raises(ValueError, match="concurrency") as raised:
+        future.result()
+
+    deadline = time.monotonic() + 30
+    while "Compute Failed" not in (logs := worker_logs(cluster)):  # the log ships on its own
+        assert time.monotonic() < deadline, "the worker never logged the failure"
+        distributed.wait(cluster.submit(time.monotonic, pure=False))  # one round trip
+    pickled = pickle.dumps(raised.value)
+    for key in KEYS:
+        assert key not in logs
+        assert key.encode() not in pickled
+
+
+def test_no_keys_is_an_empty_frame() -> None:
+    result = apibricks.dask.paid_invoices([])
+    invoices, failures = dask.compute(result.invoices, result.failures, scheduler="sync")
+    assert len(invoices) == len(failures) == 0
+    assert list(invoices.columns) == list(apibricks.to_pandas([]).columns)
+    assert tuple(failures.columns) == apibricks.dask.FAILURE_COLUMNS
+
+
+@pytest.mark.parametrize(
+    ("keys", "size", "error"),
+    [("sk_sandbox_a", 10, TypeError), (["sk_sandbox_a"], 0, ValueError), ([], True, TypeError)],
+)
+def test_bad_arguments(keys: object, size: object, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        apibricks.dask.paid_invoices(keys, partition_size=size)  # type: ignore[arg-type]
