@@ -34,6 +34,7 @@ from ._auth import key_hint
 from ._export import require, to_pandas
 from ._models import Invoice
 from ._outcome import Outcome
+from ._settings import ClientSettings
 
 if TYPE_CHECKING:
     import dask.dataframe
@@ -79,18 +80,10 @@ class DaskPaidInvoices:
         return DaskPaidInvoices(invoices, failures)
 
 
-@attrs.frozen
-class _Settings:
-    """Stand-in for `ClientSettings` until the client has it: the base URL, resolved on
-    the machine that builds the graph (workers may not share its environment)."""
-
-    base_url: str
-
-
 def paid_invoices(
     keys: Iterable[str],
     *,
-    settings: _Settings | None = None,
+    settings: ClientSettings | None = None,
     partition_size: int = DEFAULT_PARTITION_SIZE,
     concurrency: int = 32,
 ) -> DaskPaidInvoices:
@@ -98,10 +91,12 @@ def paid_invoices(
 
     Args:
         keys: One API key per organization; read once, on this machine.
-        settings: How workers build their client; None means the defaults, with the base
-            URL taken from ``$APIBRICKS_BASE_URL`` here.
+        settings: How workers build their client (``client.settings`` of a configured
+            client, or `ClientSettings(...)`); None means the defaults, with the base URL
+            read from ``$APIBRICKS_BASE_URL`` here, since workers may not share this
+            machine's environment.
         partition_size: Keys per partition (one fan-out on one worker).
-        concurrency: Requests in flight per partition.
+        concurrency: Requests in flight per partition; at most ``settings.max_connections``.
 
     Every key ends as its invoices (possibly none) or one failure row: nothing is lost.
     A key listed twice yields its invoices twice.
@@ -116,7 +111,10 @@ def paid_invoices(
     dd = require("dask.dataframe", "dask")
     require("distributed", "dask")
     if settings is None:
-        settings = _Settings(os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+        settings = ClientSettings(base_url=os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+    elif not isinstance(settings, ClientSettings):
+        raise TypeError(f"settings must be an apibricks.ClientSettings, not {type(settings)}.")
+    _check_concurrency(concurrency, settings.max_connections)
     batches = _batches(keys, partition_size)
     token = secrets.token_hex(8)  # task names: never derived from the keys
     parts = [
@@ -141,6 +139,18 @@ def paid_invoices(
     )
 
 
+def _check_concurrency(concurrency: int, max_connections: int) -> None:
+    """Fail here rather than once per partition on the workers."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}.")
+    if max_connections and concurrency > max_connections:
+        raise ValueError(
+            f"concurrency={concurrency} exceeds settings.max_connections={max_connections}; "
+            f"raise max_connections (attrs.evolve(settings, max_connections=...)) or lower "
+            f"concurrency."
+        )
+
+
 def _batches(keys: Iterable[str], size: int) -> list[KeyBatch]:
     batches: list[KeyBatch] = []
     batch: list[str] = []
@@ -161,7 +171,7 @@ def _pick(pair: tuple[pandas.DataFrame, pandas.DataFrame], position: int) -> pan
 
 
 def _fetch_partition(
-    batch: KeyBatch, settings: _Settings, concurrency: int
+    batch: KeyBatch, settings: ClientSettings, concurrency: int
 ) -> tuple[pandas.DataFrame, pandas.DataFrame]:
     """On a worker: one fan-out over the batch, as (invoices, failures) frames."""
     outcomes = _run(_fan_out(batch, settings, concurrency))
@@ -171,10 +181,10 @@ def _fetch_partition(
 
 
 async def _fan_out(
-    batch: KeyBatch, settings: _Settings, concurrency: int
+    batch: KeyBatch, settings: ClientSettings, concurrency: int
 ) -> list[Outcome[list[Invoice]]]:
     outcomes: list[Outcome[list[Invoice]]] = []
-    async with AsyncClient(base_url=settings.base_url, max_connections=concurrency) as client:
+    async with AsyncClient.from_settings(settings) as client:
         stream = client.fan_out(
             batch.keys, lambda org: org.invoices.list_paid(), concurrency=concurrency
         )

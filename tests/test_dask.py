@@ -10,6 +10,7 @@ import asyncio
 import pickle
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import dask
 import distributed
@@ -93,6 +94,19 @@ def test_same_invoices_and_failures_as_the_local_fan_out(
     assert all("Sandbox fault" in message for message in failures["message"][:2])
 
 
+def test_workers_use_the_settings_given(cluster: distributed.Client, base_url: str) -> None:
+    settings = apibricks.ClientSettings(base_url=base_url, max_retries=0)
+    keys = ["sk_sandbox_flaky~503x1", "sk_sandbox_fine"]
+    result = apibricks.dask.paid_invoices(keys, settings=settings, partition_size=1)
+
+    invoices, failures = dask.compute(result.invoices, result.failures)
+
+    assert len(invoices) == 3  # only the fine key: without retries the 503 is final
+    assert failures[["index", "error_type", "status_code"]].values.tolist() == [
+        [0, "InternalServerError", 503]
+    ]
+
+
 def test_persist_fetches_each_key_once(
     cluster: distributed.Client, server: sandbox.Sandbox, base_url: str
 ) -> None:
@@ -141,7 +155,11 @@ def test_a_failing_partition_logs_no_key(cluster: distributed.Client, base_url: 
     batch = apibricks.dask.KeyBatch(0, tuple(KEYS))
     assert repr(batch) == str(batch) == f"<KeyBatch start=0 keys={len(KEYS)}>"
     future = cluster.submit(
-        apibricks.dask._fetch_partition, batch, apibricks.dask._Settings(base_url), 0, pure=False
+        apibricks.dask._fetch_partition,
+        batch,
+        apibricks.ClientSettings(base_url=base_url),
+        0,
+        pure=False,
     )
     with pytest.raises(ValueError, match="concurrency") as raised:
         future.result()
@@ -165,9 +183,20 @@ def test_no_keys_is_an_empty_frame() -> None:
 
 
 @pytest.mark.parametrize(
-    ("keys", "size", "error"),
-    [("sk_sandbox_a", 10, TypeError), (["sk_sandbox_a"], 0, ValueError), ([], True, TypeError)],
+    ("keys", "kwargs", "error"),
+    [
+        ("sk_sandbox_a", {}, TypeError),
+        (["sk_sandbox_a"], {"partition_size": 0}, ValueError),
+        ([], {"partition_size": True}, TypeError),
+        ([], {"concurrency": 0}, ValueError),
+        (
+            [],
+            {"concurrency": 101, "settings": apibricks.ClientSettings(max_connections=100)},
+            ValueError,
+        ),
+        ([], {"settings": {"base_url": "http://127.0.0.1:1"}}, TypeError),
+    ],
 )
-def test_bad_arguments(keys: object, size: object, error: type[Exception]) -> None:
+def test_bad_arguments(keys: object, kwargs: dict[str, Any], error: type[Exception]) -> None:
     with pytest.raises(error):
-        apibricks.dask.paid_invoices(keys, partition_size=size)  # type: ignore[arg-type]
+        apibricks.dask.paid_invoices(keys, **kwargs)  # type: ignore[arg-type]
