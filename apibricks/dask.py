@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import os
 import secrets
 from collections.abc import Iterable, Sequence
@@ -153,16 +154,9 @@ def _check_concurrency(concurrency: int, max_connections: int) -> None:
 
 def _batches(keys: Iterable[str], size: int) -> list[KeyBatch]:
     batches: list[KeyBatch] = []
-    batch: list[str] = []
-    start = 0
-    for key in keys:
-        batch.append(key)
-        if len(batch) == size:
-            batches.append(KeyBatch(start, tuple(batch)))
-            start += size
-            batch = []
-    if batch:
-        batches.append(KeyBatch(start, tuple(batch)))
+    pending = iter(keys)
+    while chunk := tuple(itertools.islice(pending, size)):
+        batches.append(KeyBatch(len(batches) * size, chunk))
     return batches
 
 

@@ -75,7 +75,10 @@ def test_same_invoices_and_failures_as_the_local_fan_out(
         (str(invoice.id_organization), invoice.id) for invoice in local_rows
     )
     assert invoices["amount_usd_cents"].sum() == sum(i.amount_usd_cents for i in local_rows)
-    assert invoices.dtypes.equals(apibricks.to_pandas(local_rows).dtypes)
+    assert invoices.dtypes.equals(result.invoices.dtypes)  # the partitions match the meta
+    assert list(invoices.columns) == list(apibricks.to_pandas(local_rows).columns)
+    assert str(invoices["created"].dtype) == "datetime64[us, UTC]"
+    assert invoices["amount_usd"].sum() == sum(i.amount_usd for i in local_rows)  # exact
     expected = [
         (entry.index, type(entry.error).__name__, getattr(entry.error, "status_code", None))
         for entry in report.failures
