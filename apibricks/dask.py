@@ -25,13 +25,13 @@ import contextlib
 import itertools
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from ._async._client import BASE_URL_ENV, DEFAULT_BASE_URL, AsyncClient
-from ._auth import key_hint
+from ._auth import SecretKey, key_hint
 from ._export import require, to_pandas
 from ._models import Invoice
 from ._outcome import Outcome
@@ -52,7 +52,7 @@ class KeyBatch:
     """A slice of the input keys as a task argument; shows as a count, never as keys."""
 
     start: int
-    keys: tuple[str, ...]
+    keys: tuple[SecretKey, ...]
 
     def __repr__(self) -> str:
         return f"<KeyBatch start={self.start} keys={len(self.keys)}>"
@@ -102,7 +102,10 @@ def paid_invoices(
     Every key ends as its invoices (possibly none) or one failure row: nothing is lost.
     A key listed twice yields its invoices twice.
     """
-    if isinstance(keys, (str, bytes)):
+    single = isinstance(keys, (str, bytes))
+    pending = map(SecretKey, keys)  # SecretKey never raises
+    del keys  # crash reporters print this frame's locals: keep the keys as hints only
+    if single:
         raise TypeError("keys must be an iterable of API keys, not a single key.")
     if isinstance(partition_size, bool) or not isinstance(partition_size, int):
         raise TypeError(f"partition_size must be an int, got {type(partition_size).__name__}.")
@@ -116,7 +119,7 @@ def paid_invoices(
     elif not isinstance(settings, ClientSettings):
         raise TypeError(f"settings must be an apibricks.ClientSettings, not {type(settings)}.")
     _check_concurrency(concurrency, settings.max_connections)
-    batches = _batches(keys, partition_size)
+    batches = _batches(pending, partition_size)
     token = secrets.token_hex(8)  # task names: never derived from the keys
     parts = [
         dask.delayed(_fetch_partition, pure=False)(
@@ -152,9 +155,8 @@ def _check_concurrency(concurrency: int, max_connections: int) -> None:
         )
 
 
-def _batches(keys: Iterable[str], size: int) -> list[KeyBatch]:
+def _batches(pending: Iterator[SecretKey], size: int) -> list[KeyBatch]:
     batches: list[KeyBatch] = []
-    pending = iter(keys)
     while chunk := tuple(itertools.islice(pending, size)):
         batches.append(KeyBatch(len(batches) * size, chunk))
     return batches
@@ -179,9 +181,8 @@ async def _fan_out(
 ) -> list[Outcome[list[Invoice]]]:
     outcomes: list[Outcome[list[Invoice]]] = []
     async with AsyncClient.from_settings(settings) as client:
-        stream = client.fan_out(
-            batch.keys, lambda org: org.invoices.list_paid(), concurrency=concurrency
-        )
+        keys = (key.reveal() for key in batch.keys)  # a generator: no list of raw keys
+        stream = client.fan_out(keys, lambda org: org.invoices.list_paid(), concurrency=concurrency)
         async with contextlib.aclosing(stream) as results:
             async for outcome in results:
                 outcomes.append(attrs.evolve(outcome, index=batch.start + outcome.index))
@@ -204,7 +205,7 @@ def _failures_frame(outcomes: Sequence[Outcome[Any]]) -> pandas.DataFrame:
     pd = require("pandas", "dask")
     rows = {
         "index": pd.array([outcome.index for outcome in outcomes], dtype="int64"),
-        "key_hint": pd.array([_hint(outcome.key) for outcome in outcomes], dtype="string"),
+        "key_hint": pd.array([key_hint(outcome.key) for outcome in outcomes], dtype="string"),
         "error_type": pd.array(
             [type(outcome.error).__name__ for outcome in outcomes], dtype="string"
         ),
@@ -214,7 +215,3 @@ def _failures_frame(outcomes: Sequence[Outcome[Any]]) -> pandas.DataFrame:
         "message": pd.array([str(outcome.error) for outcome in outcomes], dtype="string"),
     }
     return pd.DataFrame(rows, columns=list(FAILURE_COLUMNS))
-
-
-def _hint(key: object) -> str:
-    return key_hint(key) if isinstance(key, str) else f"<{type(key).__name__}>"

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import secrets
+import sys
 import time
+import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dask
@@ -23,6 +27,7 @@ from apibricks import sandbox
 
 GOOD = [f"sk_sandbox_org{i:02d}" for i in range(20)] + ["sk_sandbox_few~n2", "sk_sandbox_none~n0"]
 FAULTY = ["sk_sandbox_x~401", "sk_sandbox_gone~404", "sk_sandbox_flaky~503x1", "not a key\n"]
+PACKAGE = str(Path(apibricks.__file__).parent)
 KEYS = [*GOOD[:10], *FAULTY[:2], *GOOD[10:], GOOD[3], *FAULTY[2:]]  # GOOD[3] twice
 
 
@@ -175,6 +180,30 @@ def test_a_failing_partition_logs_no_key(cluster: distributed.Client, base_url: 
     for key in KEYS:
         assert key not in logs
         assert key.encode() not in pickled
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "blocked", "error"),
+    [({}, "distributed", ImportError), ({"concurrency": 0}, None, ValueError)],
+)
+def test_an_early_error_leaves_no_key_in_traceback_locals(
+    monkeypatch: pytest.MonkeyPatch,
+    kwargs: dict[str, Any],
+    blocked: str | None,
+    error: type[Exception],
+) -> None:
+    """Crash reporters print every frame's locals: ours hold the keys only as hints."""
+    secret = "sk_sandbox_L0CALS" + secrets.token_hex(8)
+    if blocked is not None:
+        monkeypatch.setitem(sys.modules, blocked, None)
+    with pytest.raises(error) as raised:
+        apibricks.dask.paid_invoices([secret, secret + "~401"], **kwargs)
+    exception = traceback.TracebackException.from_exception(raised.value, capture_locals=True)
+    ours = [frame for frame in exception.stack if frame.filename.startswith(PACKAGE)]
+    assert [frame.name for frame in ours][:1] == ["paid_invoices"]
+    assert "pending" in (ours[0].locals or {})
+    for frame in ours:
+        assert secret not in str(frame.locals), frame.name
 
 
 def test_no_keys_is_an_empty_frame() -> None:
