@@ -7,6 +7,8 @@ it) serve the whole module: starting a cluster costs seconds.
 from __future__ import annotations
 
 import asyncio
+import copyreg
+import importlib
 import pickle
 import secrets
 import sys
@@ -14,10 +16,8 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask
-import distributed
 import pandas as pd
 import pytest
 
@@ -25,10 +25,35 @@ import apibricks
 import apibricks.dask
 from apibricks import sandbox
 
+if TYPE_CHECKING:
+    import distributed
+
+# Imported by the tests, not at collection: importing dask (or distributed) installs
+# tblib's pickling for every exception class, process-wide, through copyreg; see below.
+dask: Any = None
+distributed: Any = None  # type: ignore[no-redef]
+
 GOOD = [f"sk_sandbox_org{i:02d}" for i in range(20)] + ["sk_sandbox_few~n2", "sk_sandbox_none~n0"]
 FAULTY = ["sk_sandbox_x~401", "sk_sandbox_gone~404", "sk_sandbox_flaky~503x1", "not a key\n"]
 PACKAGE = str(Path(apibricks.__file__).parent)
 KEYS = [*GOOD[:10], *FAULTY[:2], *GOOD[10:], GOOD[3], *FAULTY[2:]]  # GOOD[3] twice
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dask_imported_and_undone() -> Iterator[None]:
+    """Import dask and distributed for this module, then undo their global side effect.
+
+    Importing them runs ``tblib.pickling_support.install()``, which registers a reducer
+    for every exception class in ``copyreg.dispatch_table`` for the rest of the process,
+    overriding the errors' own pickling that later test modules check.
+    """
+    global dask, distributed
+    saved = dict(copyreg.dispatch_table)
+    dask = importlib.import_module("dask")
+    distributed = importlib.import_module("distributed")
+    yield
+    copyreg.dispatch_table.clear()
+    copyreg.dispatch_table.update(saved)
 
 
 @pytest.fixture(scope="module")
