@@ -14,6 +14,8 @@ import secrets
 import sys
 import time
 import traceback
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,6 +178,28 @@ def test_keys_never_leave_as_text(cluster: distributed.Client, base_url: str) ->
         assert key not in shown
         assert key not in logs
         assert key.encode() not in pickled
+
+
+def test_the_dashboard_shows_no_key(cluster: distributed.Client, base_url: str) -> None:
+    """The scheduler's web pages (task, workers, exceptions, logs) while results are held."""
+    result = apibricks.dask.paid_invoices(KEYS, partition_size=5).persist()
+    distributed.wait([result.invoices, result.failures])
+    held = [str(key) for key in cluster.who_has()]  # every key the scheduler holds
+    fetches = [key for key in held if key.startswith("apibricks-fetch-")]
+    assert fetches, held
+    dashboard = cluster.dashboard_link.rsplit("/", 1)[0]
+    pages = [f"/info/task/{urllib.parse.quote(key, safe='')}.html" for key in held]
+    pages += ["/info/main/workers.html", "/info/main/exceptions.html", "/info/main/logs.html"]
+    pages += [
+        f"/info/logs/{urllib.parse.quote(worker, safe='')}.html"
+        for worker in cluster.scheduler_info()["workers"]
+    ]
+    for page in pages:
+        with urllib.request.urlopen(dashboard + page, timeout=30) as answer:
+            text = answer.read().decode()
+        assert "apibricks" in text or "/info/task/" not in page, page
+        for key in KEYS:
+            assert key not in text, page
 
 
 def worker_logs(client: distributed.Client) -> str:
