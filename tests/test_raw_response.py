@@ -59,6 +59,16 @@ async def test_retries_taken_counts_failed_attempts(
     assert sandbox_server.requests_for(key) == 3
 
 
+async def test_raw_response_after_a_same_origin_redirect(facade: Facade, sandbox_url: str) -> None:
+    raw = await facade(
+        lambda client: client.invoices.with_raw_response.list_paid(),
+        api_key="sk_sandbox_raw_redirect~redirectx1",
+    )
+    assert raw.status_code == 200
+    assert raw.retries_taken == 0  # a followed redirect is not a retry
+    assert raw.url == f"{sandbox_url}/invoices/paid"
+
+
 @pytest.mark.parametrize(
     ("fault", "error"),
     [
