@@ -5,7 +5,9 @@
     apibricks invoices paid --keys-file keys.txt       # every organization, concurrently
 
 Exit status: 0 success; 1 an organization (or the one key) failed, the rest still written;
-2 a usage error, reported in one line; 130 interrupted. No traceback, never a key.
+2 a usage error, reported in one line; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+No traceback, never a key. Heavy imports (aiohttp, rich, pyarrow) wait until they are used,
+so ``apibricks --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import os
 import signal
 import sys
@@ -21,11 +24,10 @@ from typing import Any, TextIO
 
 from ._args import Config, UsageError, parse_config
 from ._output import one_line
-from ._run import run
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,19 +66,64 @@ def _error(message: str) -> None:
 
 
 def _execute(config: Config) -> int:
+    from ._atomic import AtomicFile
+    from ._ledger import Ledger, LedgerError, ledger_path
+    from ._run import run
+
+    _configure_logging(config.verbosity)
     if config.output is None:
         _prepare_stdout(sys.stdout, config.format)
         return _run_interruptibly(
             run(config, sys.stdout, sys.stderr, out_is_terminal=sys.stdout.isatty())
         )
+    if config.resume:  # the output is the run's journal: appended to, never replaced
+        ledger = Ledger(config.output)
+        try:
+            out = ledger.open()
+        except LedgerError as exc:
+            raise UsageError(str(exc)) from None
+        except OSError as exc:
+            raise _cannot_write(config, exc) from None
+        try:
+            return _run_interruptibly(
+                run(config, out, sys.stderr, out_is_terminal=False, ledger=ledger)
+            )
+        finally:
+            ledger.close()
     try:
-        out = config.output.open("w", encoding="utf-8", errors=_UNENCODABLE, newline="")
+        target = AtomicFile(config.output)
     except OSError as exc:
-        raise UsageError(
-            f"cannot write {config.output}: {exc.strerror or exc}; choose another --output"
-        ) from None
-    with out:
-        return _run_interruptibly(run(config, out, sys.stderr, out_is_terminal=False))
+        raise _cannot_write(config, exc) from None
+    try:
+        with target.open_text() as out:
+            code = _run_interruptibly(run(config, out, sys.stderr, out_is_terminal=False))
+    except BaseException:  # a crash: the target stays as it was
+        target.discard()
+        raise
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        target.discard()
+        return code
+    target.commit()
+    with contextlib.suppress(OSError):  # a --resume ledger describes the file just replaced
+        ledger_path(config.output).unlink()
+    return code
+
+
+def _cannot_write(config: Config, exc: OSError) -> UsageError:
+    return UsageError(
+        f"cannot write {config.output}: {exc.strerror or exc}; choose another --output"
+    )
+
+
+def _configure_logging(verbosity: int) -> None:
+    """-v: the ``apibricks`` logger's INFO lines (retries) on stderr; -vv: DEBUG too."""
+    if not verbosity:
+        return
+    logger = logging.getLogger("apibricks")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("apibricks: %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbosity == 1 else logging.DEBUG)
 
 
 # A lone surrogate (valid in JSON, not in UTF-8) is written as its JSON escape, \udXXX.
@@ -98,22 +145,23 @@ def _run_interruptibly(job: Coroutine[Any, Any, int]) -> int:
     async def guarded() -> int:
         task = asyncio.current_task()
         assert task is not None
-        interrupted = False
+        interrupted: int | None = None
 
-        def interrupt() -> None:
+        def interrupt(code: int) -> None:
             nonlocal interrupted
-            interrupted = True
+            interrupted = code
             task.cancel()
 
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, or not main
-            loop.add_signal_handler(signal.SIGINT, interrupt)
+        for signum, code in ((signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, or not main
+                loop.add_signal_handler(signum, interrupt, code)
         try:
             return await job
         except asyncio.CancelledError:
-            if not interrupted:
+            if interrupted is None:
                 raise
-        _error("interrupted")
-        return EXIT_INTERRUPTED
+        _error("interrupted" if interrupted == EXIT_INTERRUPTED else "terminated")
+        return interrupted
 
     return asyncio.run(guarded())

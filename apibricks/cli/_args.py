@@ -15,17 +15,25 @@ from typing import NoReturn, TextIO
 
 from yarl import URL
 
-from .._async._client import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-from .._async._transport import check_base_url
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
 from .._version import __version__
+from ._shard import Shard, parse_shard
 
 __all__ = ["FORMATS", "Config", "KeySource", "UsageError", "parse_config"]
+
+# The client's defaults, repeated here so that `apibricks --help` does not import aiohttp
+# (tests/test_cli.py checks they match `apibricks._async._client`).
+BASE_URL_ENV = "APIBRICKS_BASE_URL"
+DEFAULT_BASE_URL = "https://api-console.apibricks.io"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 2
 
 PROG = "apibricks"
 FORMATS = ("table", "json", "jsonl", "csv")
 _SUFFIX_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 _HELP_HINT = "see 'apibricks invoices paid --help'"
+_COLUMN_FORMATS = ("table", "csv")
+_RESUME_FORMATS = ("jsonl",)
 
 
 class UsageError(Exception):
@@ -51,6 +59,12 @@ class Config:
     concurrency: int
     timeout: float | None
     max_retries: int
+    columns: tuple[str, ...] | None = None  # --columns, checked against the known names
+    progress: str = "auto"  # "auto" (a terminal), "always" (--progress), "never" (--quiet)
+    resume: bool = False
+    shard: Shard | None = None
+    rate_limit: float | None = None
+    verbosity: int = 0  # -v: INFO, -vv: DEBUG
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +97,23 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected requests per second > 0, got {text!r}")
+    return value
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -102,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Exit status: 0 all fetched; 1 an organization failed (the others are still "
-            "printed; failures are listed on stderr); 2 a usage error; 130 interrupted."
+            "printed; failures are listed on stderr); 2 a usage error; 130 interrupted "
+            "(Ctrl-C); 143 terminated (SIGTERM). An interrupted -o FILE is left as it was."
         ),
     )
     who = paid.add_argument_group("organizations")
@@ -132,10 +164,55 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--format",
         choices=FORMATS,
-        help="default: from the --output suffix (.json .jsonl .ndjson .csv), else table on a "
-        "terminal, json otherwise",
+        help="json/jsonl: the API's own invoice records (lossless); table/csv: a report row "
+        "per invoice. Default: from the --output suffix (.json .jsonl .ndjson .csv; another "
+        "suffix needs --format), else table on a terminal, json otherwise",
     )
-    out.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    out.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write here instead of stdout; written to a temporary file beside it and renamed "
+        "when the run ends, so it is never half-written",
+    )
+    out.add_argument(
+        "--columns",
+        metavar="A,B,...",
+        help="table/csv columns, in order: invoice fields by API name (invoiceNumber, "
+        "paidDate, ...), amountUsd, or organization.FIELD (organization.country, ...)",
+    )
+    shown = out.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--progress",
+        action="store_true",
+        help="report progress on stderr even when it is not a terminal (a line every few "
+        "seconds, for CI logs and nohup)",
+    )
+    shown.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress; errors are still reported"
+    )
+    out.add_argument(
+        "--verbose",
+        "-v",
+        action="count",
+        default=0,
+        help="log retries and requests on stderr: -v INFO, -vv DEBUG",
+    )
+    big = paid.add_argument_group("long runs")
+    big.add_argument(
+        "--resume",
+        action="store_true",
+        help="with -o FILE.jsonl: append each organization's invoices as it completes, with a "
+        "ledger of finished organizations beside it (FILE.jsonl.ledger, key fingerprints "
+        "only); rerun the same command to fetch only what is missing",
+    )
+    big.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="take only shard I of N (1 <= I <= N) of the keys, chosen by key fingerprint: "
+        "N runs with 1/N .. N/N together cover every key exactly once",
+    )
     tuning = paid.add_argument_group("tuning")
     tuning.add_argument(
         "--concurrency",
@@ -157,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_RETRIES,
         metavar="N",
         help="retries of transient failures (default %(default)s)",
+    )
+    tuning.add_argument(
+        "--rate-limit",
+        type=_rate,
+        metavar="R",
+        help="start at most R requests per second across the whole run (default: no cap)",
     )
     return parser
 
@@ -197,6 +280,8 @@ def check_url(url: str, source: str) -> str:
         raise UsageError(
             f"{source} {shown} is not an absolute http(s) URL; use e.g. {DEFAULT_BASE_URL}"
         )
+    from .._async._transport import check_base_url  # aiohttp: not needed for --help
+
     try:
         check_base_url(url, allow_insecure_http=False)
     except ValueError:
@@ -207,10 +292,41 @@ def check_url(url: str, source: str) -> str:
     return url
 
 
-def _default_format(output: Path | None, stdout: TextIO) -> str:
-    if output is not None:
-        return _SUFFIX_FORMATS.get(output.suffix.lower(), "json")
-    return "table" if stdout.isatty() else "json"
+def _default_format(output: Path | None, stdout: TextIO, *, columns: bool) -> str:
+    if output is None:
+        if stdout.isatty():
+            return "table"
+        return "csv" if columns else "json"  # chosen columns are a report, not a record
+    suffix = output.suffix.lower()
+    if suffix not in _SUFFIX_FORMATS:
+        known = " ".join(_SUFFIX_FORMATS)
+        what = f"suffix {output.suffix!r}" if output.suffix else "no suffix"
+        raise UsageError(
+            f"--output {output.name} has {what}, so its format is unknown; use one of "
+            f"{known}, or say it with --format"
+        )
+    return _SUFFIX_FORMATS[suffix]
+
+
+def _check_columns(text: str | None, format: str) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    if format not in _COLUMN_FORMATS:
+        each = ".[] | " if format == "json" else ""
+        raise UsageError(
+            f"--columns applies to table and csv; {format} holds the whole API record: "
+            f"pick fields with jq, e.g. jq -c '{each}[.invoiceNumber, .organization.country]'"
+        )
+    from ._columns import column_names  # the models: not needed for --help
+
+    names = tuple(name.strip() for name in text.split(","))
+    known = column_names()
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise UsageError(
+            f"--columns: unknown column {', '.join(map(repr, unknown))}; valid: {', '.join(known)}"
+        )
+    return names
 
 
 def parse_config(
@@ -254,15 +370,35 @@ def parse_config(
         else:
             base_url = DEFAULT_BASE_URL
 
+    if args.shard is not None and args.keys_file is None:
+        raise UsageError("--shard splits a --keys-file; pass one")
+    if args.shard is not None:
+        keys = [source for source in keys if args.shard.holds(source.key)]
+
     output = None if args.output in (None, "-") else Path(args.output)
+    format = args.format or _default_format(output, stdout, columns=args.columns is not None)
+    if args.resume:
+        if output is None:
+            raise UsageError("--resume needs --output FILE.jsonl: that file is the run's record")
+        if format not in _RESUME_FORMATS:
+            raise UsageError(
+                f"--resume appends records as organizations finish, which {format} cannot; "
+                "use -o FILE.jsonl"
+            )
     return Config(
         keys=keys,
         fan_out=args.keys_file is not None,
         base_url=base_url,
         sandbox=args.sandbox,
-        format=args.format or _default_format(output, stdout),
+        format=format,
         output=output,
         concurrency=args.concurrency,
         timeout=args.timeout or None,
         max_retries=args.max_retries,
+        columns=_check_columns(args.columns, format),
+        progress="never" if args.quiet else "always" if args.progress else "auto",
+        resume=args.resume,
+        shard=args.shard,
+        rate_limit=args.rate_limit,
+        verbosity=args.verbose,
     )

@@ -7,54 +7,17 @@ single organization's failure is reported exactly like one failure among many.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import TextIO
 
-from .._async import AsyncClient
 from .._auth import key_hint
 from ._args import Config, KeySource
-from ._output import invoice_record, make_writer, one_line
+from ._ledger import Ledger
+from ._output import make_writer, one_line
+from ._progress import make_display
+from ._shard import fingerprint
 
 __all__ = ["run"]
-
-_REDRAW_EVERY = 0.1  # seconds; thousands of keys must not flood the terminal
-
-
-class ProgressLine:
-    """``done/total, failures`` on one stderr line redrawn with CR; silent off a terminal."""
-
-    def __init__(self, stream: TextIO, total: int, *, enabled: bool) -> None:
-        self.stream = stream
-        self.total = total
-        self.enabled = enabled
-        self.done = self.failed = 0
-        self._drawn = 0.0  # time of the last draw; 0: nothing on screen
-
-    def advance(self, *, ok: bool) -> None:
-        self.done += 1
-        self.failed += not ok
-        if self.enabled and time.monotonic() - self._drawn >= _REDRAW_EVERY:
-            self.draw()
-
-    def draw(self) -> None:
-        failed = f", {self.failed} failed" if self.failed else ""
-        self.stream.write(f"\r\x1b[Korganizations: {self.done}/{self.total}{failed}")
-        self.stream.flush()
-        self._drawn = time.monotonic()
-
-    def clear(self) -> None:
-        """Wipe the line, so records written to the same terminal start on a clean line."""
-        if self._drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._drawn = 0.0
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.draw()
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 @contextlib.asynccontextmanager
@@ -79,44 +42,85 @@ def describe_failure(source: KeySource, error: BaseException | None, *, fan_out:
     return f"apibricks: error: {where}key {hint}: {kind}: {message}".rstrip(": ")
 
 
-async def run(config: Config, out: TextIO, err: TextIO, *, out_is_terminal: bool) -> int:
-    """Fetch, write, summarise; 0 when every organization was fetched, else 1."""
-    writer = make_writer(config.format, out)
-    progress = ProgressLine(err, len(config.keys), enabled=config.fan_out and err.isatty())
-    failures: list[tuple[int, BaseException | None]] = []
-    async with (
-        _base_url(config) as base_url,
-        AsyncClient(
-            api_key=config.keys[0].key,
-            base_url=base_url,
-            timeout=config.timeout,
-            max_retries=config.max_retries,
-            max_connections=config.concurrency,
-        ) as client,
-    ):
-        outcomes = client.fan_out(
-            [source.key for source in config.keys],
-            lambda org: org.invoices.list_paid(),
-            concurrency=config.concurrency,
+def _still_to_do(config: Config, ledger: Ledger | None, err: TextIO) -> list[KeySource]:
+    """Every key, or under --resume each organization not yet in the ledger, once."""
+    if ledger is None:
+        return config.keys
+    todo: dict[str, KeySource] = {}
+    for source in config.keys:
+        todo.setdefault(fingerprint(source.key), source)
+    skipped = sum(1 for print_ in todo if print_ in ledger.done)
+    if skipped and config.progress != "never":
+        print(
+            f"apibricks: resuming: {skipped} of {len(todo)} organizations already in "
+            f"{ledger.output.name}; fetching the other {len(todo) - skipped}",
+            file=err,
+            flush=True,
         )
-        async with contextlib.aclosing(outcomes):  # leaving early cancels what is in flight
-            async for outcome in outcomes:
-                if outcome.ok:
-                    records = [invoice_record(invoice) for invoice in outcome.value or ()]
-                    if out_is_terminal:
-                        progress.clear()
-                    writer.add(outcome.index, records)
-                else:
-                    failures.append((outcome.index, outcome.error))
-                progress.advance(ok=outcome.ok)
-    progress.finish()
+    return [source for print_, source in todo.items() if print_ not in ledger.done]
+
+
+async def run(
+    config: Config,
+    out: TextIO,
+    err: TextIO,
+    *,
+    out_is_terminal: bool,
+    ledger: Ledger | None = None,
+) -> int:
+    """Fetch, write, summarise; 0 when every organization was fetched, else 1."""
+    from .._async import AsyncClient  # aiohttp: only once there is work to do
+
+    todo = _still_to_do(config, ledger, err)
+    writer = make_writer(config.format, out, config.columns)
+    display = make_display(
+        config.progress,
+        err,
+        len(todo),
+        fan_out=config.fan_out,
+        shares_terminal=out_is_terminal and config.format != "table",
+    )
+    failures: list[tuple[int, BaseException | None]] = []
+    try:
+        if todo:
+            async with (
+                _base_url(config) as base_url,
+                AsyncClient(
+                    api_key=todo[0].key,
+                    base_url=base_url,
+                    timeout=config.timeout,
+                    max_retries=config.max_retries,
+                    max_connections=config.concurrency,
+                ) as client,
+            ):
+                outcomes = client.fan_out(
+                    [source.key for source in todo],
+                    lambda org: org.invoices.list_paid(),
+                    concurrency=config.concurrency,
+                    rate_limit=config.rate_limit,
+                    on_progress=display.update,
+                )
+                async with contextlib.aclosing(outcomes):  # leaving early cancels the rest
+                    async for outcome in outcomes:
+                        if not outcome.ok:
+                            failures.append((outcome.index, outcome.error))
+                            continue
+                        invoices = outcome.value or []
+                        if out_is_terminal:
+                            display.clear()
+                        writer.add(outcome.index, invoices)
+                        if ledger is not None:
+                            ledger.finished(outcome.key, len(invoices))
+    finally:
+        display.close()
     writer.close()
     for index, error in sorted(failures, key=lambda failure: failure[0]):
-        print(describe_failure(config.keys[index], error, fan_out=config.fan_out), file=err)
+        print(describe_failure(todo[index], error, fan_out=config.fan_out), file=err)
     if config.fan_out and failures:
         print(
-            f"apibricks: {len(failures)} of {len(config.keys)} organizations failed; "
-            "their invoices are not in the output",
+            f"apibricks: {len(failures)} of {len(todo)} organizations failed; "
+            "their invoices are not in the output"
+            + ("; rerun with --resume to fetch only those" if ledger is not None else ""),
             file=err,
         )
     return 1 if failures else 0
