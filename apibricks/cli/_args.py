@@ -314,8 +314,8 @@ def _check_columns(text: str | None, format: str) -> tuple[str, ...] | None:
     if format not in _COLUMN_FORMATS:
         each = ".[] | " if format == "json" else ""
         raise UsageError(
-            f"--columns applies to table and csv; {format} holds the whole API record: "
-            f"pick fields with jq, e.g. jq -c '{each}[.invoiceNumber, .organization.country]'"
+            f"--columns applies to table and csv; {format} holds the whole API record; "
+            f"use jq to pick fields, e.g. jq -c '{each}[.invoiceNumber, .organization.country]'"
         )
     from ._columns import column_names  # the models: not needed for --help
 

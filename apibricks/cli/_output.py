@@ -114,12 +114,13 @@ def csv_cell(value: Any) -> Any:
 
 
 class CsvWriter(Writer):
-    """A header row of column names, then one report row per invoice."""
+    """A header row of column names, then one report row per invoice (RFC 4180)."""
 
     def __init__(self, stream: TextIO, names: tuple[str, ...] | None = None) -> None:
         super().__init__(stream)
         self._columns = columns(names)
-        self._csv = csv.writer(stream, lineterminator="\n")
+        # CRLF as RFC 4180 says; with "\n" the csv module would leave a CR in a cell unquoted.
+        self._csv = csv.writer(stream, lineterminator="\r\n")
         self._csv.writerow([column.name for column in self._columns])
 
     def add(self, index: int, invoices: Sequence[Invoice]) -> None:
