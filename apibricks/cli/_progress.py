@@ -92,6 +92,10 @@ class Display(abc.ABC):
     @abc.abstractmethod
     def show(self) -> None: ...
 
+    def _final(self) -> None:
+        """The last snapshot, its elapsed time brought up to now."""
+        self.last = replace(self.last, elapsed=self.clock() - self.started)
+
     def clear(self) -> None:  # noqa: B027 - most displays have nothing on screen to wipe
         """Wipe what is on screen, so records written to the same terminal start clean."""
 
@@ -125,7 +129,7 @@ class PlainLines(Display):
         self._next = self.clock() + self.interval
 
     def close(self) -> None:
-        self.last = replace(self.last, elapsed=self.clock() - self.started)
+        self._final()
         self._write()
 
 
@@ -155,6 +159,7 @@ class TerminalLine(Display):
             self._drawn = None
 
     def close(self) -> None:
+        self._final()
         self._draw()
         self.stream.write("\n")
         self.stream.flush()
@@ -191,6 +196,7 @@ class RichBar(Display):
         self._bar.update(self._task, completed=snapshot.done, failed=snapshot.failed, rate=rate)
 
     def close(self) -> None:
+        self._final()
         self.show()
         self._bar.stop()
 

@@ -1,0 +1,303 @@
+"""Long runs from the command line: outputs never half-written, resume after kill -9,
+shards, the rate limit, progress and verbose logging.
+
+Every run is a real subprocess against a real sandbox on loopback; kills are real signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from test_cli import KEY, ROOT, clean_env, cli, decoded, sdk_invoices
+
+import apibricks
+from apibricks import sandbox
+from apibricks.cli._args import parse_config
+
+
+def fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def by_identity(invoices: list[apibricks.Invoice]) -> list[apibricks.Invoice]:
+    return sorted(invoices, key=lambda i: (str(i.id_organization), i.id))
+
+
+def ledger_entries(path: Path) -> list[dict[str, object]]:
+    """The ledger's complete entries (a line cut by kill -9 is not one)."""
+    entries = []
+    for line in path.read_bytes().splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        entry = json.loads(line)
+        if "key" in entry:
+            entries.append(entry)
+    return entries
+
+
+async def until(condition: object, timeout: float = 30.0) -> None:
+    """Wait for ``condition()`` to hold, polling, with a deadline (a file has no event)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():  # type: ignore[operator]
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def slow_sandbox() -> AsyncIterator[sandbox.Sandbox]:
+    server = sandbox.Sandbox(latency=0.1)
+    async with server.serve():
+        yield server
+
+
+# --- --resume: kill -9 at any moment, rerun, every invoice exactly once ---
+
+
+async def test_resume_after_kill_9_fetches_only_what_is_missing(
+    slow_sandbox: sandbox.Sandbox, tmp_path: Path
+) -> None:
+    url = slow_sandbox.url
+    assert url is not None
+    keys = [f"sk_sandbox_resume{n}~n{n % 4 * 3}" for n in range(40)]  # some have no invoices
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
+    output, ledger = tmp_path / "run.jsonl", tmp_path / "run.jsonl.ledger"
+    command = (
+        *(sys.executable, "-m", "apibricks", "invoices", "paid", "--keys-file", str(keys_file)),
+        *("-o", str(output), "--resume", "--concurrency", "2"),
+    )
+    first = await asyncio.create_subprocess_exec(
+        *command, cwd=ROOT, env=clean_env(APIBRICKS_BASE_URL=url), stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        await until(lambda: ledger.exists() and len(ledger_entries(ledger)) >= 6)
+    finally:
+        first.kill()  # SIGKILL: no cleanup of any kind
+        await first.communicate()
+    assert first.returncode == -signal.SIGKILL
+    finished = {entry["key"] for entry in ledger_entries(ledger)}
+    assert 6 <= len(finished) < len(keys)
+
+    slow_sandbox.reset_stats()
+    second = await cli(
+        "invoices", "paid", "--keys-file", str(keys_file), "-o", str(output), "--resume",
+        "--concurrency", "4", APIBRICKS_BASE_URL=url,
+    )  # fmt: skip
+    assert second.code == 0, second.err
+    assert second.err.startswith(f"apibricks: resuming: {len(finished)} of {len(keys)} ")
+    for key in keys:  # the second run asked only for the missing organizations
+        assert slow_sandbox.requests_for(key) == (0 if fingerprint(key) in finished else 1), key
+
+    wanted = [i for key in keys for i in await sdk_invoices(url, key)]
+    got = decoded("jsonl", output.read_text(encoding="utf-8"))
+    assert by_identity(got) == by_identity(wanted)  # every invoice, exactly once
+    ledger_text = ledger.read_text(encoding="utf-8")
+    assert not any(key in ledger_text for key in keys)  # fingerprints only
+    assert {entry["key"] for entry in ledger_entries(ledger)} == {fingerprint(k) for k in keys}
+
+
+async def test_resume_drops_records_written_but_not_ledgered(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    """The instant kill -9 can hit: records appended, ledger line not (or half) written."""
+    keys = [f"sk_sandbox_cut{n}" for n in range(3)]
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(keys[:2]) + "\n", encoding="utf-8")
+    output, ledger = tmp_path / "run.jsonl", tmp_path / "run.jsonl.ledger"
+    args = ("invoices", "paid", "--keys-file", str(keys_file), "-o", str(output), "--resume")
+    assert (await cli(*args, APIBRICKS_BASE_URL=sandbox_url)).code == 0
+    complete = output.read_bytes()
+    # the third organization's records landed, one of them cut; its ledger line was cut too
+    extra = sandbox.make_invoices_payload(keys[2]).decode()
+    records = json.loads(extra)
+    with output.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(records[0]) + "\n" + json.dumps(records[1])[:40])
+    with ledger.open("a", encoding="utf-8") as out:
+        out.write('{"key": "' + fingerprint(keys[2])[:10])
+
+    keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
+    result = await cli(*args, APIBRICKS_BASE_URL=sandbox_url)
+    assert result.code == 0, result.err
+    assert output.read_bytes().startswith(complete)
+    wanted = [i for key in keys for i in await sdk_invoices(sandbox_url, key)]
+    assert by_identity(decoded("jsonl", output.read_text(encoding="utf-8"))) == by_identity(wanted)
+    assert len(ledger_entries(ledger)) == 3
+
+
+async def test_resume_refuses_a_file_it_did_not_write(sandbox_url: str, tmp_path: Path) -> None:
+    output = tmp_path / "run.jsonl"
+    output.write_text("precious\n", encoding="utf-8")
+    result = await cli(
+        "invoices", "paid", "-o", str(output), "--resume", APIBRICKS_API_KEY=KEY,
+        APIBRICKS_BASE_URL=sandbox_url,
+    )  # fmt: skip
+    assert result.code == 2
+    assert "has no ledger" in result.err
+    assert output.read_text(encoding="utf-8") == "precious\n"
+
+
+async def test_resume_retries_failed_organizations(
+    sandbox_server: sandbox.Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    keys = ["sk_sandbox_fine", "sk_sandbox_flaky~500x3"]  # fails all 3 attempts of run one
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
+    output = tmp_path / "run.jsonl"
+    args = ("invoices", "paid", "--keys-file", str(keys_file), "-o", str(output), "--resume")
+    first = await cli(*args, APIBRICKS_BASE_URL=sandbox_url)
+    assert first.code == 1
+    assert "rerun with --resume" in first.err
+    second = await cli(*args, APIBRICKS_BASE_URL=sandbox_url)
+    assert second.code == 0, second.err
+    assert sandbox_server.requests_for(keys[0]) == 1  # fetched once over both runs
+    wanted = [i for key in keys for i in await sdk_invoices(sandbox_url, key)]
+    assert by_identity(decoded("jsonl", output.read_text(encoding="utf-8"))) == by_identity(wanted)
+
+
+# --- -o is never half-written ---
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_interrupted_run_leaves_the_target_untouched(
+    sandbox_server: sandbox.Sandbox, sandbox_url: str, tmp_path: Path, signum: int, code: int
+) -> None:
+    keys = ["sk_sandbox_quick", "sk_sandbox_stuck~slow30"]
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
+    target = tmp_path / "paid.json"
+    target.write_text("yesterday's report\n", encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "apibricks", "invoices", "paid", "--keys-file", str(keys_file)),
+        *("-o", str(target)),
+        cwd=ROOT,
+        env=clean_env(APIBRICKS_BASE_URL=sandbox_url),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await until(lambda: all(sandbox_server.requests_for(key) for key in keys))
+    proc.send_signal(signum)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == code, err
+    assert target.read_text(encoding="utf-8") == "yesterday's report\n"
+    assert sorted(os.listdir(tmp_path)) == ["keys.txt", "paid.json"]  # no temporary left
+
+
+async def test_failed_organization_still_replaces_the_target(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("sk_sandbox_good\nsk_live_unknown\n", encoding="utf-8")
+    target = tmp_path / "paid.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    os.chmod(target, 0o640)
+    result = await cli(
+        "invoices", "paid", "--keys-file", str(keys_file), "-o", str(target),
+        APIBRICKS_BASE_URL=sandbox_url,
+    )  # fmt: skip
+    assert result.code == 1
+    got = decoded("jsonl", target.read_text(encoding="utf-8"))
+    assert got == await sdk_invoices(sandbox_url, "sk_sandbox_good")
+    assert target.stat().st_mode & 0o777 == 0o640  # the file keeps its mode
+
+
+# --- --shard I/N ---
+
+
+def test_shards_are_disjoint_deterministic_and_cover_every_key(tmp_path: Path) -> None:
+    keys = [f"sk_sandbox_shard{n}" for n in range(300)]
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
+
+    def shard(spec: str) -> list[str]:
+        argv = ["invoices", "paid", "--keys-file", str(keys_file), "--shard", spec]
+        config = parse_config(argv, {}, io.StringIO(), io.StringIO())
+        return [source.key for source in config.keys]
+
+    shards = [shard(f"{i}/4") for i in range(1, 5)]
+    assert sorted(key for part in shards for key in part) == sorted(keys)  # cover, disjoint
+    assert all(len(part) > 40 for part in shards)  # a fair share each
+    assert shard("2/4") == shards[1]  # deterministic
+    by_fingerprint = [k for k in keys if int(fingerprint(k)[:16], 16) % 4 == 2]
+    assert shards[2] == by_fingerprint  # documented: bucket I-1 of the SHA-256 fingerprint
+    assert shard("1/1") == keys
+
+
+async def test_a_shard_fetches_only_its_keys(
+    sandbox_server: sandbox.Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    keys = [f"sk_sandbox_split{n}~n1" for n in range(12)]
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
+    result = await cli(
+        "invoices", "paid", "--keys-file", str(keys_file), "--shard", "2/3", "--format", "jsonl",
+        APIBRICKS_BASE_URL=sandbox_url,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    mine = [k for k in keys if int(fingerprint(k)[:16], 16) % 3 == 1]
+    assert [k for k in keys if sandbox_server.requests_for(k)] == mine
+    assert len(decoded("jsonl", result.out)) == len(mine)
+
+
+# --- --rate-limit ---
+
+
+async def test_rate_limit_spaces_the_requests(sandbox_url: str, tmp_path: Path) -> None:
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(f"sk_sandbox_rl{n}~n1" for n in range(6)) + "\n")
+    result = await cli(
+        "invoices", "paid", "--keys-file", str(keys_file), "--rate-limit", "10", "--progress",
+        "--format", "jsonl", APIBRICKS_BASE_URL=sandbox_url,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    # 6 starts at most 10/s span at least 0.5 s: the progress line's rate says so
+    (line,) = [line for line in result.err.splitlines() if "6/6" in line]
+    rate = float(line.split(", ")[1].removesuffix("/s"))
+    assert rate <= 6 / 0.5
+
+
+# --- progress and verbosity on stderr ---
+
+
+async def test_progress_line_when_stderr_is_not_a_terminal(sandbox_url: str) -> None:
+    result = await cli(
+        "invoices", "paid", "--keys-file", "-", "--progress", "--format", "jsonl",
+        stdin="sk_sandbox_p1\nsk_sandbox_p2\nsk_live_nope\n", APIBRICKS_BASE_URL=sandbox_url,
+    )  # fmt: skip
+    assert result.code == 1
+    progress = [line for line in result.err.splitlines() if "progress" in line]
+    assert progress[-1].startswith("apibricks: progress: 3/3 organizations, 1 failed, ")
+    assert "/s, elapsed 0:00:0" in progress[-1]
+
+
+async def test_quiet_and_default_print_no_progress(sandbox_url: str) -> None:
+    for flags in ((), ("--quiet",)):
+        result = await cli(
+            "invoices", "paid", "--keys-file", "-", *flags, "--format", "jsonl",
+            stdin="sk_sandbox_q1\n", APIBRICKS_BASE_URL=sandbox_url,
+        )  # fmt: skip
+        assert (result.code, result.err) == (0, "")
+
+
+async def test_verbose_logs_requests_and_retries_without_the_key(sandbox_url: str) -> None:
+    quiet = await cli(
+        "invoices", "paid", APIBRICKS_API_KEY="sk_sandbox_q~503x1", APIBRICKS_BASE_URL=sandbox_url
+    )
+    assert (quiet.code, quiet.err) == (0, "")
+    key = "sk_sandbox_verbose~503x1"  # attempts are counted per key: a fresh one
+    loud = await cli(
+        "invoices", "paid", "-vv", APIBRICKS_API_KEY=key, APIBRICKS_BASE_URL=sandbox_url
+    )
+    assert loud.code == 0
+    lines = loud.err.splitlines()
+    assert any(line.startswith("apibricks: DEBUG: ") and "retrying" in line for line in lines)
+    assert any("-> 200" in line for line in lines)
+    assert key not in loud.err
