@@ -5,6 +5,9 @@ decode into the frozen attrs models ``Invoice`` and ``Organization`` and raise o
 ``APIBricksError`` subclasses.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from ._async import AsyncClient, AsyncInvoices
 from ._auth import APIKeyError
 from ._converter import decode_invoices, dumps, structure_invoices, to_wire
@@ -30,6 +33,19 @@ from ._models import Invoice, Organization
 from ._outcome import OperationError, OrganizationInvoices, Outcome, PaidInvoicesReport, Progress
 from ._sync import Client, Invoices
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._export import to_arrow, to_pandas
+
+# Loaded on first use, so `import apibricks` never imports pyarrow or pandas.
+_LAZY = {"to_arrow": "._export", "to_pandas": "._export"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "APIBricksError",
@@ -64,5 +80,7 @@ __all__ = [
     "decode_invoices",
     "dumps",
     "structure_invoices",
+    "to_arrow",
+    "to_pandas",
     "to_wire",
 ]
