@@ -8,8 +8,11 @@ of a real ASP.NET backend (served here by a small aiohttp app from an edited san
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -252,3 +255,48 @@ async def test_unknown_suffix_is_fine_with_an_explicit_format(
     assert decoded("jsonl", target.read_text(encoding="utf-8")) == await sdk_invoices(
         sandbox_url, KEY
     )
+
+
+# --- parquet: to_arrow's columns, every organization field ---
+
+
+async def test_parquet_holds_to_arrow_columns_for_many_keys(
+    sandbox_url: str, tmp_path: Path
+) -> None:
+    parquet = pytest.importorskip("pyarrow.parquet")  # the arrow extra is in the test group
+    keys = [f"sk_sandbox_pq{n}~n{n * 5}" for n in range(5)]
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
+    target = tmp_path / "paid.parquet"
+    result = await cli(
+        "invoices", "paid", "--keys-file", str(keys_file), "-o", str(target),
+        APIBRICKS_BASE_URL=sandbox_url,
+    )  # fmt: skip
+    assert (result.code, result.err) == (0, "")
+    wanted = apibricks.to_arrow(
+        by_identity([i for key in keys for i in await sdk_invoices(sandbox_url, key)])
+    )
+    table = parquet.read_table(target).sort_by(
+        [("id_organization", "ascending"), ("id", "ascending")]
+    )
+    assert table.schema == wanted.schema
+    assert (
+        table.to_pylist()
+        == wanted.sort_by([("id_organization", "ascending"), ("id", "ascending")]).to_pylist()
+    )
+    assert "organization_billing_email" in table.column_names
+    assert sorted(os.listdir(tmp_path)) == ["keys.txt", "paid.parquet"]
+
+
+def test_parquet_usage_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("APIBRICKS_API_KEY", BAD_KEY)
+    assert main(["invoices", "paid", "--format", "parquet"]) == 2
+    assert "-o FILE.parquet" in capsys.readouterr().err
+    assert main(["invoices", "paid", "-o", "x.parquet", "--columns", "id"]) == 2
+    assert "pandas.read_parquet" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the arrow extra were absent
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert main(["invoices", "paid", "-o", "x.parquet"]) == 2
+    assert 'pip install "apibricks[arrow]"' in capsys.readouterr().err

@@ -167,14 +167,22 @@ async def test_resume_retries_failed_organizations(
 # --- -o is never half-written ---
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "code", "name"),
+    [(signal.SIGINT, 130, "paid.json"), (signal.SIGTERM, 143, "paid.parquet")],
+)
 async def test_interrupted_run_leaves_the_target_untouched(
-    sandbox_server: sandbox.Sandbox, sandbox_url: str, tmp_path: Path, signum: int, code: int
+    sandbox_server: sandbox.Sandbox,
+    sandbox_url: str,
+    tmp_path: Path,
+    signum: int,
+    code: int,
+    name: str,
 ) -> None:
     keys = ["sk_sandbox_quick", "sk_sandbox_stuck~slow30"]
     keys_file = tmp_path / "keys.txt"
     keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
-    target = tmp_path / "paid.json"
+    target = tmp_path / name
     target.write_text("yesterday's report\n", encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "apibricks", "invoices", "paid", "--keys-file", str(keys_file)),
@@ -188,7 +196,7 @@ async def test_interrupted_run_leaves_the_target_untouched(
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == code, err
     assert target.read_text(encoding="utf-8") == "yesterday's report\n"
-    assert sorted(os.listdir(tmp_path)) == ["keys.txt", "paid.json"]  # no temporary left
+    assert sorted(os.listdir(tmp_path)) == ["keys.txt", name]  # no temporary left
 
 
 async def test_failed_organization_still_replaces_the_target(

@@ -68,13 +68,15 @@ def _error(message: str) -> None:
 def _execute(config: Config) -> int:
     from ._atomic import AtomicFile
     from ._ledger import Ledger, LedgerError, ledger_path
+    from ._output import make_writer
     from ._run import run
 
     _configure_logging(config.verbosity)
     if config.output is None:
         _prepare_stdout(sys.stdout, config.format)
+        writer = make_writer(config.format, sys.stdout, config.columns)
         return _run_interruptibly(
-            run(config, sys.stdout, sys.stderr, out_is_terminal=sys.stdout.isatty())
+            run(config, writer, sys.stderr, out_is_terminal=sys.stdout.isatty())
         )
     if config.resume:  # the output is the run's journal: appended to, never replaced
         ledger = Ledger(config.output)
@@ -85,8 +87,9 @@ def _execute(config: Config) -> int:
         except OSError as exc:
             raise _cannot_write(config, exc) from None
         try:
+            writer = make_writer(config.format, out, config.columns)
             return _run_interruptibly(
-                run(config, out, sys.stderr, out_is_terminal=False, ledger=ledger)
+                run(config, writer, sys.stderr, out_is_terminal=False, ledger=ledger)
             )
         finally:
             ledger.close()
@@ -95,8 +98,13 @@ def _execute(config: Config) -> int:
     except OSError as exc:
         raise _cannot_write(config, exc) from None
     try:
-        with target.open_text() as out:
-            code = _run_interruptibly(run(config, out, sys.stderr, out_is_terminal=False))
+        if config.format == "parquet":
+            writer = make_writer(config.format, target.path)
+            code = _run_interruptibly(run(config, writer, sys.stderr, out_is_terminal=False))
+        else:
+            with target.open_text() as out:
+                writer = make_writer(config.format, out, config.columns)
+                code = _run_interruptibly(run(config, writer, sys.stderr, out_is_terminal=False))
     except BaseException:  # a crash: the target stays as it was
         target.discard()
         raise

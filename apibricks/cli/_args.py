@@ -7,6 +7,7 @@ line saying what is wrong and what to do, so the job itself only meets API failu
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +30,14 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 2
 
 PROG = "apibricks"
-FORMATS = ("table", "json", "jsonl", "csv")
-_SUFFIX_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+FORMATS = ("table", "json", "jsonl", "csv", "parquet")
+_SUFFIX_FORMATS = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
 _HELP_HINT = "see 'apibricks invoices paid --help'"
 _COLUMN_FORMATS = ("table", "csv")
 _RESUME_FORMATS = ("jsonl",)
@@ -164,9 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--format",
         choices=FORMATS,
-        help="json/jsonl: the API's own invoice records (lossless); table/csv: a report row "
-        "per invoice. Default: from the --output suffix (.json .jsonl .ndjson .csv; another "
-        "suffix needs --format), else table on a terminal, json otherwise",
+        help="json/jsonl: the API's own invoice records (lossless); parquet: apibricks.to_arrow's "
+        "columns (needs -o and the arrow extra); table/csv: a report row per invoice. Default: "
+        "from the --output suffix (.json .jsonl .ndjson .csv .parquet; another suffix needs "
+        "--format), else table on a terminal, json otherwise",
     )
     out.add_argument(
         "--output",
@@ -311,6 +319,11 @@ def _default_format(output: Path | None, stdout: TextIO, *, columns: bool) -> st
 def _check_columns(text: str | None, format: str) -> tuple[str, ...] | None:
     if text is None:
         return None
+    if format == "parquet":
+        raise UsageError(
+            "--columns applies to table and csv; parquet holds every column: choose them when "
+            "reading, e.g. pandas.read_parquet(path, columns=[...])"
+        )
     if format not in _COLUMN_FORMATS:
         each = ".[] | " if format == "json" else ""
         raise UsageError(
@@ -377,6 +390,11 @@ def parse_config(
 
     output = None if args.output in (None, "-") else Path(args.output)
     format = args.format or _default_format(output, stdout, columns=args.columns is not None)
+    if format == "parquet":
+        if output is None:
+            raise UsageError("parquet is binary: write it to a file with -o FILE.parquet")
+        if importlib.util.find_spec("pyarrow") is None:
+            raise UsageError('parquet needs pyarrow: pip install "apibricks[arrow]"')
     if args.resume:
         if output is None:
             raise UsageError("--resume needs --output FILE.jsonl: that file is the run's record")

@@ -3,8 +3,9 @@
 ``json`` and ``jsonl`` hold the API's own invoice records, nested ``organization`` and all,
 exactly as ``apibricks.dumps`` writes them: ``apibricks.decode_invoices`` reads them back
 into objects equal to what ``list_paid`` returned (lossless). ``table`` and ``csv`` hold a
-report row per invoice (see `_columns`). json, jsonl and csv stream; only the table waits
-for every organization (it needs column widths and a total).
+report row per invoice (see `_columns`). ``parquet`` (`_parquet`) holds ``to_arrow``'s
+columns. json, jsonl, csv and parquet stream; only the table waits for every organization
+(it needs column widths and a total).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import csv
 import json
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 from .._converter import to_wire
@@ -57,17 +59,22 @@ def _json(record: dict[str, Any]) -> str:
 class Writer(abc.ABC):
     """Receives each organization's invoices as they arrive; `close` finishes the document."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
     @abc.abstractmethod
     def add(self, index: int, invoices: Sequence[Invoice]) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class TextWriter(Writer):
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
 
     def close(self) -> None:
         self.stream.flush()
 
 
-class JsonLinesWriter(Writer):
+class JsonLinesWriter(TextWriter):
     """One API record per line: ``decode_invoices("[" + line + "]")`` reads one back."""
 
     def add(self, index: int, invoices: Sequence[Invoice]) -> None:
@@ -76,7 +83,7 @@ class JsonLinesWriter(Writer):
         self.stream.flush()
 
 
-class JsonWriter(Writer):
+class JsonWriter(TextWriter):
     """One JSON array of API records, written an element at a time so memory stays flat."""
 
     def __init__(self, stream: TextIO) -> None:
@@ -113,7 +120,7 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-class CsvWriter(Writer):
+class CsvWriter(TextWriter):
     """A header row of column names, then one report row per invoice (RFC 4180)."""
 
     def __init__(self, stream: TextIO, names: tuple[str, ...] | None = None) -> None:
@@ -130,7 +137,7 @@ class CsvWriter(Writer):
         self.stream.flush()
 
 
-class TableWriter(Writer):
+class TableWriter(TextWriter):
     """Aligned columns and a total, in keys-file order (so reruns compare line by line)."""
 
     def __init__(self, stream: TextIO, names: tuple[str, ...] | None = None) -> None:
@@ -199,7 +206,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
 
 
-def make_writer(format: str, stream: TextIO, columns: tuple[str, ...] | None = None) -> Writer:
+def make_writer(
+    format: str, stream: TextIO | Path, columns: tuple[str, ...] | None = None
+) -> Writer:
+    """The writer of ``format``: to a text stream, or for parquet to a file path."""
+    if isinstance(stream, Path):
+        from ._parquet import ParquetWriter
+
+        return ParquetWriter(stream)
     if format == "table":
         return TableWriter(stream, columns)
     if format == "csv":

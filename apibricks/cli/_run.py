@@ -13,7 +13,7 @@ from typing import TextIO
 from .._auth import key_hint
 from ._args import Config, KeySource
 from ._ledger import Ledger
-from ._output import make_writer, one_line
+from ._output import Writer, one_line
 from ._progress import make_display
 from ._shard import fingerprint
 
@@ -62,7 +62,7 @@ def _still_to_do(config: Config, ledger: Ledger | None, err: TextIO) -> list[Key
 
 async def run(
     config: Config,
-    out: TextIO,
+    writer: Writer,
     err: TextIO,
     *,
     out_is_terminal: bool,
@@ -72,7 +72,6 @@ async def run(
     from .._async import AsyncClient  # aiohttp: only once there is work to do
 
     todo = _still_to_do(config, ledger, err)
-    writer = make_writer(config.format, out, config.columns)
     display = make_display(
         config.progress,
         err,
