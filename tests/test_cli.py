@@ -324,6 +324,7 @@ async def test_ctrl_c_exits_130_quietly(sandbox_server: sandbox.Sandbox, sandbox
         pytest.param(["--shard", "1/2"], {"k": 1}, "--shard splits a --keys-file", id="shard-1"),
         pytest.param(["--shard", "3/2"], {"k": 1}, "1 <= I <= N", id="shard-range"),
         pytest.param(["--shard", "x"], {"k": 1}, "expected I/N", id="shard-syntax"),
+        pytest.param(["-o", "/", "--format", "json"], {"k": 1}, "is a directory", id="out-dir"),
         pytest.param(["--rate-limit", "0"], {"k": 1}, "per second > 0", id="rate-limit"),
         pytest.param(["--progress", "--quiet"], {"k": 1}, "not allowed with", id="progress+quiet"),
     ],

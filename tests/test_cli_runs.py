@@ -309,3 +309,44 @@ async def test_verbose_logs_requests_and_retries_without_the_key(sandbox_url: st
     assert any(line.startswith("apibricks: DEBUG: ") and "retrying" in line for line in lines)
     assert any("-> 200" in line for line in lines)
     assert key not in loud.err
+
+
+# --- --resume to a directory of Parquet parts ---
+
+
+def test_parquet_resume_drops_uncommitted_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The crash states of a parts directory: a part renamed but not ledgered, a temp file."""
+    parquet = pytest.importorskip("pyarrow.parquet")
+    from apibricks.cli import main
+    from apibricks.cli._parts import PartsLedger
+
+    monkeypatch.setattr(PartsLedger, "part_organizations", 2)
+    keys = [f"sk_sandbox_parts{n}~n{n % 3 * 4}" for n in range(6)]  # some have no invoices
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
+    output, ledger = tmp_path / "run.parquet", tmp_path / "run.parquet.ledger"
+    server = sandbox.Sandbox()
+    with server.serve_in_thread() as url:
+        argv = ["invoices", "paid", "--keys-file", str(keys_file), "-o", str(output)]
+        monkeypatch.setenv("APIBRICKS_BASE_URL", url)
+        assert main([*argv, "--resume", "--concurrency", "1"]) == 0
+        lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+        assert len(lines) == 4  # the header, then a part per two organizations
+        last = json.loads(lines[-1])
+        # a crash after the last part was renamed, while its ledger line was being written
+        ledger.write_text("".join(lines[:-1]) + lines[-1][:25], encoding="utf-8")
+        (output / ".part-000009.parquet.tmp").write_bytes(b"PAR1 cut")
+        server.reset_stats()
+        capsys.readouterr()
+        assert main([*argv, "--resume"]) == 0
+        assert capsys.readouterr().err.startswith("apibricks: resuming: 4 of 6 ")
+        refetched = {k for k in keys if server.requests_for(k)}
+        assert {fingerprint(k) for k in refetched} == set(last["keys"])
+        with apibricks.Client(base_url=url) as client:
+            wanted = [i for k in keys for i in client.with_api_key(k).invoices.list_paid()]
+    order = [("id_organization", "ascending"), ("id", "ascending")]
+    table = parquet.read_table(output).sort_by(order)
+    assert table.to_pylist() == apibricks.to_arrow(wanted).sort_by(order).to_pylist()
+    assert not [p for p in os.listdir(output) if p.endswith(".tmp")]

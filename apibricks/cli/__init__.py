@@ -69,6 +69,7 @@ def _execute(config: Config) -> int:
     from ._atomic import AtomicFile
     from ._ledger import Ledger, LedgerError, ledger_path
     from ._output import make_writer
+    from ._parts import PartsLedger
     from ._run import run
 
     _configure_logging(config.verbosity)
@@ -79,20 +80,29 @@ def _execute(config: Config) -> int:
             run(config, writer, sys.stderr, out_is_terminal=sys.stdout.isatty())
         )
     if config.resume:  # the output is the run's journal: appended to, never replaced
-        ledger = Ledger(config.output)
+        ledger: Ledger | PartsLedger
         try:
-            out = ledger.open()
+            if config.format == "parquet":
+                ledger = PartsLedger(config.output)
+                writer = ledger.open()
+            else:
+                ledger = Ledger(config.output)
+                writer = make_writer(config.format, ledger.open(), config.columns)
         except LedgerError as exc:
             raise UsageError(str(exc)) from None
         except OSError as exc:
             raise _cannot_write(config, exc) from None
         try:
-            writer = make_writer(config.format, out, config.columns)
             return _run_interruptibly(
                 run(config, writer, sys.stderr, out_is_terminal=False, ledger=ledger)
             )
         finally:
             ledger.close()
+    if config.output.is_dir():
+        raise UsageError(
+            f"--output {config.output} is a directory; name a file (a directory of Parquet "
+            "parts is written by --resume)"
+        )
     try:
         target = AtomicFile(config.output)
     except OSError as exc:
@@ -111,7 +121,11 @@ def _execute(config: Config) -> int:
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         target.discard()
         return code
-    target.commit()
+    try:
+        target.commit()
+    except OSError:
+        target.discard()
+        raise
     with contextlib.suppress(OSError):  # a --resume ledger describes the file just replaced
         ledger_path(config.output).unlink()
     return code

@@ -40,7 +40,7 @@ _SUFFIX_FORMATS = {
 }
 _HELP_HINT = "see 'apibricks invoices paid --help'"
 _COLUMN_FORMATS = ("table", "csv")
-_RESUME_FORMATS = ("jsonl",)
+_RESUME_FORMATS = ("jsonl", "parquet")
 
 
 class UsageError(Exception):
@@ -210,9 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     big.add_argument(
         "--resume",
         action="store_true",
-        help="with -o FILE.jsonl: append each organization's invoices as it completes, with a "
-        "ledger of finished organizations beside it (FILE.jsonl.ledger, key fingerprints "
-        "only); rerun the same command to fetch only what is missing",
+        help="with -o FILE.jsonl (or -o DIR.parquet, a directory of parts): append each "
+        "organization's invoices as it completes, with a ledger of finished organizations "
+        "beside it (FILE.jsonl.ledger, key fingerprints only); rerun the same command to "
+        "fetch only what is missing",
     )
     big.add_argument(
         "--shard",
@@ -397,11 +398,14 @@ def parse_config(
             raise UsageError('parquet needs pyarrow: pip install "apibricks[arrow]"')
     if args.resume:
         if output is None:
-            raise UsageError("--resume needs --output FILE.jsonl: that file is the run's record")
+            raise UsageError(
+                "--resume needs --output FILE.jsonl (or a FILE.parquet directory): it is the "
+                "run's record"
+            )
         if format not in _RESUME_FORMATS:
             raise UsageError(
                 f"--resume appends records as organizations finish, which {format} cannot; "
-                "use -o FILE.jsonl"
+                "use -o FILE.jsonl (or -o DIR.parquet for a directory of Parquet parts)"
             )
     return Config(
         keys=keys,

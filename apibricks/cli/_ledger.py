@@ -14,17 +14,26 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from ._shard import fingerprint
 
-__all__ = ["Ledger", "LedgerError", "ledger_path"]
+__all__ = ["HEADER", "Journal", "Ledger", "LedgerError", "ledger_path"]
 
-_HEADER = {"apibricks_ledger": 1}
+HEADER = {"apibricks_ledger": 1}
 
 
 class LedgerError(Exception):
     """The output and its ledger do not belong together; resuming would lose or repeat data."""
+
+
+class Journal(Protocol):
+    """What the run needs of a ledger: what is done, and a way to commit one organization."""
+
+    output: Path
+    done: set[str]
+
+    def finished(self, key: str, invoices: int) -> None: ...
 
 
 def ledger_path(output: Path) -> Path:
@@ -47,7 +56,7 @@ class Ledger:
                 data.truncate(committed)
         self._ledger = self.path.open("a", encoding="utf-8", newline="")
         if not self.done and self._ledger.tell() == 0:
-            self._ledger.write(json.dumps(_HEADER) + "\n")
+            self._ledger.write(json.dumps(HEADER) + "\n")
             self._ledger.flush()
         self._data = self.output.open("a", encoding="utf-8", errors="backslashreplace", newline="")
         return self._data
@@ -111,7 +120,7 @@ def _entry(line: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(entry, dict):
         return None
-    if entry == _HEADER:
+    if entry == HEADER:
         return entry
     if isinstance(entry.get("key"), str) and isinstance(entry.get("end"), int):
         return entry

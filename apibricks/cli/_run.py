@@ -12,7 +12,7 @@ from typing import TextIO
 
 from .._auth import key_hint
 from ._args import Config, KeySource
-from ._ledger import Ledger
+from ._ledger import Journal
 from ._output import Writer, one_line
 from ._progress import make_display
 from ._shard import fingerprint
@@ -42,7 +42,7 @@ def describe_failure(source: KeySource, error: BaseException | None, *, fan_out:
     return f"apibricks: error: {where}key {hint}: {kind}: {message}".rstrip(": ")
 
 
-def _still_to_do(config: Config, ledger: Ledger | None, err: TextIO) -> list[KeySource]:
+def _still_to_do(config: Config, ledger: Journal | None, err: TextIO) -> list[KeySource]:
     """Every key, or under --resume each organization not yet in the ledger, once."""
     if ledger is None:
         return config.keys
@@ -66,7 +66,7 @@ async def run(
     err: TextIO,
     *,
     out_is_terminal: bool,
-    ledger: Ledger | None = None,
+    ledger: Journal | None = None,
 ) -> int:
     """Fetch, write, summarise; 0 when every organization was fetched, else 1."""
     from .._async import AsyncClient  # aiohttp: only once there is work to do
