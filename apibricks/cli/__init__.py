@@ -23,7 +23,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TextIO
 
 from ._args import Config, UsageError, parse_config
-from ._output import one_line
+from ._text import one_line
 
 __all__ = ["main"]
 

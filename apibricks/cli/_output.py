@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from .._converter import to_wire
 from .._models import Invoice
 from ._columns import Column, columns
+from ._text import one_line
 
 __all__ = ["Writer", "csv_cell", "make_writer", "one_line"]
 
@@ -39,11 +40,6 @@ try:
     import orjson
 except ImportError:  # pragma: no cover - the optional "speed" extra
     orjson = None  # type: ignore[assignment]
-
-
-def one_line(text: str) -> str:
-    """``text`` safe for one terminal line: control characters (escapes, CR, LF) replaced."""
-    return "".join(char if char.isprintable() else "\N{REPLACEMENT CHARACTER}" for char in text)
 
 
 def _json(record: dict[str, Any]) -> str:

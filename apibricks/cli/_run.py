@@ -13,9 +13,10 @@ from typing import TextIO
 from .._auth import key_hint
 from ._args import Config, KeySource
 from ._ledger import Journal
-from ._output import Writer, one_line
+from ._output import Writer
 from ._progress import make_display
 from ._shard import fingerprint
+from ._text import one_line
 
 __all__ = ["run"]
 
