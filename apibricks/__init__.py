@@ -9,6 +9,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from ._async import AsyncClient, AsyncInvoices
+from ._async._resources import AsyncInvoicesWithRawResponse
 from ._auth import APIKeyError
 from ._converter import decode_invoices, dumps, structure_invoices, to_wire
 from ._exceptions import (
@@ -25,13 +26,18 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RedirectError,
     RequestTimeoutError,
     ResponseTooLargeError,
     UnprocessableEntityError,
 )
+from ._hooks import HookEvent
+from ._logging import configure_from_env as _configure_logging_from_env
 from ._models import Invoice, Organization
 from ._outcome import OperationError, OrganizationInvoices, Outcome, PaidInvoicesReport, Progress
-from ._sync import Client, Invoices
+from ._response import APIResponse
+from ._settings import NOT_GIVEN, ClientSettings, NotGiven
+from ._sync import Client, Invoices, InvoicesWithRawResponse
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -48,23 +54,30 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "NOT_GIVEN",
     "APIBricksError",
     "APIConnectionError",
     "APIKeyError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "AsyncClient",
     "AsyncInvoices",
+    "AsyncInvoicesWithRawResponse",
     "AuthenticationError",
     "BadRequestError",
     "Client",
+    "ClientSettings",
     "ConfigurationError",
     "ConflictError",
     "DecodeError",
+    "HookEvent",
     "InternalServerError",
     "Invoice",
     "Invoices",
+    "InvoicesWithRawResponse",
     "NotFoundError",
+    "NotGiven",
     "OperationError",
     "Organization",
     "OrganizationInvoices",
@@ -73,6 +86,7 @@ __all__ = [
     "PermissionDeniedError",
     "Progress",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
     "UnprocessableEntityError",
@@ -84,3 +98,5 @@ __all__ = [
     "to_pandas",
     "to_wire",
 ]
+
+_configure_logging_from_env()  # APIBRICKS_LOG=info|debug, as OPENAI_LOG

@@ -26,6 +26,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
     "UnprocessableEntityError",
@@ -90,12 +91,17 @@ class DecodeError(APIBricksError):
 
 
 class APIStatusError(APIBricksError):
-    """The server answered with a non-2xx status."""
+    """The server answered with a non-2xx status.
+
+    ``retry_after`` is the server's requested wait in seconds (``Retry-After``), on any
+    status that carried a usable one; None otherwise.
+    """
 
     status_code: int
     request_id: str | None
     headers: Mapping[str, str]
     body: Any
+    retry_after: float | None
 
     def __init__(
         self,
@@ -105,6 +111,7 @@ class APIStatusError(APIBricksError):
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         body: Any = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -112,12 +119,18 @@ class APIStatusError(APIBricksError):
         # Case-insensitive, like HTTP: error.headers["retry-after"] works.
         self.headers = CIMultiDictProxy(CIMultiDict(headers or {}))
         self.body = body
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.message!r}, status_code={self.status_code}, "
             f"request_id={self.request_id!r})"
         )
+
+
+class RedirectError(APIStatusError):
+    """A 3xx that cannot be followed: a bad or missing ``Location``, another origin, a
+    loop, or too many hops. Never retried: the next attempt would meet the same answer."""
 
 
 class BadRequestError(APIStatusError):
@@ -150,12 +163,6 @@ class UnprocessableEntityError(APIStatusError):
 
 class RateLimitError(APIStatusError):
     """429. ``retry_after`` is the server's requested wait in seconds, when it gave one."""
-
-    retry_after: float | None
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class InternalServerError(APIStatusError):

@@ -39,7 +39,7 @@ def _parse_body(raw: bytes) -> Any:
     text = raw.decode("utf-8", "replace")
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested body
         return text[:_MAX_TEXT_BODY]
 
 

@@ -331,8 +331,10 @@ class Generator:
             slots = ["_async", "_client", "_loop", *(attr for attr, _ in children)]
             self.emit(f"    __slots__ = ({', '.join(f'{chr(34)}{s}{chr(34)}' for s in slots)})", "")
         self.used.add(async_name)
+        self.bracketed(
+            4, "def __init__(", ["self", f"{arg}: {async_name}", f"client: {root}"], ") -> None:"
+        )
         self.emit(
-            f"    def __init__(self, {arg}: {async_name}, client: {root}) -> None:",
             f"        self._async = {arg}",
             "        self._client = client  # keeps the client, and so its loop, alive",
             "        self._loop = client._loop",
@@ -380,6 +382,9 @@ class Generator:
                 self.repr_method()
             return
         decorators = [ast.unparse(d) for d in fn.decorator_list]
+        if decorators == ["classmethod"]:
+            self.constructor(module, async_name, fn)
+            return
         if decorators not in ([], ["property"]):
             raise GenerationError(f"{async_name}.{name}: unsupported decorators {decorators}")
         is_async = isinstance(fn, ast.AsyncFunctionDef)
@@ -420,16 +425,36 @@ class Generator:
         elif wrapped == self.renames[self.root]:
             if async_name != self.root:
                 raise GenerationError(f"{async_name}.{name}: only the client makes views")
-            self.emit(
-                f"        view = {wrapped}.__new__({wrapped})",
-                f"        view._bind({call}, self._loop, self)",
-                "        return view",
-            )
+            self.emit(f"        view = {wrapped}.__new__({wrapped})")
+            if len(f"        view._bind({call}, self._loop, self)") <= LINE_LENGTH:
+                self.emit(f"        view._bind({call}, self._loop, self)")
+            else:
+                self.bracketed(8, f"async_view = self._async.{name}(", _forward(fn), ")")
+                self.emit("        view._bind(async_view, self._loop, self)")
+            self.emit("        return view")
         elif wrapped is not None:
             owner = "self" if async_name == self.root else "self._client"
             self.emit(f"        return {wrapped}({call}, {owner})")
         else:
             self.emit(f"        return {call}")
+
+    def constructor(
+        self, module: Module, async_name: str, fn: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> None:
+        """A classmethod that builds the client (``from_settings``): build the async one,
+        then bind it to a loop thread of its own, as ``__init__`` does."""
+        returns, _ = self.return_type(module, fn.returns)
+        if async_name != self.root or returns != self.renames[self.root]:
+            raise GenerationError(f"{async_name}.{fn.name}: only client constructors")
+        self.emit("", "    @classmethod")
+        self.bracketed(4, f"def {fn.name}(", self.parameters(module, fn), f") -> {returns}:")
+        self.docstring(module.text, fn, 8)
+        self.bracketed(8, f"async_client = {self.root}.{fn.name}(", _forward(fn), ")")
+        self.emit(
+            "        client = cls.__new__(cls)",
+            "        client._bind(async_client, LoopThread(client, async_client.close), None)",
+            "        return client",
+        )
 
     def submit(
         self,

@@ -23,6 +23,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -511,16 +512,23 @@ def _public(cls: type) -> set[str]:
 
 @pytest.mark.parametrize(
     ("async_class", "sync_class"),
-    [(apibricks.AsyncClient, apibricks.Client), (apibricks.AsyncInvoices, apibricks.Invoices)],
+    [
+        (apibricks.AsyncClient, apibricks.Client),
+        (apibricks.AsyncInvoices, apibricks.Invoices),
+        (apibricks.AsyncInvoicesWithRawResponse, apibricks.InvoicesWithRawResponse),
+    ],
 )
 def test_the_sync_surface_mirrors_the_async_one(async_class: type, sync_class: type) -> None:
     assert _public(sync_class) == _public(async_class)
     for name in _public(async_class):
         async_member = inspect.getattr_static(async_class, name)
         sync_member = inspect.getattr_static(sync_class, name)
-        if isinstance(async_member, property):
-            assert isinstance(sync_member, property), name
+        if isinstance(async_member, (property, types.MemberDescriptorType)):
+            assert type(sync_member) is type(async_member), name
             continue
+        if isinstance(async_member, classmethod):
+            assert isinstance(sync_member, classmethod), name
+            async_member, sync_member = async_member.__func__, sync_member.__func__
         async_params = list(inspect.signature(async_member).parameters.values())
         sync_params = list(inspect.signature(sync_member).parameters.values())
         assert sync_params == async_params, name  # names, kinds, defaults, annotations

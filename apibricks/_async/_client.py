@@ -6,22 +6,39 @@ import contextlib
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
 import aiohttp
+import attrs
 
 from .._auth import key_hint, missing_key_error, resolve_api_key, validate_api_key
+from .._exceptions import ConfigurationError
+from .._hooks import EventHooks, freeze_hooks
 from .._outcome import Outcome, PaidInvoicesReport, Progress
+from .._settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_AFTER_CAP,
+    DEFAULT_TIMEOUT,
+    NOT_GIVEN,
+    ClientSettings,
+    NotGiven,
+)
 from . import _fan_out
 from ._resources import AsyncInvoices
-from ._transport import Transport, check_base_url
+from ._transport import CallOptions, Reply, Transport, check_base_url
 
-__all__ = ["BASE_URL_ENV", "DEFAULT_BASE_URL", "AsyncClient"]
+__all__ = [
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "AsyncClient",
+]
 
-DEFAULT_BASE_URL: Final = "https://api-console.apibricks.io"
 BASE_URL_ENV: Final = "APIBRICKS_BASE_URL"
-DEFAULT_TIMEOUT: Final = 30.0
-DEFAULT_MAX_RETRIES: Final = 2
 
 T = TypeVar("T")
 
@@ -30,8 +47,10 @@ class AsyncClient:
     """Client for the APIBricks Console REST API.
 
     Use it as ``async with AsyncClient() as client:`` (or call `close`). The aiohttp
-    session is created lazily inside the running loop. ``with_api_key`` gives cheap views
-    for other organizations that share this client's connection pool and settings.
+    session is created lazily inside the running loop. ``with_api_key`` and
+    ``with_options`` give cheap views that share this client's connection pool.
+    Every setting but the key, the session and the hooks is ``client.settings``, a
+    picklable `ClientSettings`; a bad value raises `ConfigurationError` here.
 
     Args:
         api_key: The organization's API key; defaults to ``$APIBRICKS_API_KEY``. May be
@@ -43,7 +62,14 @@ class AsyncClient:
         max_connections: Size of the connection pool (0: unlimited).
         retry_after_cap: A 429 asking to wait longer than this many seconds is raised
             at once as `RateLimitError` instead of slept on.
+        max_response_bytes: Largest response body accepted, counted decompressed; a
+            larger one raises `ResponseTooLargeError` (None: no limit).
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
+        proxy: A forward proxy URL (``http://host:port``) for every request.
+        proxy_auth: ``aiohttp.BasicAuth`` or ``(login, password)`` for ``proxy``.
+        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (and ``.netrc``).
+        event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``:
+            callables (sync or async) given a `HookEvent` per attempt.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
     """
 
@@ -57,27 +83,89 @@ class AsyncClient:
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
-        max_connections: int = 100,
-        retry_after_cap: float = 60.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
+        proxy: str | None = None,
+        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | None = None,
+        trust_env: bool = False,
+        event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        url = check_base_url(
-            base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
-            allow_insecure_http=allow_insecure_http,
-        )
-        self._transport = Transport(
-            base_url=url,
+        settings = ClientSettings(
+            base_url=base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
             timeout=timeout,
             max_retries=max_retries,
-            headers=default_headers or {},
+            default_headers=default_headers,
             max_connections=max_connections,
             retry_after_cap=retry_after_cap,
+            max_response_bytes=max_response_bytes,
+            allow_insecure_http=allow_insecure_http,
+            proxy=proxy,
+            proxy_auth=proxy_auth,
+            trust_env=trust_env,
+        )
+        self._setup(settings, api_key=api_key, event_hooks=event_hooks, session=session)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ClientSettings,
+        *,
+        api_key: str | None = None,
+        event_hooks: EventHooks | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> AsyncClient:
+        """A client built from ``settings`` (e.g. another process's ``client.settings``).
+
+        The key is passed apart (it is never in settings; default ``$APIBRICKS_API_KEY``),
+        and so are event hooks, which are live callables rather than settings.
+        """
+        if not isinstance(settings, ClientSettings):
+            raise ConfigurationError(
+                f"settings must be an apibricks.ClientSettings, got {type(settings).__name__}."
+            )
+        client = cls.__new__(cls)
+        client._setup(settings, api_key=api_key, event_hooks=event_hooks, session=session)
+        return client
+
+    def _setup(
+        self,
+        settings: ClientSettings,
+        *,
+        api_key: str | None,
+        event_hooks: EventHooks | None,
+        session: aiohttp.ClientSession | None,
+    ) -> None:
+        hooks = freeze_hooks(event_hooks)
+        self._api_key = resolve_api_key(api_key)
+        self._transport = Transport(
+            base_url=check_base_url(
+                settings.base_url, allow_insecure_http=settings.allow_insecure_http
+            ),
+            max_connections=settings.max_connections,
+            proxy=settings.proxy,
+            proxy_auth=settings.proxy_auth,
+            trust_env=settings.trust_env,
             session=session,
         )
-        self._api_key = resolve_api_key(api_key)
         self._is_view = False
+        self._settings = settings
+        self._options = CallOptions(settings, hooks)
         self.invoices = AsyncInvoices(self)
+
+    def _view(
+        self, api_key: str | None, settings: ClientSettings, options: CallOptions
+    ) -> AsyncClient:
+        view = object.__new__(AsyncClient)
+        view._transport = self._transport
+        view._api_key = api_key
+        view._is_view = True
+        view._settings = settings
+        view._options = options
+        view.invoices = AsyncInvoices(view)
+        return view
 
     def with_api_key(self, api_key: str) -> AsyncClient:
         """A view of this client for another organization: same pool, same settings.
@@ -85,12 +173,47 @@ class AsyncClient:
         Views are cheap (no session, no I/O) and need no closing; closing the client
         they came from closes their pool.
         """
-        view = object.__new__(AsyncClient)
-        view._transport = self._transport
-        view._api_key = validate_api_key(api_key)
-        view._is_view = True
-        view.invoices = AsyncInvoices(view)
-        return view
+        return self._view(validate_api_key(api_key), self._settings, self._options)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry_after_cap: float | NotGiven = NOT_GIVEN,
+        default_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        event_hooks: EventHooks | NotGiven = NOT_GIVEN,
+    ) -> AsyncClient:
+        """A view with some per-call settings changed: same pool, same key.
+
+        Cheap like `with_api_key` (and chainable with it in either order); only what is
+        given changes. ``default_headers`` are merged over this client's; ``event_hooks``
+        replace its hooks. Pool settings (``base_url``, ``proxy``, ``max_connections``...)
+        belong to the client that owns the pool. Bad values raise `ConfigurationError`.
+        """
+        changes: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("timeout", timeout),
+                ("max_retries", max_retries),
+                ("retry_after_cap", retry_after_cap),
+                ("max_response_bytes", max_response_bytes),
+            )
+            if value is not NOT_GIVEN
+        }
+        if not isinstance(default_headers, NotGiven):
+            if not isinstance(default_headers, Mapping):
+                raise ConfigurationError(
+                    "default_headers must be a mapping of header names to str values, "
+                    f"got {type(default_headers).__name__}."
+                )
+            changes["default_headers"] = {**self._settings.default_headers, **default_headers}
+        settings = attrs.evolve(self._settings, **changes)
+        hooks = (
+            self._options.hooks if isinstance(event_hooks, NotGiven) else freeze_hooks(event_hooks)
+        )
+        return self._view(self._api_key, settings, CallOptions(settings, hooks))
 
     async def fan_out(
         self,
@@ -154,16 +277,21 @@ class AsyncClient:
         )
 
     @property
+    def settings(self) -> ClientSettings:
+        """Every setting of this client (or view) but the key, session and hooks."""
+        return self._settings
+
+    @property
     def base_url(self) -> str:
         return str(self._transport.base_url)
 
     @property
     def timeout(self) -> float | None:
-        return self._transport.timeout
+        return self._settings.timeout
 
     @property
     def max_retries(self) -> int:
-        return self._transport.max_retries
+        return self._settings.max_retries
 
     @property
     def is_closed(self) -> bool:
@@ -189,7 +317,15 @@ class AsyncClient:
         key = key_hint(self._api_key) if self._api_key else None
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key!r})"
 
-    async def _get(self, path: str) -> bytes:
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(
+            "An apibricks client cannot be pickled or copied: it holds a connection pool "
+            "and an API key. Pass client.settings (a picklable ClientSettings) and rebuild "
+            "it with AsyncClient.from_settings(settings, api_key=...) or "
+            "Client.from_settings(settings, api_key=...) on the other side."
+        )
+
+    async def _get(self, path: str) -> Reply:
         if self._api_key is None:
             raise missing_key_error()
-        return await self._transport.get(path, {"Authorization": self._api_key})
+        return await self._transport.get(path, {"Authorization": self._api_key}, self._options)

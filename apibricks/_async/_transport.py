@@ -1,7 +1,9 @@
 """The one place that talks HTTP: session lifecycle, one attempt, retries, logging.
 
-A `Transport` belongs to a root `AsyncClient` and is shared by every view made with
-``with_api_key``, so a fan-out over thousands of keys uses one connection pool.
+A `Transport` is the connection pool: it belongs to a root `AsyncClient` and is shared by
+every view made with ``with_api_key``/``with_options``, so a fan-out over thousands of
+keys uses one pool. What may differ per view (timeout, retries, headers, size cap, hooks)
+travels with each call as `CallOptions`.
 Every failure leaves here as an `APIBricksError`; the aiohttp/asyncio original is
 kept as ``__cause__``.
 """
@@ -13,19 +15,31 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 import aiohttp
 import backoff
 from yarl import URL
 
-from .._exceptions import APIBricksError, APIConnectionError, APIStatusError, APITimeoutError
+from .._auth import key_hint
+from .._exceptions import APIBricksError, APIConnectionError, APITimeoutError, RedirectError
+from .._hooks import Hook, HookEvent, HookFailed, run_hooks
+from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
+from .._tracing import call_span, record_outcome
+from .._urls import check_base_url, safe_url
 from .._version import __version__
 
-__all__ = ["USER_AGENT", "Transport"]
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
+
+    from .._settings import ClientSettings
+
+__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport", "check_base_url"]
+
+T = TypeVar("T")
 
 logger: Final = logging.getLogger("apibricks")
 
@@ -34,44 +48,98 @@ USER_AGENT: Final = (
 )
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 # Sessions abandoned in a forked child: they belong to the parent's (dead here) loop and
 # must be neither used nor closed; holding them keeps their finalizers from warning.
 _ABANDONED_AFTER_FORK: list[aiohttp.ClientSession] = []
 
 
-def check_base_url(base_url: str, *, allow_insecure_http: bool) -> URL:
-    """Validate ``base_url`` before any I/O: a key must never travel in clear text by accident."""
-    url = URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}.")
-    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
-        raise ValueError(
-            f"Refusing plain http:// to {url.host}: the API key would travel unencrypted. "
-            "Use https://, or pass allow_insecure_http=True if you really mean it."
+class CallOptions:
+    """The per-call half of `ClientSettings` plus the event hooks, prepared once per view."""
+
+    __slots__ = (
+        "client_timeout",
+        "headers",
+        "hooks",
+        "max_response_bytes",
+        "max_retries",
+        "retry_after_cap",
+        "retrying",
+        "timeout",
+    )
+
+    def __init__(self, settings: ClientSettings, hooks: Mapping[str, tuple[Hook, ...]]) -> None:
+        self.timeout = settings.timeout
+        self.client_timeout = aiohttp.ClientTimeout(total=settings.timeout)
+        self.max_retries = settings.max_retries
+        self.retry_after_cap = settings.retry_after_cap
+        self.max_response_bytes = settings.max_response_bytes
+        self.headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+            **settings.default_headers,
+        }
+        self.hooks = hooks
+        retry_after_cap = self.retry_after_cap
+        self.retrying = backoff.on_exception(
+            retry_waits,
+            APIBricksError,
+            max_tries=self.max_retries + 1,
+            giveup=lambda error: gives_up(error, retry_after_cap),
+            on_backoff=_on_backoff,
+            jitter=None,
+            logger=None,
         )
-    return url.with_query(None).with_fragment(None)
 
 
-def _is_loopback(host: str) -> bool:
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+class Reply(NamedTuple):
+    """A call's successful answer, for `APIResponse` and the plain methods."""
 
-
-def _safe_url(url: URL) -> str:
-    """The URL as it may appear in logs and errors: no userinfo, no query."""
-    return str(url.with_user(None).with_query(None))
+    status: int
+    headers: CIMultiDictProxy[str]
+    url: str
+    body: bytes
+    elapsed: float
+    retries: int
 
 
 class _Attempt:
     """Mutable per-call state threaded through backoff's retries."""
 
-    __slots__ = ("headers", "number", "url")
+    __slots__ = (
+        "elapsed",
+        "headers",
+        "key_hint",
+        "number",
+        "options",
+        "reply",
+        "request_id",
+        "start",
+        "status",
+        "url",
+    )
 
-    def __init__(self, url: URL, headers: Mapping[str, str]) -> None:
-        self.url = url
+    def __init__(self, url: URL, headers: Mapping[str, str], options: CallOptions) -> None:
+        self.start = self.url = url
         self.headers = headers
+        self.status: int | None = None
+        self.request_id: str | None = None
+        self.options = options
+        self.key_hint = key_hint(headers.get("Authorization", ""))
         self.number = 0
+        self.elapsed = 0.0
+        self.reply: Reply | None = None
+
+    def event(self, name: Any, url: URL, **fields: Any) -> HookEvent:
+        return HookEvent(
+            event=name,
+            method="GET",
+            url=safe_url(url),
+            attempt=self.number,
+            key_hint=self.key_hint,
+            **fields,
+        )
 
 
 class Transport:
@@ -81,31 +149,17 @@ class Transport:
         self,
         *,
         base_url: URL,
-        timeout: float | None,
-        max_retries: int,
-        headers: Mapping[str, str],
         max_connections: int,
-        retry_after_cap: float,
+        proxy: str | None = None,
+        proxy_auth: tuple[str, str] | None = None,
+        trust_env: bool = False,
         session: aiohttp.ClientSession | None,
     ) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0.")
-        if timeout is not None and timeout <= 0:
-            raise ValueError("timeout must be a positive number of seconds, or None.")
-        if max_connections < 0:
-            raise ValueError("max_connections must be >= 0 (0 means unlimited).")
         self.base_url = base_url
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.headers = {
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip",
-            **headers,
-        }
         self.max_connections = max_connections
-        self.retry_after_cap = retry_after_cap
-        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
+        self.proxy = proxy
+        self.proxy_auth = aiohttp.BasicAuth(*proxy_auth) if proxy_auth else None
+        self.trust_env = trust_env
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -113,15 +167,6 @@ class Transport:
         self._closed = False
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
-        self._send = backoff.on_exception(
-            retry_waits,
-            APIBricksError,
-            max_tries=lambda: self.max_retries + 1,
-            giveup=lambda error: gives_up(error, self.retry_after_cap),
-            on_backoff=_log_backoff,
-            jitter=None,
-            logger=None,
-        )(self._attempt)
 
     @property
     def closed(self) -> bool:
@@ -137,7 +182,9 @@ class Transport:
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
-            session = self._session = aiohttp.ClientSession(connector=connector)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector, trust_env=self.trust_env
+            )
             self._session_loop = loop
         elif self._session_loop is None:
             self._session_loop = loop  # injected: bound to whichever loop the caller uses
@@ -169,23 +216,40 @@ class Transport:
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
 
-    async def get(self, path: str, headers: Mapping[str, str]) -> bytes:
-        """GET ``path`` under the base URL with retries; the 2xx body, or a typed error."""
+    async def get(self, path: str, headers: Mapping[str, str], options: CallOptions) -> Reply:
+        """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
+
+        A hook's exception ends the call as itself (see `_hooks`).
+        """
         url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=False)
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
-        try:
-            body: bytes = await self._send(_Attempt(url, {**self.headers, **headers}))
-        except asyncio.CancelledError:
-            if not self._was_cancelled_only_by_close(task):
+        attempt = _Attempt(url, {**options.headers, **headers}, options)
+        with call_span(
+            f"GET {path}", client=False, url=safe_url(url), host=url.host, port=url.port
+        ) as span:
+            try:
+                await options.retrying(self._attempt)(attempt)
+            except HookFailed as failed:
+                record_outcome(span, status=None, error=failed.error)
+                raise failed.error from None
+            except asyncio.CancelledError:
+                record_outcome(span, status=None, error=asyncio.CancelledError())
+                if not self._was_cancelled_only_by_close(task):
+                    raise
+                raise APIConnectionError(
+                    "The client was closed while this request was in flight.", retryable=False
+                ) from None
+            except BaseException as error:
+                status = getattr(error, "status_code", None)
+                record_outcome(span, status=status, error=error, resend=attempt.number - 1)
                 raise
-            raise APIConnectionError(
-                "The client was closed while this request was in flight.", retryable=False
-            ) from None
-        finally:
-            self._in_flight.discard(task)
-        return body
+            finally:
+                self._in_flight.discard(task)
+            assert attempt.reply is not None
+            record_outcome(span, status=attempt.reply.status, error=None, resend=attempt.number - 1)
+        return attempt.reply
 
     def _was_cancelled_only_by_close(self, task: asyncio.Task[Any]) -> bool:
         if task not in self._cancelled_by_close:
@@ -196,66 +260,162 @@ class Transport:
             return task.cancelling() == 0  # else the caller cancelled too: honour that
         return True
 
-    async def _attempt(self, attempt: _Attempt) -> bytes:
+    async def _attempt(self, attempt: _Attempt) -> None:
         attempt.number += 1
+        options = attempt.options
         session = self.session()
         loop = asyncio.get_running_loop()
         started = loop.time()
-        url = attempt.url
-        status: int | None = None
-        request_id: str | None = None
-        try:
-            for _ in range(_MAX_REDIRECTS + 1):
-                async with session.get(
-                    url,
-                    headers=attempt.headers,
-                    timeout=self._client_timeout,
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    request_id = request_id_from(response.headers)
-                    if status in _REDIRECTS and "Location" in response.headers:
-                        url = _same_origin_redirect(url, response, attempt.number)
-                        continue
-                    body = await response.read()
-                    if status >= 400:
-                        error = status_error(status, response.headers, body)
-                        request_id = error.request_id
-                        raise error
-                    return body
-            raise APIConnectionError(f"Too many redirects (more than {_MAX_REDIRECTS}).")
-        except APIBricksError:
-            raise
-        except asyncio.TimeoutError as exc:
-            raise APITimeoutError(
-                f"Request timed out after {self.timeout} s (attempt {attempt.number})."
-            ) from exc
-        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
-            # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
-            # pool is closed under a request (ours, or an injected session by its owner).
-            raise _connection_error(exc) from exc
-        finally:
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "GET %s -> %s in %.1f ms (attempt %d, request id %s)",
-                    _safe_url(url),
-                    status if status is not None else "no response",
-                    (loop.time() - started) * 1000,
-                    attempt.number,
-                    request_id or "-",
+        attempt.status = attempt.request_id = None
+        with call_span(
+            "GET",
+            client=True,
+            url=safe_url(attempt.start),
+            host=attempt.start.host,
+            port=attempt.start.port,
+            resend=attempt.number - 1,
+        ) as span:
+            try:
+                if "request" in options.hooks:
+                    event = attempt.event("request", attempt.start)
+                    await run_hooks(options.hooks["request"], event)
+                # One deadline over the whole attempt: redirects, body read and inflation.
+                await _within(options.timeout, self._exchange(session, attempt, started))
+                record_outcome(span, status=attempt.status, error=None)
+            except (APIBricksError, HookFailed) as raised:
+                cause = raised.error if isinstance(raised, HookFailed) else raised
+                record_outcome(span, status=attempt.status, error=cause)
+                raise
+            except asyncio.TimeoutError as exc:
+                timed_out = APITimeoutError(
+                    f"Request timed out after {options.timeout} s (attempt {attempt.number})."
                 )
+                record_outcome(span, status=None, error=timed_out)
+                raise timed_out from exc
+            except RecursionError:
+                raise  # a bug, not a network failure: never retried as one
+            except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+                # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
+                # pool is closed under a request (ours, or an injected session by its owner).
+                failed = _connection_error(exc)
+                record_outcome(span, status=None, error=failed)
+                raise failed from exc
+            finally:
+                attempt.elapsed = loop.time() - started
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "GET %s -> %s in %.1f ms (attempt %d, request id %s, key %s)",
+                        safe_url(attempt.url),
+                        attempt.status if attempt.status is not None else "no response",
+                        attempt.elapsed * 1000,
+                        attempt.number,
+                        _printable(attempt.request_id or "-"),
+                        attempt.key_hint,
+                    )
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, attempt: _Attempt, started: float
+    ) -> None:
+        """One attempt: follow same-origin redirects by hand, read the body under the cap."""
+        options = attempt.options
+        loop = asyncio.get_running_loop()
+        url = attempt.start
+        visited = {url}
+        for _ in range(_MAX_REDIRECTS + 1):
+            attempt.url, attempt.status, attempt.request_id = url, None, None
+            async with session.get(
+                url,
+                headers=attempt.headers,
+                timeout=options.client_timeout,
+                allow_redirects=False,
+                auto_decompress=False,
+                proxy=self.proxy,
+                proxy_auth=self.proxy_auth,
+            ) as response:
+                attempt.status = status = response.status
+                attempt.request_id = request_id_from(response.headers)
+                if status in _REDIRECTS:
+                    url = _redirect_target(url, response, visited)
+                    continue
+                ok = 200 <= status < 300
+                if ok:
+                    body = await read_body(response, options.max_response_bytes, cut=False)
+                else:
+                    body = await read_body(response, ERROR_BODY_LIMIT, cut=True)
+                attempt.elapsed = loop.time() - started
+                if "response" in options.hooks:
+                    event = attempt.event(
+                        "response",
+                        url,
+                        status_code=status,
+                        elapsed=attempt.elapsed,
+                        request_id=attempt.request_id,
+                    )
+                    await run_hooks(options.hooks["response"], event)
+                if not ok:
+                    error = status_error(status, response.headers, body)
+                    attempt.request_id = error.request_id
+                    raise error
+                attempt.reply = Reply(
+                    status,
+                    response.headers,
+                    safe_url(url),
+                    body,
+                    attempt.elapsed,
+                    attempt.number - 1,
+                )
+                return
+        raise RedirectError(
+            f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
+            f"{safe_url(url)}.",
+            status_code=attempt.status or 0,
+            request_id=attempt.request_id,
+        )
 
 
-def _same_origin_redirect(url: URL, response: aiohttp.ClientResponse, attempt: int) -> URL:
-    target = url.join(URL(response.headers["Location"]))
-    if target.origin() != url.origin():
-        raise APIStatusError(
-            f"{response.status} redirect to another origin ({target.origin()}) refused: "
-            "the API key is never sent to another host.",
-            status_code=response.status,
+async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
+    """``await coro`` under one deadline (``asyncio.timeout``; ``wait_for`` on 3.10)."""
+    if timeout is None:
+        return await coro
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return await coro
+    return await asyncio.wait_for(coro, timeout)
+
+
+def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[URL]) -> URL:
+    """Where a redirect may lead: same origin, a well-formed Location, not seen before."""
+    status = response.status
+    location = response.headers.get("Location")
+
+    def refuse(why: str) -> RedirectError:
+        return RedirectError(
+            f"{status} redirect {why}.",
+            status_code=status,
             request_id=request_id_from(response.headers),
             headers=response.headers,
         )
+
+    if location is None or not location.strip():
+        raise refuse("without a Location header to follow")
+    try:
+        if not location.isascii():
+            raise ValueError("not ASCII")
+        target = url.join(URL(location))
+        if target.scheme not in ("http", "https") or not target.host or target.port is None:
+            raise ValueError("not an absolute http(s) URL")
+        origin = target.origin()
+    except (TypeError, ValueError, UnicodeError) as exc:
+        raise refuse(
+            f"with an invalid Location header ({location[:200]!a}: {exc}); not followed"
+        ) from None
+    if origin != url.origin():
+        raise refuse(
+            f"to another origin ({origin}) refused: the API key is never sent to another host"
+        )
+    if target in visited:
+        raise refuse(f"loop: {safe_url(target)} was already requested in this attempt")
+    visited.add(target)
     return target
 
 
@@ -267,11 +427,39 @@ def _connection_error(exc: BaseException) -> APIConnectionError:
     )
 
 
-def _log_backoff(details: Any) -> None:
+async def _on_backoff(details: Any) -> None:
+    """Before each retry's sleep: one INFO line, then the ``retry`` hooks."""
+    attempt: _Attempt = details["args"][0]
     error = details.get("exception")
-    logger.debug(
-        "retrying in %.2f s after %s (attempt %d failed)",
-        details["wait"],
-        type(error).__name__,
-        details["tries"],
+    status = getattr(error, "status_code", None)
+    request_id = getattr(error, "request_id", None)
+    wait = float(details["wait"])
+    logger.info(
+        "retrying in %.2f s: GET %s attempt %d of %d failed with %s (request id %s, key %s)",
+        wait,
+        safe_url(attempt.url),
+        attempt.number,
+        attempt.options.max_retries + 1,
+        status if status is not None else type(error).__name__,
+        _printable(request_id or "-"),
+        attempt.key_hint,
     )
+    hooks = attempt.options.hooks.get("retry")
+    if hooks:
+        event = attempt.event(
+            "retry",
+            attempt.url,
+            status_code=status,
+            elapsed=attempt.elapsed,
+            request_id=request_id,
+            error_type=type(error).__name__,
+            wait=wait,
+        )
+        await run_hooks(hooks, event)
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    """Server-sent text fit for one log line: control characters escaped, length capped."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")

@@ -11,13 +11,25 @@ from typing import TypeVar
 
 import aiohttp
 
-from .._async._client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
-from .._async._resources import AsyncInvoices
+from .._async._client import AsyncClient
+from .._async._resources import AsyncInvoices, AsyncInvoicesWithRawResponse
+from .._hooks import EventHooks
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
+from .._response import APIResponse
+from .._settings import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_AFTER_CAP,
+    DEFAULT_TIMEOUT,
+    NOT_GIVEN,
+    ClientSettings,
+    NotGiven,
+)
 from ._loop_thread import LoopThread
 
-__all__ = ["Client", "Invoices"]
+__all__ = ["Client", "Invoices", "InvoicesWithRawResponse"]
 
 T = TypeVar("T")
 
@@ -26,8 +38,10 @@ class Client:
     """Client for the APIBricks Console REST API.
 
     Use it as ``with Client() as client:`` (or call `close`). The aiohttp
-    session is created lazily inside the running loop. ``with_api_key`` gives cheap views
-    for other organizations that share this client's connection pool and settings.
+    session is created lazily inside the running loop. ``with_api_key`` and
+    ``with_options`` give cheap views that share this client's connection pool.
+    Every setting but the key, the session and the hooks is ``client.settings``, a
+    picklable `ClientSettings`; a bad value raises `ConfigurationError` here.
 
     Args:
         api_key: The organization's API key; defaults to ``$APIBRICKS_API_KEY``. May be
@@ -39,7 +53,14 @@ class Client:
         max_connections: Size of the connection pool (0: unlimited).
         retry_after_cap: A 429 asking to wait longer than this many seconds is raised
             at once as `RateLimitError` instead of slept on.
+        max_response_bytes: Largest response body accepted, counted decompressed; a
+            larger one raises `ResponseTooLargeError` (None: no limit).
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
+        proxy: A forward proxy URL (``http://host:port``) for every request.
+        proxy_auth: ``aiohttp.BasicAuth`` or ``(login, password)`` for ``proxy``.
+        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (and ``.netrc``).
+        event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``:
+            callables (sync or async) given a `HookEvent` per attempt.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
 
     Calls run on a private event loop in a daemon thread that this client owns: started by the
@@ -58,9 +79,14 @@ class Client:
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
-        max_connections: int = 100,
-        retry_after_cap: float = 60.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
+        proxy: str | None = None,
+        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | None = None,
+        trust_env: bool = False,
+        event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         async_client = AsyncClient(
@@ -71,7 +97,12 @@ class Client:
             default_headers=default_headers,
             max_connections=max_connections,
             retry_after_cap=retry_after_cap,
+            max_response_bytes=max_response_bytes,
             allow_insecure_http=allow_insecure_http,
+            proxy=proxy,
+            proxy_auth=proxy_auth,
+            trust_env=trust_env,
+            event_hooks=event_hooks,
             session=session,
         )
         self._bind(async_client, LoopThread(self, async_client.close), None)
@@ -82,6 +113,27 @@ class Client:
         self._parent = parent  # a view keeps its parent, and so the loop, alive
         self.invoices = Invoices(async_client.invoices, self)
 
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ClientSettings,
+        *,
+        api_key: str | None = None,
+        event_hooks: EventHooks | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> Client:
+        """A client built from ``settings`` (e.g. another process's ``client.settings``).
+
+        The key is passed apart (it is never in settings; default ``$APIBRICKS_API_KEY``),
+        and so are event hooks, which are live callables rather than settings.
+        """
+        async_client = AsyncClient.from_settings(
+            settings, api_key=api_key, event_hooks=event_hooks, session=session
+        )
+        client = cls.__new__(cls)
+        client._bind(async_client, LoopThread(client, async_client.close), None)
+        return client
+
     def with_api_key(self, api_key: str) -> Client:
         """A view of this client for another organization: same pool, same settings.
 
@@ -90,6 +142,35 @@ class Client:
         """
         view = Client.__new__(Client)
         view._bind(self._async.with_api_key(api_key), self._loop, self)
+        return view
+
+    def with_options(
+        self,
+        *,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry_after_cap: float | NotGiven = NOT_GIVEN,
+        default_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        event_hooks: EventHooks | NotGiven = NOT_GIVEN,
+    ) -> Client:
+        """A view with some per-call settings changed: same pool, same key.
+
+        Cheap like `with_api_key` (and chainable with it in either order); only what is
+        given changes. ``default_headers`` are merged over this client's; ``event_hooks``
+        replace its hooks. Pool settings (``base_url``, ``proxy``, ``max_connections``...)
+        belong to the client that owns the pool. Bad values raise `ConfigurationError`.
+        """
+        view = Client.__new__(Client)
+        async_view = self._async.with_options(
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_after_cap=retry_after_cap,
+            default_headers=default_headers,
+            max_response_bytes=max_response_bytes,
+            event_hooks=event_hooks,
+        )
+        view._bind(async_view, self._loop, self)
         return view
 
     def fan_out(
@@ -154,6 +235,11 @@ class Client:
         return self._loop.run(coroutine)
 
     @property
+    def settings(self) -> ClientSettings:
+        """Every setting of this client (or view) but the key, session and hooks."""
+        return self._async.settings
+
+    @property
     def base_url(self) -> str:
         return self._async.base_url
 
@@ -192,12 +278,13 @@ class Client:
 class Invoices:
     """``/invoices``: the invoices of the organization that owns the client's API key."""
 
-    __slots__ = ("_async", "_client", "_loop")
+    __slots__ = ("_async", "_client", "_loop", "with_raw_response")
 
     def __init__(self, async_invoices: AsyncInvoices, client: Client) -> None:
         self._async = async_invoices
         self._client = client  # keeps the client, and so its loop, alive
         self._loop = client._loop
+        self.with_raw_response = InvoicesWithRawResponse(async_invoices.with_raw_response, client)
 
     def list_paid(self) -> list[Invoice]:
         """All paid invoices of the organization (``GET /invoices/paid``).
@@ -205,4 +292,21 @@ class Invoices:
         Every invoice carries the organization; within one response they share a single
         `Organization` instance.
         """
+        return self._loop.run(self._async.list_paid())
+
+
+class InvoicesWithRawResponse:
+    """The same calls as `Invoices`, returning the `APIResponse` (status, headers...)."""
+
+    __slots__ = ("_async", "_client", "_loop")
+
+    def __init__(
+        self, async_invoices_with_raw_response: AsyncInvoicesWithRawResponse, client: Client
+    ) -> None:
+        self._async = async_invoices_with_raw_response
+        self._client = client  # keeps the client, and so its loop, alive
+        self._loop = client._loop
+
+    def list_paid(self) -> APIResponse[list[Invoice]]:
+        """``GET /invoices/paid``; ``.parse()`` gives what ``invoices.list_paid()`` returns."""
         return self._loop.run(self._async.list_paid())

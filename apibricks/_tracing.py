@@ -1,0 +1,88 @@
+"""OpenTelemetry spans, when the ``apibricks[otel]`` extra is installed; else nothing.
+
+One span per call (``GET /invoices/paid``, kind INTERNAL) with one child per attempt
+(``GET``, kind CLIENT) carrying the HTTP client semantic-convention attributes. The
+``opentelemetry`` import happens on the first call, never at ``import apibricks``; when
+it is missing every helper here is a no-op costing one ``None`` check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Final
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Tracer
+
+__all__ = ["call_span", "record_outcome", "tracer"]
+
+_UNSET: Final = object()
+_tracer: Any = _UNSET
+
+
+def tracer() -> Tracer | None:
+    """apibricks' tracer, or None when opentelemetry-api is not installed."""
+    global _tracer
+    if _tracer is _UNSET:
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            _tracer = None
+        else:
+            _tracer = trace.get_tracer("apibricks", __version__)
+    return _tracer  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def call_span(
+    name: str, *, client: bool, url: str, host: str | None, port: int | None, resend: int = 0
+) -> Iterator[Span | None]:
+    """A span around a call (``client=False``) or one attempt (``client=True``)."""
+    active = tracer()
+    if active is None:
+        yield None
+        return
+    from opentelemetry.trace import SpanKind
+
+    attributes: dict[str, Any] = {"http.request.method": "GET", "url.full": url}
+    if host:
+        attributes["server.address"] = host
+    if port:
+        attributes["server.port"] = port
+    if resend:
+        attributes["http.request.resend_count"] = resend
+    with active.start_as_current_span(
+        name,
+        kind=SpanKind.CLIENT if client else SpanKind.INTERNAL,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        yield span
+
+
+def record_outcome(
+    span: Span | None,
+    *,
+    status: int | None,
+    error: BaseException | None,
+    resend: int | None = None,
+) -> None:
+    """Status code, ``error.type`` and the span status, per the semantic conventions."""
+    if span is None:
+        return
+    from opentelemetry.trace import StatusCode
+
+    if status is not None:
+        span.set_attribute("http.response.status_code", status)
+    if resend:
+        span.set_attribute("http.request.resend_count", resend)
+    if error is not None or (status is not None and status >= 400):
+        error_type = str(status) if status is not None and status >= 400 else None
+        if error is not None and (error_type is None or status is None):
+            error_type = type(error).__name__
+        span.set_attribute("error.type", error_type or "_OTHER")
+        span.set_status(StatusCode.ERROR, error_type)
