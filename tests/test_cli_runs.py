@@ -295,20 +295,26 @@ async def test_quiet_and_default_print_no_progress(sandbox_url: str) -> None:
         assert (result.code, result.err) == (0, "")
 
 
-async def test_verbose_logs_requests_and_retries_without_the_key(sandbox_url: str) -> None:
+async def test_verbose_logs_retries_and_requests_without_the_key(sandbox_url: str) -> None:
     quiet = await cli(
         "invoices", "paid", APIBRICKS_API_KEY="sk_sandbox_q~503x1", APIBRICKS_BASE_URL=sandbox_url
     )
     assert (quiet.code, quiet.err) == (0, "")
-    key = "sk_sandbox_verbose~503x1"  # attempts are counted per key: a fresh one
-    loud = await cli(
+    key = "sk_sandbox_verbose~503x1"  # attempts are counted per key: a fresh one each run
+    info = await cli(
+        "invoices", "paid", "-v", APIBRICKS_API_KEY=key, APIBRICKS_BASE_URL=sandbox_url
+    )
+    assert info.code == 0
+    (line,) = info.err.splitlines()  # one line per retry, nothing per attempt
+    assert " INFO apibricks" in line and "retrying in" in line and "503" in line
+    key = "sk_sandbox_verbose2~503x1"
+    debug = await cli(
         "invoices", "paid", "-vv", APIBRICKS_API_KEY=key, APIBRICKS_BASE_URL=sandbox_url
     )
-    assert loud.code == 0
-    lines = loud.err.splitlines()
-    assert any(line.startswith("apibricks: DEBUG: ") and "retrying" in line for line in lines)
-    assert any("-> 200" in line for line in lines)
-    assert key not in loud.err
+    assert debug.code == 0
+    assert len(debug.err.splitlines()) == 3  # two attempts and the retry between them
+    assert sum(" DEBUG " in line for line in debug.err.splitlines()) == 2
+    assert key not in info.err + debug.err
 
 
 # --- --resume to a directory of Parquet parts ---

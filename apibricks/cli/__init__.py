@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import logging
 import os
 import signal
 import sys
@@ -138,14 +137,11 @@ def _cannot_write(config: Config, exc: OSError) -> UsageError:
 
 
 def _configure_logging(verbosity: int) -> None:
-    """-v: the ``apibricks`` logger's INFO lines (retries) on stderr; -vv: DEBUG too."""
-    if not verbosity:
-        return
-    logger = logging.getLogger("apibricks")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("apibricks: %(levelname)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbosity == 1 else logging.DEBUG)
+    """-v: the ``apibricks`` logger's INFO lines (one per retry) on stderr; -vv: DEBUG too."""
+    if verbosity:
+        from .._logging import configure
+
+        configure("info" if verbosity == 1 else "debug")
 
 
 # A lone surrogate (valid in JSON, not in UTF-8) is written as its JSON escape, \udXXX.

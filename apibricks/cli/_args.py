@@ -15,18 +15,15 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
+from .._settings import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from .._version import __version__
 from ._shard import Shard, parse_shard
 
 __all__ = ["FORMATS", "Config", "KeySource", "UsageError", "parse_config"]
 
-# The client's defaults, repeated here so that `apibricks --help` does not import aiohttp
-# (tests/test_cli.py checks they match `apibricks._async._client`).
-BASE_URL_ENV = "APIBRICKS_BASE_URL"
-DEFAULT_BASE_URL = "https://api-console.apibricks.io"
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_RETRIES = 2
 
+# As `apibricks._async._client` names it (not imported from there: that imports aiohttp).
+BASE_URL_ENV = "APIBRICKS_BASE_URL"
 PROG = "apibricks"
 FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 _SUFFIX_FORMATS = {
@@ -278,9 +275,9 @@ def read_keys(name: str, stdin: TextIO) -> list[KeySource]:
 
 def check_url(url: str, source: str) -> str:
     """An absolute http(s) URL, and plain http only to loopback (the key would travel in clear)."""
-    from yarl import URL  # with aiohttp below: not needed for --help
+    from yarl import URL  # not needed for --help
 
-    from .._async._transport import check_base_url
+    from .._urls import check_base_url
 
     try:
         parsed = URL(url)
