@@ -356,3 +356,21 @@ def test_parquet_resume_drops_uncommitted_parts(
     table = parquet.read_table(output).sort_by(order)
     assert table.to_pylist() == apibricks.to_arrow(wanted).sort_by(order).to_pylist()
     assert not [p for p in os.listdir(output) if p.endswith(".tmp")]
+
+
+async def test_a_plain_run_replaces_the_output_and_drops_its_ledger(
+    sandbox_server: sandbox.Sandbox, sandbox_url: str, tmp_path: Path
+) -> None:
+    keys = ["sk_sandbox_twice", "sk_sandbox_other", "sk_sandbox_twice"]  # a duplicate
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")
+    output, ledger = tmp_path / "run.jsonl", tmp_path / "run.jsonl.ledger"
+    args = ("invoices", "paid", "--keys-file", str(keys_file), "-o", str(output))
+    resumed = await cli(*args, "--resume", APIBRICKS_BASE_URL=sandbox_url)
+    assert resumed.code == 0, resumed.err
+    assert sandbox_server.requests_for("sk_sandbox_twice") == 1  # duplicates fetched once
+    assert len(ledger_entries(ledger)) == 2
+    plain = await cli(*args, APIBRICKS_BASE_URL=sandbox_url)
+    assert plain.code == 0, plain.err
+    assert not ledger.exists()  # it described the file just replaced
+    assert sorted(os.listdir(tmp_path)) == ["keys.txt", "run.jsonl"]
