@@ -17,6 +17,8 @@ from typing import NoReturn, TextIO
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
 from .._settings import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from .._version import __version__
+from ._errors import UsageError
+from ._keys import KeyFile, Keys, KeySource
 from ._shard import Shard, parse_shard
 
 __all__ = ["FORMATS", "Config", "KeySource", "UsageError", "parse_config"]
@@ -38,21 +40,9 @@ _COLUMN_FORMATS = ("table", "csv")
 _RESUME_FORMATS = ("jsonl", "parquet")
 
 
-class UsageError(Exception):
-    """A mistake in the command line or its inputs: reported in one line, exit status 2."""
-
-
-@dataclass(frozen=True)
-class KeySource:
-    """One API key and where it came from, so a failure can point at the keys-file line."""
-
-    key: str
-    where: str
-
-
 @dataclass(frozen=True)
 class Config:
-    keys: list[KeySource]
+    keys: Keys
     fan_out: bool  # keys came from --keys-file: show progress, summarise failures
     base_url: str | None  # None with --sandbox: the embedded sandbox's URL is used
     sandbox: bool
@@ -248,31 +238,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_keys(name: str, stdin: TextIO) -> list[KeySource]:
-    """The keys of a keys file, each checked now so a bad line is named by its number."""
-    label = "stdin" if name == "-" else name
-    try:
-        text = stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UsageError(f"cannot read keys file {label}: {reason}; check the path") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"keys file {label} is not UTF-8 text; save it as UTF-8") from None
-    keys = []
-    for number, line in enumerate(text.splitlines(), 1):
-        key = line.strip()
-        if not key or key.startswith("#"):
-            continue
-        where = f"{label}:{number}"
-        try:
-            keys.append(KeySource(validate_api_key(key), where))
-        except APIKeyError as exc:
-            raise UsageError(f"{where}: {exc}; fix or remove that line") from None
-    if not keys:
-        raise UsageError(f"keys file {label} has no keys; put one API key per line")
-    return keys
-
-
 def check_url(url: str, source: str) -> str:
     """An absolute http(s) URL, and plain http only to loopback (the key would travel in clear)."""
     from yarl import URL  # not needed for --help
@@ -350,8 +315,11 @@ def parse_config(
     if args.sandbox and args.base_url is not None:
         raise UsageError("--sandbox and --base-url exclude each other; use one of them")
 
+    if args.shard is not None and args.keys_file is None:
+        raise UsageError("--shard splits a --keys-file; pass one")
+    keys: Keys
     if args.keys_file is not None:
-        keys = read_keys(args.keys_file, stdin)
+        keys = KeyFile(args.keys_file, stdin, args.shard)
     else:
         # Under --sandbox the environment's key is ignored: it belongs to the real service.
         key = args.api_key
@@ -380,11 +348,6 @@ def parse_config(
             base_url = check_url(environ[BASE_URL_ENV], BASE_URL_ENV)
         else:
             base_url = DEFAULT_BASE_URL
-
-    if args.shard is not None and args.keys_file is None:
-        raise UsageError("--shard splits a --keys-file; pass one")
-    if args.shard is not None:
-        keys = [source for source in keys if args.shard.holds(source.key)]
 
     output = None if args.output in (None, "-") else Path(args.output)
     format = args.format or _default_format(output, stdout, columns=args.columns is not None)

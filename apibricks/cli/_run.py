@@ -7,7 +7,7 @@ single organization's failure is reported exactly like one failure among many.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TextIO
 
 from .._auth import key_hint
@@ -43,22 +43,32 @@ def describe_failure(source: KeySource, error: BaseException | None, *, fan_out:
     return f"apibricks: error: {where}key {hint}: {kind}: {message}".rstrip(": ")
 
 
-def _still_to_do(config: Config, ledger: Journal | None, err: TextIO) -> list[KeySource]:
-    """Every key, or under --resume each organization not yet in the ledger, once."""
+def _plan(config: Config, ledger: Journal | None, err: TextIO) -> tuple[Iterable[KeySource], int]:
+    """The keys to fetch and how many: every key, or under --resume each organization not
+    yet in the ledger, once (counted in a first pass over the keys, then streamed)."""
     if ledger is None:
-        return config.keys
-    todo: dict[str, KeySource] = {}
+        return config.keys, len(config.keys)
+    seen: set[str] = set()
     for source in config.keys:
-        todo.setdefault(fingerprint(source.key), source)
-    skipped = sum(1 for print_ in todo if print_ in ledger.done)
-    if skipped and config.progress != "never":
+        seen.add(fingerprint(source.key))
+    todo = len(seen - ledger.done)
+    if len(seen) > todo and config.progress != "never":
         print(
-            f"apibricks: resuming: {skipped} of {len(todo)} organizations already in "
-            f"{ledger.output.name}; fetching the other {len(todo) - skipped}",
+            f"apibricks: resuming: {len(seen) - todo} of {len(seen)} organizations already in "
+            f"{ledger.output.name}; fetching the other {todo}",
             file=err,
             flush=True,
         )
-    return [source for print_, source in todo.items() if print_ not in ledger.done]
+    seen.clear()
+
+    def missing() -> Iterator[KeySource]:
+        for source in config.keys:
+            print_ = fingerprint(source.key)
+            if print_ not in seen and print_ not in ledger.done:
+                seen.add(print_)
+                yield source
+
+    return missing(), todo
 
 
 async def run(
@@ -72,21 +82,28 @@ async def run(
     """Fetch, write, summarise; 0 when every organization was fetched, else 1."""
     from .._async import AsyncClient  # aiohttp: only once there is work to do
 
-    todo = _still_to_do(config, ledger, err)
+    todo, count = _plan(config, ledger, err)
     display = make_display(
         config.progress,
         err,
-        len(todo),
+        count,
         fan_out=config.fan_out,
         shares_terminal=out_is_terminal and config.format != "table",
     )
-    failures: list[tuple[int, BaseException | None]] = []
+    in_flight: dict[int, KeySource] = {}  # where each key came from, until its outcome
+    failures: list[tuple[int, str]] = []
+
+    def keys() -> Iterator[str]:
+        for index, source in enumerate(todo):
+            in_flight[index] = source
+            yield source.key
+
     try:
-        if todo:
+        if count:
             async with (
                 _base_url(config) as base_url,
                 AsyncClient(
-                    api_key=todo[0].key,
+                    api_key=next(iter(config.keys)).key,  # a default only: each key has a view
                     base_url=base_url,
                     timeout=config.timeout,
                     max_retries=config.max_retries,
@@ -94,7 +111,7 @@ async def run(
                 ) as client,
             ):
                 outcomes = client.fan_out(
-                    [source.key for source in todo],
+                    keys(),
                     lambda org: org.invoices.list_paid(),
                     concurrency=config.concurrency,
                     rate_limit=config.rate_limit,
@@ -102,8 +119,10 @@ async def run(
                 )
                 async with contextlib.aclosing(outcomes):  # leaving early cancels the rest
                     async for outcome in outcomes:
+                        source = in_flight.pop(outcome.index)
                         if not outcome.ok:
-                            failures.append((outcome.index, outcome.error))
+                            line = describe_failure(source, outcome.error, fan_out=config.fan_out)
+                            failures.append((outcome.index, line))
                             continue
                         invoices = outcome.value or []
                         if out_is_terminal:
@@ -114,11 +133,11 @@ async def run(
     finally:
         display.close()
     writer.close()
-    for index, error in sorted(failures, key=lambda failure: failure[0]):
-        print(describe_failure(todo[index], error, fan_out=config.fan_out), file=err)
+    for _, line in sorted(failures):
+        print(line, file=err)
     if config.fan_out and failures:
         print(
-            f"apibricks: {len(failures)} of {len(todo)} organizations failed; "
+            f"apibricks: {len(failures)} of {count} organizations failed; "
             "their invoices are not in the output"
             + ("; rerun with --resume to fetch only those" if ledger is not None else ""),
             file=err,
