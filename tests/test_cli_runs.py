@@ -374,3 +374,25 @@ async def test_a_plain_run_replaces_the_output_and_drops_its_ledger(
     assert plain.code == 0, plain.err
     assert not ledger.exists()  # it described the file just replaced
     assert sorted(os.listdir(tmp_path)) == ["keys.txt", "run.jsonl"]
+
+
+def test_a_keys_file_is_streamed_not_held(tmp_path: Path) -> None:
+    """10**5 keys: checked up front, then read again as pulled; memory does not grow with them."""
+    import tracemalloc
+
+    from apibricks.cli._keys import KeyFile
+
+    keys_file = tmp_path / "keys.txt"
+    keys_file.write_text("".join(f"sk_sandbox_many{n}\n" for n in range(100_000)))
+    tracemalloc.start()
+    try:
+        keys = KeyFile(str(keys_file), io.StringIO())
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        count = sum(1 for _ in keys)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(keys) == count == 100_000
+    assert held < 1 << 20  # under 1 MiB held for 100,000 keys (a list of them: ~25 MiB)
+    assert peak < 1 << 20
