@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from ._args import Config, UsageError, parse_config
@@ -65,47 +66,66 @@ def _error(message: str) -> None:
 
 
 def _execute(config: Config) -> int:
-    from ._atomic import AtomicFile
-    from ._ledger import Ledger, LedgerError, ledger_path
+    _configure_logging(config.verbosity)
+    if config.output is None:
+        return _to_stdout(config)
+    if config.resume:
+        return _resume(config, config.output)
+    return _to_file(config, config.output)
+
+
+def _to_stdout(config: Config) -> int:
+    from ._output import make_writer
+    from ._run import run
+
+    _prepare_stdout(sys.stdout, config.format)
+    writer = make_writer(config.format, sys.stdout, config.columns)
+    return _run_interruptibly(run(config, writer, sys.stderr, out_is_terminal=sys.stdout.isatty()))
+
+
+def _resume(config: Config, output: Path) -> int:
+    """The output is the run's journal: appended to as organizations finish, never replaced."""
+    from ._ledger import Ledger, LedgerError
     from ._output import make_writer
     from ._parts import PartsLedger
     from ._run import run
 
-    _configure_logging(config.verbosity)
-    if config.output is None:
-        _prepare_stdout(sys.stdout, config.format)
-        writer = make_writer(config.format, sys.stdout, config.columns)
+    ledger: Ledger | PartsLedger
+    try:
+        if config.format == "parquet":
+            ledger = PartsLedger(output)
+            writer = ledger.open()
+        else:
+            ledger = Ledger(output)
+            writer = make_writer(config.format, ledger.open(), config.columns)
+    except LedgerError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise _cannot_write(output, exc) from None
+    try:
         return _run_interruptibly(
-            run(config, writer, sys.stderr, out_is_terminal=sys.stdout.isatty())
+            run(config, writer, sys.stderr, out_is_terminal=False, ledger=ledger)
         )
-    if config.resume:  # the output is the run's journal: appended to, never replaced
-        ledger: Ledger | PartsLedger
-        try:
-            if config.format == "parquet":
-                ledger = PartsLedger(config.output)
-                writer = ledger.open()
-            else:
-                ledger = Ledger(config.output)
-                writer = make_writer(config.format, ledger.open(), config.columns)
-        except LedgerError as exc:
-            raise UsageError(str(exc)) from None
-        except OSError as exc:
-            raise _cannot_write(config, exc) from None
-        try:
-            return _run_interruptibly(
-                run(config, writer, sys.stderr, out_is_terminal=False, ledger=ledger)
-            )
-        finally:
-            ledger.close()
-    if config.output.is_dir():
+    finally:
+        ledger.close()
+
+
+def _to_file(config: Config, output: Path) -> int:
+    """Written beside ``output`` and renamed over it only when the run ends."""
+    from ._atomic import AtomicFile
+    from ._ledger import ledger_path
+    from ._output import make_writer
+    from ._run import run
+
+    if output.is_dir():
         raise UsageError(
-            f"--output {config.output} is a directory; name a file (a directory of Parquet "
+            f"--output {output} is a directory; name a file (a directory of Parquet "
             "parts is written by --resume)"
         )
     try:
-        target = AtomicFile(config.output)
+        target = AtomicFile(output)
     except OSError as exc:
-        raise _cannot_write(config, exc) from None
+        raise _cannot_write(output, exc) from None
     try:
         if config.format == "parquet":
             writer = make_writer(config.format, target.path)
@@ -126,14 +146,12 @@ def _execute(config: Config) -> int:
         target.discard()
         raise
     with contextlib.suppress(OSError):  # a --resume ledger describes the file just replaced
-        ledger_path(config.output).unlink()
+        ledger_path(output).unlink()
     return code
 
 
-def _cannot_write(config: Config, exc: OSError) -> UsageError:
-    return UsageError(
-        f"cannot write {config.output}: {exc.strerror or exc}; choose another --output"
-    )
+def _cannot_write(output: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot write {output}: {exc.strerror or exc}; choose another --output")
 
 
 def _configure_logging(verbosity: int) -> None:
