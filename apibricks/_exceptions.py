@@ -7,6 +7,8 @@ No message built here ever contains the API key.
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,13 +37,74 @@ __all__ = [
 
 
 class APIBricksError(Exception):
-    """Base of every error apibricks raises."""
+    """Base of every error apibricks raises.
+
+    Every subclass survives ``pickle`` and ``copy`` with its type and attributes (work
+    moves between processes: multiprocessing, Dask, Celery): rebuilt from its state, not
+    by calling ``__init__`` again, so keyword-only arguments and derived messages round-
+    trip as they are. ``__cause__`` travels too when it can be pickled itself.
+    """
 
     message: str
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = _portable(self.__dict__)
+        cause = self.__cause__
+        if cause is not None and _picklable(cause):
+            state["__cause__"] = cause
+        return _restore, (type(self), self.args, state)
+
+    def __copy__(self) -> APIBricksError:
+        state = _portable(self.__dict__)
+        state["__cause__"] = self.__cause__
+        return _restore(type(self), self.args, state)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> APIBricksError:
+        state = copy.deepcopy(_portable(self.__dict__), memo)
+        try:
+            state["__cause__"] = copy.deepcopy(self.__cause__, memo)
+        except Exception:  # an uncopyable cause is shared rather than lost
+            state["__cause__"] = self.__cause__
+        return _restore(type(self), copy.deepcopy(self.args, memo), state)
+
+
+def _portable(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Instance state with header proxies (unpicklable) as plain ``(name, value)`` pairs."""
+    return {
+        name: _HeaderPairs(value.items()) if isinstance(value, CIMultiDictProxy) else value
+        for name, value in attributes.items()
+    }
+
+
+class _HeaderPairs(list[tuple[str, str]]):
+    """Headers in transit; `_restore` turns them back into a case-insensitive proxy."""
+
+
+def _picklable(value: object) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+def _restore(
+    cls: type[APIBricksError], args: tuple[Any, ...], state: dict[str, Any]
+) -> APIBricksError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    cause = state.pop("__cause__", None)
+    for name, value in state.items():
+        if isinstance(value, _HeaderPairs):
+            value = CIMultiDictProxy(CIMultiDict(value))
+        setattr(error, name, value)
+    if cause is not None:
+        error.__cause__ = cause
+    return error
 
 
 class ConfigurationError(APIBricksError, ValueError):

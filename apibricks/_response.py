@@ -6,9 +6,10 @@ The names follow openai-python's raw responses, so nothing has to be learned twi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from multidict import CIMultiDictProxy
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
 
 __all__ = ["APIResponse"]
 

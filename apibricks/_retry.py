@@ -11,7 +11,7 @@ import time
 from collections.abc import Generator, Mapping
 from email.utils import parsedate_to_datetime
 
-from ._exceptions import APIConnectionError, APIStatusError, RateLimitError
+from ._exceptions import APIConnectionError, APIStatusError
 
 __all__ = ["RETRYABLE_STATUSES", "gives_up", "is_retryable", "parse_retry_after", "retry_waits"]
 
@@ -31,13 +31,19 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date).
+
+    None for anything unusable (unparsable, ``inf``, ``nan``, negative seconds): the
+    jittered backoff applies then. A date already past means "now" (0).
+    """
     value = headers.get("Retry-After")
     if value is None:
         return None
     value = value.strip()
     try:
         seconds = float(value)
+        if seconds < 0:
+            return None
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
@@ -57,14 +63,14 @@ def retry_waits(
     """A backoff wait generator: it is sent each failure and yields the wait before retrying.
 
     Full jitter (a uniform draw below the exponential ceiling) spreads a crowd of clients
-    that failed together; a 429's ``retry_after`` replaces the draw.
+    that failed together; a server's ``Retry-After`` (on any retried status) replaces it.
     """
     base = BACKOFF_BASE if base is None else base
     cap = BACKOFF_CAP if cap is None else cap
     error = yield 0.0  # primed by backoff with next(); the first real value follows a send
     attempt = 0
     while True:
-        if isinstance(error, RateLimitError) and error.retry_after is not None:
+        if isinstance(error, APIStatusError) and error.retry_after is not None:
             wait = error.retry_after
         else:
             wait = random.uniform(0.0, min(cap, base * 2.0**attempt))
@@ -77,7 +83,7 @@ def gives_up(error: BaseException, retry_after_cap: float) -> bool:
     if not is_retryable(error):
         return True
     return (
-        isinstance(error, RateLimitError)
+        isinstance(error, APIStatusError)
         and error.retry_after is not None
         and error.retry_after > retry_after_cap
     )

@@ -22,9 +22,12 @@ def is_loopback(host: str) -> bool:
     if host.rstrip(".") == "localhost":  # RFC 6761: always the loopback interface
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    # ::ffff:127.0.0.1 reaches 127.0.0.1; Python < 3.13 does not say so by itself.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> URL:

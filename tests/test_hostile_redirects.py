@@ -57,6 +57,8 @@ async def hostile() -> AsyncIterator[Hostile]:
             raise web.HTTPFound(
                 "/loop/b/invoices/paid" if "/a/" in path else "/loop/a/invoices/paid"
             )
+        if path.startswith("/self/"):
+            raise web.HTTPTemporaryRedirect(path)
         if path.startswith("/chain/"):
             step = int(path.split("/")[2])
             raise web.HTTPFound(f"/chain/{step + 1}/invoices/paid")
@@ -87,8 +89,25 @@ async def test_a_redirect_loop_stops_at_the_first_repeat(facade: Any, hostile: H
     with pytest.raises(apibricks.RedirectError, match="loop") as caught:
         await facade(lambda c: c.invoices.list_paid(), api_key=KEY, base_url=hostile.url("/loop/a"))
     assert caught.value.status_code == 302
-    # a -> b -> a: the second visit to a is never requested, and nothing is retried.
-    assert hostile.hits == ["/loop/a/invoices/paid", "/loop/b/invoices/paid"]
+    # a -> b -> a -> (b again: the first repeated redirect) stop; nothing is retried.
+    a, b = "/loop/a/invoices/paid", "/loop/b/invoices/paid"
+    assert hostile.hits == [a, b, a]
+
+
+async def test_a_self_redirect_loop_stops_at_the_first_repeat(
+    facade: Any, hostile: Hostile
+) -> None:
+    with pytest.raises(apibricks.RedirectError, match="loop"):
+        await facade(lambda c: c.invoices.list_paid(), api_key=KEY, base_url=hostile.url("/self"))
+    assert hostile.hits == ["/self/invoices/paid"] * 2
+
+
+async def test_one_redirect_to_the_same_url_is_followed(facade: Any, sandbox_server: Any) -> None:
+    # The sandbox's `redirectx1`: a 307 to the very same URL, then a 200.
+    invoices = await facade(
+        lambda c: c.invoices.list_paid(), api_key="sk_sandbox_r~redirectx1~n2", max_retries=0
+    )
+    assert len(invoices) == 2
 
 
 async def test_too_many_redirects_is_a_redirect_error(facade: Any, hostile: Hostile) -> None:
@@ -120,7 +139,7 @@ async def test_a_deeply_nested_error_body_is_a_status_error(facade: Any, hostile
         "http://localhost.attacker.example",
         "http://0x7f.1",
         "http://127.0.0.1.nip.io",
-        "http://[::ffff:7f00:1]",  # an IPv4-mapped address is not a loopback socket here
+        "http://[::ffff:808:808]",  # IPv4-mapped 8.8.8.8
     ],
 )
 def test_plain_http_off_loopback_is_a_configuration_error(url: str) -> None:
@@ -139,6 +158,7 @@ def test_plain_http_off_loopback_is_a_configuration_error(url: str) -> None:
         "http://localhost",
         "http://LOCALHOST:80",
         "http://localhost.:80",
+        "http://[::ffff:127.0.0.1]",  # IPv4-mapped loopback stays on the host
     ],
 )
 def test_loopback_by_address_may_use_plain_http(url: str) -> None:

@@ -154,3 +154,30 @@ def test_pool_settings_are_not_per_view_options() -> None:
     for pool_setting in ("base_url", "proxy", "max_connections", "trust_env"):
         with pytest.raises(TypeError, match=pool_setting):
             client.with_options(**{pool_setting: None})
+
+
+async def test_errors_through_views_raw_responses_and_hooks_hold_no_key_in_locals(
+    sandbox_server: sandbox.Sandbox,
+) -> None:
+    from test_hostile_locals import SECRET, assert_no_key_in_locals
+
+    def failing_hook(_: apibricks.HookEvent) -> None:
+        raise RuntimeError("a hook failed")
+
+    async with apibricks.AsyncClient(base_url=sandbox_server.url, max_retries=0) as client:
+        for where, key, call in [
+            ("with_options", SECRET + "~500", lambda c: c.with_options(timeout=5).invoices),
+            ("raw", SECRET + "~401", lambda c: c.invoices.with_raw_response),
+            (
+                "hook",
+                SECRET,
+                lambda c: c.with_options(event_hooks={"response": [failing_hook]}).invoices,
+            ),
+        ]:
+            with pytest.raises(Exception) as caught:  # noqa: PT011 - checked just below
+                await call(client.with_api_key(key)).list_paid()
+            assert isinstance(caught.value, (apibricks.APIBricksError, RuntimeError))
+            assert_no_key_in_locals(caught.value, key, where)
+    with pytest.raises(apibricks.ConfigurationError) as refused:
+        apibricks.AsyncClient.from_settings("not settings", api_key=SECRET)  # type: ignore[arg-type]
+    assert_no_key_in_locals(refused.value, SECRET, "from_settings")

@@ -140,3 +140,24 @@ async def test_import_apibricks_does_not_import_opentelemetry() -> None:
     )
     out, _ = await asyncio.wait_for(process.communicate(), 60)
     assert out.strip() == b"False"
+
+
+async def test_with_the_api_but_no_sdk_provider_no_span_is_made(sandbox_url: str) -> None:
+    script = (
+        "import sys, apibricks\n"
+        "from apibricks import _tracing\n"
+        "with apibricks.Client(api_key='sk_sandbox_no_sdk', base_url=sys.argv[1]) as c:\n"
+        "    c.invoices.list_paid()\n"
+        "print(_tracing.tracer() is None, 'opentelemetry.trace' in sys.modules)\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        sandbox_url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert out.split() == [b"True", b"True"]  # the API was found; its no-op placeholder skipped

@@ -11,7 +11,7 @@ from typing import Any, Final, NoReturn, TypeVar
 import aiohttp
 import attrs
 
-from .._auth import key_hint, missing_key_error, resolve_api_key, validate_api_key
+from .._auth import SecretKey, hide_key, key_hint, missing_key_error, resolve_api_key, secret_key
 from .._exceptions import ConfigurationError
 from .._hooks import EventHooks, freeze_hooks
 from .._outcome import Outcome, PaidInvoicesReport, Progress
@@ -78,7 +78,7 @@ class AsyncClient:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
+        api_key: str | SecretKey | None = None,
         base_url: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -93,6 +93,8 @@ class AsyncClient:
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print every frame's locals: keep only the hint
         settings = ClientSettings(
             base_url=base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
             timeout=timeout,
@@ -106,14 +108,14 @@ class AsyncClient:
             proxy_auth=proxy_auth,
             trust_env=trust_env,
         )
-        self._setup(settings, api_key=api_key, event_hooks=event_hooks, session=session)
+        self._setup(settings, api_key=secret, event_hooks=event_hooks, session=session)
 
     @classmethod
     def from_settings(
         cls,
         settings: ClientSettings,
         *,
-        api_key: str | None = None,
+        api_key: str | SecretKey | None = None,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> AsyncClient:
@@ -122,19 +124,21 @@ class AsyncClient:
         The key is passed apart (it is never in settings; default ``$APIBRICKS_API_KEY``),
         and so are event hooks, which are live callables rather than settings.
         """
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print every frame's locals: keep only the hint
         if not isinstance(settings, ClientSettings):
             raise ConfigurationError(
                 f"settings must be an apibricks.ClientSettings, got {type(settings).__name__}."
             )
         client = cls.__new__(cls)
-        client._setup(settings, api_key=api_key, event_hooks=event_hooks, session=session)
+        client._setup(settings, api_key=secret, event_hooks=event_hooks, session=session)
         return client
 
     def _setup(
         self,
         settings: ClientSettings,
         *,
-        api_key: str | None,
+        api_key: SecretKey | None,
         event_hooks: EventHooks | None,
         session: aiohttp.ClientSession | None,
     ) -> None:
@@ -156,7 +160,7 @@ class AsyncClient:
         self.invoices = AsyncInvoices(self)
 
     def _view(
-        self, api_key: str | None, settings: ClientSettings, options: CallOptions
+        self, api_key: SecretKey | None, settings: ClientSettings, options: CallOptions
     ) -> AsyncClient:
         view = object.__new__(AsyncClient)
         view._transport = self._transport
@@ -167,13 +171,15 @@ class AsyncClient:
         view.invoices = AsyncInvoices(view)
         return view
 
-    def with_api_key(self, api_key: str) -> AsyncClient:
+    def with_api_key(self, api_key: str | SecretKey) -> AsyncClient:
         """A view of this client for another organization: same pool, same settings.
 
         Views are cheap (no session, no I/O) and need no closing; closing the client
         they came from closes their pool.
         """
-        return self._view(validate_api_key(api_key), self._settings, self._options)
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print every frame's locals: keep only the hint
+        return self._view(secret_key(secret), self._settings, self._options)
 
     def with_options(
         self,
@@ -254,6 +260,7 @@ class AsyncClient:
             rate_limit=rate_limit,
             on_progress=on_progress,
         )
+        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
         async with contextlib.aclosing(outcomes):
             async for outcome in outcomes:
                 yield outcome
@@ -272,9 +279,11 @@ class AsyncClient:
         overall totals that count each invoice once, ``.failures`` and ``.ok``. Arguments
         as for `fan_out`.
         """
-        return await _fan_out.paid_invoices_by_organization(
+        report = _fan_out.paid_invoices_by_organization(
             self, keys, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
         )
+        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
+        return await report
 
     @property
     def settings(self) -> ClientSettings:
@@ -314,7 +323,12 @@ class AsyncClient:
         await self.close()
 
     def __repr__(self) -> str:
-        key = key_hint(self._api_key) if self._api_key else None
+        # Also for a half-built client (its __init__ raised), as crash reporters repr locals.
+        transport = getattr(self, "_transport", None)
+        if transport is None:
+            return f"<{type(self).__name__} (not initialized)>"
+        api_key = getattr(self, "_api_key", None)
+        key = key_hint(api_key) if api_key else None
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key!r})"
 
     def __reduce__(self) -> NoReturn:
@@ -328,4 +342,4 @@ class AsyncClient:
     async def _get(self, path: str) -> Reply:
         if self._api_key is None:
             raise missing_key_error()
-        return await self._transport.get(path, {"Authorization": self._api_key}, self._options)
+        return await self._transport.get(path, self._api_key, self._options)

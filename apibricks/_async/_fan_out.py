@@ -24,6 +24,7 @@ import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sized
 from typing import TYPE_CHECKING, TypeVar
 
+from .._auth import SecretKey
 from .._exceptions import APIBricksError
 from .._models import Invoice
 from .._outcome import OperationError, Outcome, PaidInvoicesReport, Progress
@@ -92,7 +93,7 @@ class _RateLimiter:
 async def _run_one(
     client: AsyncClient,
     index: int,
-    key: str,
+    key: SecretKey,
     operation: Callable[[AsyncClient], Awaitable[T]],
     limiter: _RateLimiter | None,
 ) -> Outcome[T]:
@@ -102,12 +103,12 @@ async def _run_one(
             await limiter.wait()
         value = await operation(org)
     except APIBricksError as error:
-        return Outcome(index, key, error=error)
+        return Outcome(index, key.reveal(), error=error)
     except Exception as exc:  # a bug in the caller's operation; BaseException propagates
         wrapped = OperationError(f"The operation raised {type(exc).__name__}: {exc}")
         wrapped.__cause__ = exc
-        return Outcome(index, key, error=wrapped)
-    return Outcome(index, key, value=value)
+        return Outcome(index, key.reveal(), error=wrapped)
+    return Outcome(index, key.reveal(), value=value)
 
 
 async def fan_out(
@@ -120,14 +121,16 @@ async def fan_out(
     on_progress: ProgressCallback | None = None,
 ) -> AsyncGenerator[Outcome[T], None]:
     """Yield one `Outcome` per key, in completion order (see `AsyncClient.fan_out`)."""
-    if isinstance(keys, (str, bytes)):
+    single = isinstance(keys, (str, bytes))
+    total = len(keys) if isinstance(keys, Sized) else None
+    pending = enumerate(map(SecretKey, keys))
+    del keys  # crash reporters print this frame's locals: keep the keys as hints only
+    if single:
         raise TypeError("keys must be an iterable of API keys, not a single key.")
     if client.is_closed:  # fail once, not once per key
         raise APIBricksError("This client is closed; create a new one.")
     check_concurrency(client._transport, concurrency)
     limiter = _RateLimiter(rate_limit) if rate_limit is not None else None
-    total = len(keys) if isinstance(keys, Sized) else None
-    pending = enumerate(keys)
     loop = asyncio.get_running_loop()
     running: set[asyncio.Task[Outcome[T]]] = set()
     finished: collections.deque[asyncio.Task[Outcome[T]]] = collections.deque()
@@ -196,6 +199,7 @@ async def paid_invoices_by_organization(
         rate_limit=rate_limit,
         on_progress=on_progress,
     )
+    del keys  # the stream holds them, wrapped
     async with contextlib.aclosing(stream) as results:
         async for outcome in results:
             outcomes.append(outcome)

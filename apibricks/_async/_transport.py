@@ -11,23 +11,25 @@ kept as ``__cause__``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import platform
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 import aiohttp
 import backoff
 from yarl import URL
 
-from .._auth import key_hint
+from .._auth import SecretKey, key_hint
 from .._exceptions import APIBricksError, APIConnectionError, APITimeoutError, RedirectError
 from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
+from .._sanitize import clean, redact_headers
 from .._tracing import call_span, record_outcome
 from .._urls import check_base_url, safe_url
 from .._version import __version__
@@ -48,6 +50,7 @@ USER_AGENT: Final = (
 )
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS: Final = 5
+_FOREIGN_CLOSE_TIMEOUT: Final = 30.0
 
 # Sessions abandoned in a forked child: they belong to the parent's (dead here) loop and
 # must be neither used nor closed; holding them keeps their finalizers from warning.
@@ -110,6 +113,7 @@ class _Attempt:
     __slots__ = (
         "elapsed",
         "headers",
+        "key",
         "key_hint",
         "number",
         "options",
@@ -120,13 +124,16 @@ class _Attempt:
         "url",
     )
 
-    def __init__(self, url: URL, headers: Mapping[str, str], options: CallOptions) -> None:
+    def __init__(
+        self, url: URL, key: SecretKey, headers: Mapping[str, str], options: CallOptions
+    ) -> None:
         self.start = self.url = url
-        self.headers = headers
+        self.key = key
+        self.headers = headers  # everything but the key, which joins at the last moment
         self.status: int | None = None
         self.request_id: str | None = None
         self.options = options
-        self.key_hint = key_hint(headers.get("Authorization", ""))
+        self.key_hint = key_hint(key)
         self.number = 0
         self.elapsed = 0.0
         self.reply: Reply | None = None
@@ -140,6 +147,11 @@ class _Attempt:
             key_hint=self.key_hint,
             **fields,
         )
+
+    @property
+    def secret(self) -> SecretKey:
+        """The request's key, to hide wherever the server echoes it."""
+        return self.key
 
 
 class Transport:
@@ -158,7 +170,13 @@ class Transport:
         self.base_url = base_url
         self.max_connections = max_connections
         self.proxy = proxy
-        self.proxy_auth = aiohttp.BasicAuth(*proxy_auth) if proxy_auth else None
+        # The header is built here (aiohttp.BasicAuth is deprecated as of aiohttp 3.14). To
+        # an https origin it goes on the proxy's CONNECT only, never inside the tunnel; to
+        # a plain-http origin the proxy gets the request itself, so it goes on the request.
+        auth = {"Proxy-Authorization": _basic_auth(*proxy_auth)} if proxy_auth else {}
+        tunnelled = base_url.scheme == "https"
+        self.proxy_headers = auth if tunnelled and auth else None
+        self._proxied_request_headers = {} if tunnelled else auth
         self.trust_env = trust_env
         self._session = session
         self._owns_session = session is None
@@ -203,7 +221,26 @@ class Transport:
         self._pid = os.getpid()
 
     async def close(self) -> None:
-        """Close the session we created; an injected one is the caller's to close."""
+        """Close the session we created; an injected one is the caller's to close.
+
+        From a loop other than the session's, the work is done on the session's own loop
+        when that loop is running (in another thread); otherwise a `RuntimeError` says
+        how to close it, and the client stays open so that advice can be followed.
+        """
+        if self._closed:
+            return
+        owner = self._session_loop
+        if (
+            owner is not None
+            and self._session is not None
+            and self._pid == os.getpid()
+            and owner is not asyncio.get_running_loop()
+        ):
+            await _run_on(owner, self._close_here)
+        else:
+            await self._close_here()
+
+    async def _close_here(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -216,16 +253,18 @@ class Transport:
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
 
-    async def get(self, path: str, headers: Mapping[str, str], options: CallOptions) -> Reply:
+    async def get(self, path: str, key: SecretKey, options: CallOptions) -> Reply:
         """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
 
-        A hook's exception ends the call as itself (see `_hooks`).
+        A hook's exception ends the call as itself (see `_hooks`). The key stays wrapped
+        until the request is built (see `_exchange`), so no frame here holds it as text
+        for a crash reporter to record.
         """
         url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=False)
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
-        attempt = _Attempt(url, {**options.headers, **headers}, options)
+        attempt = _Attempt(url, key, {**options.headers, **self._proxied_request_headers}, options)
         with call_span(
             f"GET {path}", client=False, url=safe_url(url), host=url.host, port=url.port
         ) as span:
@@ -297,7 +336,7 @@ class Transport:
             except (aiohttp.ClientError, OSError, RuntimeError) as exc:
                 # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
                 # pool is closed under a request (ours, or an injected session by its owner).
-                failed = _connection_error(exc)
+                failed = _connection_error(exc, attempt.secret)
                 record_outcome(span, status=None, error=failed)
                 raise failed from exc
             finally:
@@ -309,7 +348,7 @@ class Transport:
                         attempt.status if attempt.status is not None else "no response",
                         attempt.elapsed * 1000,
                         attempt.number,
-                        _printable(attempt.request_id or "-"),
+                        attempt.request_id or "-",
                         attempt.key_hint,
                     )
 
@@ -320,22 +359,22 @@ class Transport:
         options = attempt.options
         loop = asyncio.get_running_loop()
         url = attempt.start
-        visited = {url}
+        followed: set[tuple[URL, URL]] = set()
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url, attempt.status, attempt.request_id = url, None, None
             async with session.get(
                 url,
-                headers=attempt.headers,
+                headers={**attempt.headers, "Authorization": attempt.key.reveal()},
                 timeout=options.client_timeout,
                 allow_redirects=False,
                 auto_decompress=False,
                 proxy=self.proxy,
-                proxy_auth=self.proxy_auth,
+                proxy_headers=self.proxy_headers,
             ) as response:
                 attempt.status = status = response.status
-                attempt.request_id = request_id_from(response.headers)
+                attempt.request_id = request_id_from(response.headers, secret=attempt.secret)
                 if status in _REDIRECTS:
-                    url = _redirect_target(url, response, visited)
+                    url = _redirect_target(url, response, followed, attempt.secret)
                     continue
                 ok = 200 <= status < 300
                 if ok:
@@ -353,7 +392,7 @@ class Transport:
                     )
                     await run_hooks(options.hooks["response"], event)
                 if not ok:
-                    error = status_error(status, response.headers, body)
+                    error = status_error(status, response.headers, body, secret=attempt.secret)
                     attempt.request_id = error.request_id
                     raise error
                 attempt.reply = Reply(
@@ -373,6 +412,33 @@ class Transport:
         )
 
 
+async def _run_on(
+    owner: asyncio.AbstractEventLoop, close: Callable[[], Coroutine[Any, Any, None]]
+) -> None:
+    """Run ``close()`` on ``owner`` (a loop running in another thread) and wait for it."""
+    if owner.is_closed():
+        raise RuntimeError(
+            "This client's connections belong to an event loop that is already closed, so "
+            "they can no longer be closed cleanly. Close the client before its loop ends "
+            "(use `async with AsyncClient(...)` inside the coroutine that loop runs)."
+        )
+    if not owner.is_running():
+        raise RuntimeError(
+            "This client's connections belong to another event loop, which is not running; "
+            "close the client on that loop, e.g. loop.run_until_complete(client.close()), "
+            "or with `async with AsyncClient(...)` inside the code that loop runs."
+        )
+    future = asyncio.run_coroutine_threadsafe(close(), owner)
+    try:
+        await asyncio.wait_for(asyncio.wrap_future(future), _FOREIGN_CLOSE_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise RuntimeError(
+            "This client's event loop (in another thread) did not close it within "
+            f"{_FOREIGN_CLOSE_TIMEOUT:.0f} s; it may have stopped. Close the client on that "
+            "loop before stopping it."
+        ) from None
+
+
 async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
     """``await coro`` under one deadline (``asyncio.timeout``; ``wait_for`` on 3.10)."""
     if timeout is None:
@@ -383,8 +449,15 @@ async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
     return await asyncio.wait_for(coro, timeout)
 
 
-def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[URL]) -> URL:
-    """Where a redirect may lead: same origin, a well-formed Location, not seen before."""
+def _redirect_target(
+    url: URL, response: aiohttp.ClientResponse, followed: set[tuple[URL, URL]], secret: SecretKey
+) -> URL:
+    """Where a redirect may lead: same origin, a well-formed Location, not a repeat.
+
+    A loop is proven by the first redirect the server repeats (the same URL sending us to
+    the same target again): a deterministic server would repeat it forever. Visiting a URL
+    twice is not proof (a server may redirect to the same URL once, e.g. to set state).
+    """
     status = response.status
     location = response.headers.get("Location")
 
@@ -392,8 +465,8 @@ def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[UR
         return RedirectError(
             f"{status} redirect {why}.",
             status_code=status,
-            request_id=request_id_from(response.headers),
-            headers=response.headers,
+            request_id=request_id_from(response.headers, secret=secret),
+            headers=redact_headers(response.headers, secret),
         )
 
     if location is None or not location.strip():
@@ -413,17 +486,23 @@ def _redirect_target(url: URL, response: aiohttp.ClientResponse, visited: set[UR
         raise refuse(
             f"to another origin ({origin}) refused: the API key is never sent to another host"
         )
-    if target in visited:
-        raise refuse(f"loop: {safe_url(target)} was already requested in this attempt")
-    visited.add(target)
+    if (url, target) in followed:
+        raise refuse(f"loop: {safe_url(url)} sent us to {safe_url(target)} again in this attempt")
+    followed.add((url, target))
     return target
 
 
-def _connection_error(exc: BaseException) -> APIConnectionError:
+def _basic_auth(login: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
+
+
+def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
+    # aiohttp's text may quote what the server sent (a bad status line, a header).
     permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))
     return APIConnectionError(
-        f"Connection error: {type(exc).__name__}: {exc}", retryable=not permanent
+        f"Connection error: {type(exc).__name__}: {clean(str(exc), secret=secret)}",
+        retryable=not permanent,
     )
 
 
@@ -441,7 +520,7 @@ async def _on_backoff(details: Any) -> None:
         attempt.number,
         attempt.options.max_retries + 1,
         status if status is not None else type(error).__name__,
-        _printable(request_id or "-"),
+        request_id or "-",  # cleaned by request_id_from
         attempt.key_hint,
     )
     hooks = attempt.options.hooks.get("retry")
@@ -456,10 +535,3 @@ async def _on_backoff(details: Any) -> None:
             wait=wait,
         )
         await run_hooks(hooks, event)
-
-
-def _printable(text: str, limit: int = 80) -> str:
-    """Server-sent text fit for one log line: control characters escaped, length capped."""
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")

@@ -13,6 +13,7 @@ import aiohttp
 
 from .._async._client import AsyncClient
 from .._async._resources import AsyncInvoices, AsyncInvoicesWithRawResponse
+from .._auth import SecretKey, hide_key
 from .._hooks import EventHooks
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
@@ -74,7 +75,7 @@ class Client:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
+        api_key: str | SecretKey | None = None,
         base_url: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -89,8 +90,10 @@ class Client:
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print locals: hint only
         async_client = AsyncClient(
-            api_key=api_key,
+            api_key=secret,
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
@@ -118,7 +121,7 @@ class Client:
         cls,
         settings: ClientSettings,
         *,
-        api_key: str | None = None,
+        api_key: str | SecretKey | None = None,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> Client:
@@ -127,21 +130,25 @@ class Client:
         The key is passed apart (it is never in settings; default ``$APIBRICKS_API_KEY``),
         and so are event hooks, which are live callables rather than settings.
         """
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print locals: hint only
         async_client = AsyncClient.from_settings(
-            settings, api_key=api_key, event_hooks=event_hooks, session=session
+            settings, api_key=secret, event_hooks=event_hooks, session=session
         )
         client = cls.__new__(cls)
         client._bind(async_client, LoopThread(client, async_client.close), None)
         return client
 
-    def with_api_key(self, api_key: str) -> Client:
+    def with_api_key(self, api_key: str | SecretKey) -> Client:
         """A view of this client for another organization: same pool, same settings.
 
         Views are cheap (no session, no I/O) and need no closing; closing the client
         they came from closes their pool.
         """
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print locals: hint only
         view = Client.__new__(Client)
-        view._bind(self._async.with_api_key(api_key), self._loop, self)
+        view._bind(self._async.with_api_key(secret), self._loop, self)
         return view
 
     def with_options(
@@ -210,6 +217,7 @@ class Client:
         async_iterator = self._async.fan_out(
             keys, operation, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
         )
+        del keys  # only the async side holds the keys now
         return self._loop.iterate(async_iterator)
 
     def paid_invoices_by_organization(
@@ -232,6 +240,7 @@ class Client:
         coroutine = self._async.paid_invoices_by_organization(
             keys, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
         )
+        del keys  # only the async side holds the keys now
         return self._loop.run(coroutine)
 
     @property
@@ -272,7 +281,11 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return repr(self._async).replace(type(self._async).__name__, type(self).__name__, 1)
+        # A half-built client (__init__ raised) is repr'd by crash reporters too.
+        inner = getattr(self, "_async", None)
+        if inner is None:
+            return f"<{type(self).__name__} (not initialized)>"
+        return repr(inner).replace(type(inner).__name__, type(self).__name__, 1)
 
 
 class Invoices:
