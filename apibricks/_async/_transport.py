@@ -24,6 +24,7 @@ from .._exceptions import APIBricksError, APIConnectionError, APIStatusError, AP
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
 from .._version import __version__
+from ._pacing import current_lane
 
 __all__ = ["USER_AGENT", "Transport"]
 
@@ -199,6 +200,8 @@ class Transport:
     async def _attempt(self, attempt: _Attempt) -> bytes:
         attempt.number += 1
         session = self.session()
+        lane = current_lane.get()  # set inside a fan-out: every attempt keeps its pace
+        slot = await lane.acquire() if lane is not None else 0.0
         loop = asyncio.get_running_loop()
         started = loop.time()
         url = attempt.url
@@ -214,6 +217,8 @@ class Transport:
                 ) as response:
                     status = response.status
                     request_id = request_id_from(response.headers)
+                    if lane is not None:
+                        lane.observe(slot, status, response.headers)
                     if status in _REDIRECTS and "Location" in response.headers:
                         url = _same_origin_redirect(url, response, attempt.number)
                         continue
