@@ -187,6 +187,7 @@ class Client:
         *,
         concurrency: int = 32,
         rate_limit: float | None = None,
+        adaptive: bool = True,
         on_progress: Callable[[Progress], object] | None = None,
     ) -> Iterator[Outcome[T]]:
         """Run ``operation`` for every key, at most ``concurrency`` at once; stream the outcomes.
@@ -204,7 +205,12 @@ class Client:
             operation: Called with each organization's view; its result is the outcome's
                 value. An exception other than `APIBricksError` becomes `OperationError`.
             concurrency: Operations in flight at most (and at least, while keys remain).
-            rate_limit: Operations started per second across all keys (None: no limit).
+            rate_limit: Requests per second at most across all keys, retries included
+                (None: no limit). The adaptive pace never passes it.
+            adaptive: Find the server's pace: a 429/503 slows the whole fan-out down
+                (multiplicatively), successes speed it up again (additively), and a
+                ``Retry-After`` pauses every new request until then. False: only
+                ``rate_limit`` paces. See docs/rate-limits.md.
             on_progress: Called with a `Progress` before each outcome is yielded.
 
         Leaving the loop early cancels the requests in flight; use
@@ -215,7 +221,12 @@ class Client:
         objects as with `AsyncClient`, so one lambda serves both clients.
         """
         async_iterator = self._async.fan_out(
-            keys, operation, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
+            keys,
+            operation,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            adaptive=adaptive,
+            on_progress=on_progress,
         )
         del keys  # only the async side holds the keys now
         return self._loop.iterate(async_iterator)
@@ -226,6 +237,7 @@ class Client:
         *,
         concurrency: int = 32,
         rate_limit: float | None = None,
+        adaptive: bool = True,
         on_progress: Callable[[Progress], object] | None = None,
     ) -> PaidInvoicesReport:
         """All paid invoices of every key's organization, in one report.
@@ -238,7 +250,11 @@ class Client:
         objects as with `AsyncClient`, so one lambda serves both clients.
         """
         coroutine = self._async.paid_invoices_by_organization(
-            keys, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
+            keys,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            adaptive=adaptive,
+            on_progress=on_progress,
         )
         del keys  # only the async side holds the keys now
         return self._loop.run(coroutine)
