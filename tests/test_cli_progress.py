@@ -59,6 +59,17 @@ def test_plain_lines_every_interval_and_one_at_the_end() -> None:
     ]
 
 
+def test_pace_and_throttling_from_the_fan_out_are_shown() -> None:
+    clock, stream = Clock(), io.StringIO()
+    display = PlainLines(stream, 100, clock=clock, interval=5.0)
+    clock.now += 10.0
+    display.update(apibricks.Progress(40, 100, 0, elapsed=10.0, rate=4.0, pace=3.5, throttled=12))
+    assert stream.getvalue() == (
+        "apibricks: progress: 40/100 organizations, 4.0/s, pace 3.5/s, 12 throttled, "
+        "elapsed 0:00:10, ETA 0:00:15\n"
+    )
+
+
 def test_terminal_line_redraws_in_place_and_clears_for_records() -> None:
     clock, stream = Clock(), Terminal()
     display = TerminalLine(stream, 3, clock=clock)

@@ -396,3 +396,33 @@ def test_a_keys_file_is_streamed_not_held(tmp_path: Path) -> None:
     assert len(keys) == count == 100_000
     assert held < 1 << 20  # under 1 MiB held for 100,000 keys (a list of them: ~25 MiB)
     assert peak < 1 << 20
+
+
+# --- behind a rate limiter: the adaptive pace, and --no-adaptive ---
+
+
+@pytest.fixture
+async def limited_sandbox() -> AsyncIterator[sandbox.Sandbox]:
+    server = sandbox.Sandbox(rate_limit=40.0)  # 429 without Retry-After beyond 40/s
+    async with server.serve():
+        yield server
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+async def test_progress_shows_the_pace_found_behind_a_limiter(
+    limited_sandbox: sandbox.Sandbox, adaptive: bool
+) -> None:
+    keys = "".join(f"sk_sandbox_paced{n}~n1\n" for n in range(30))
+    flags = () if adaptive else ("--no-adaptive",)
+    result = await cli(
+        "invoices", "paid", "--keys-file", "-", "--progress", "--format", "jsonl",
+        "--concurrency", "10", "--max-retries", "8", *flags,
+        stdin=keys, APIBRICKS_BASE_URL=limited_sandbox.url or "",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert len(decoded("jsonl", result.out)) == 30
+    (last,) = [line for line in result.err.splitlines() if "30/30" in line]
+    # adaptive: the 429s were counted and the pace the fan-out settled on is shown;
+    # --no-adaptive: no pacer (each request only retries on its own), so neither is
+    assert (" throttled" in last) is adaptive
+    assert ("pace " in last) is adaptive

@@ -56,6 +56,7 @@ class Config:
     resume: bool = False
     shard: Shard | None = None
     rate_limit: float | None = None
+    adaptive: bool = True  # find the server's pace from its 429/503 answers
     verbosity: int = 0  # -v: INFO, -vv: DEBUG
 
 
@@ -233,7 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit",
         type=_rate,
         metavar="R",
-        help="start at most R requests per second across the whole run (default: no cap)",
+        help="start at most R requests per second across the whole run (default: no cap; "
+        "the pace found from the server's 429/503 answers never passes it)",
+    )
+    tuning.add_argument(
+        "--no-adaptive",
+        dest="adaptive",
+        action="store_false",
+        help="do not slow the whole run down when the server answers 429/503 (each request "
+        "still retries on its own)",
     )
     return parser
 
@@ -382,5 +391,6 @@ def parse_config(
         resume=args.resume,
         shard=args.shard,
         rate_limit=args.rate_limit,
+        adaptive=args.adaptive,
         verbosity=args.verbose,
     )

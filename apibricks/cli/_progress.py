@@ -19,7 +19,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .._outcome import Progress
 
 __all__ = ["Display", "Snapshot", "make_display"]
 
@@ -76,16 +79,16 @@ class Display(abc.ABC):
         self.started = clock()
         self.last = Snapshot(0, total, 0, 0.0)
 
-    def update(self, progress: Any) -> None:
-        """Take the fan-out's `apibricks.Progress` (its optional fields where it has them)."""
-        elapsed = getattr(progress, "elapsed", None)
+    def update(self, progress: Progress) -> None:
+        """Take the fan-out's `apibricks.Progress` (timed on this display's clock, which
+        also times the final line)."""
         self.last = Snapshot(
             done=progress.done,
             total=self.total,
             failed=progress.errors,
-            elapsed=self.clock() - self.started if elapsed is None else elapsed,
-            pace=getattr(progress, "pace", None),
-            throttled=getattr(progress, "throttled", 0) or 0,
+            elapsed=self.clock() - self.started,
+            pace=progress.pace,
+            throttled=progress.throttled,
         )
         self.show()
 

@@ -115,6 +115,7 @@ async def run(
                     lambda org: org.invoices.list_paid(),
                     concurrency=config.concurrency,
                     rate_limit=config.rate_limit,
+                    adaptive=config.adaptive,
                     on_progress=display.update,
                 )
                 async with contextlib.aclosing(outcomes):  # leaving early cancels the rest
