@@ -267,7 +267,7 @@ async def test_rate_limit_spaces_the_requests(sandbox_url: str, tmp_path: Path) 
     )  # fmt: skip
     assert result.code == 0, result.err
     # 6 starts at most 10/s span at least 0.5 s: the progress line's rate says so
-    (line,) = [line for line in result.err.splitlines() if "6/6" in line]
+    line = [line for line in result.err.splitlines() if "6/6" in line][-1]  # the final line
     rate = float(line.split(", ")[1].removesuffix("/s"))
     assert rate <= 6 / 0.5
 
@@ -421,7 +421,7 @@ async def test_progress_shows_the_pace_found_behind_a_limiter(
     )  # fmt: skip
     assert result.code == 0, result.err
     assert len(decoded("jsonl", result.out)) == 30
-    (last,) = [line for line in result.err.splitlines() if "30/30" in line]
+    last = [line for line in result.err.splitlines() if "30/30" in line][-1]  # the final line
     # adaptive: the 429s were counted and the pace the fan-out settled on is shown;
     # --no-adaptive: no pacer (each request only retries on its own), so neither is
     assert (" throttled" in last) is adaptive
