@@ -357,6 +357,10 @@ def test_parquet_resume_drops_uncommitted_parts(
     assert table.to_pylist() == apibricks.to_arrow(wanted).sort_by(order).to_pylist()
     assert not [p for p in os.listdir(output) if p.endswith(".tmp")]
 
+    (output / "part-000000.parquet").unlink()  # a committed part lost: resuming would lose it
+    assert main([*argv, "--resume"]) == 2
+    assert "lacks part-000000.parquet" in capsys.readouterr().err
+
 
 async def test_a_plain_run_replaces_the_output_and_drops_its_ledger(
     sandbox_server: sandbox.Sandbox, sandbox_url: str, tmp_path: Path

@@ -56,6 +56,12 @@ class PartsLedger:
                 "choose another --output"
             )
         parts = self._recover()
+        missing = sorted(part for part in parts if not (self.output / part).is_file())
+        if missing:
+            raise LedgerError(
+                f"{self.output} lacks {missing[0]}, which its ledger ({self.path.name}) lists; "
+                "it was changed since, so resuming would lose invoices: start over elsewhere"
+            )
         self.output.mkdir(exist_ok=True)
         for child in self.output.iterdir():
             match = _OURS.fullmatch(child.name)
