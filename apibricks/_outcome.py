@@ -73,11 +73,24 @@ class Outcome(Generic[T]):
 
 @attrs.frozen
 class Progress:
-    """Passed to ``on_progress`` after each outcome: ``total`` is None for unsized input."""
+    """Passed to ``on_progress`` after each outcome: ``total`` is None for unsized input.
+
+    Attributes:
+        done: outcomes so far; ``errors`` of them failed.
+        elapsed: seconds since the fan-out started.
+        rate: outcomes per second so far (``done / elapsed``).
+        pace: requests per second the fan-out now allows, found from the server's 429/503
+            answers (``adaptive``) under ``rate_limit``; None while nothing limits it.
+        throttled: 429/503 answers so far (each one retried, or that key's error).
+    """
 
     done: int
     total: int | None
     errors: int
+    elapsed: float = 0.0
+    rate: float = 0.0
+    pace: float | None = None
+    throttled: int = 0
 
 
 @attrs.frozen

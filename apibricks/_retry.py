@@ -11,7 +11,7 @@ import time
 from collections.abc import Generator, Mapping
 from email.utils import parsedate_to_datetime
 
-from ._exceptions import APIConnectionError, APIStatusError
+from ._exceptions import APIConnectionError, APIStatusError, RateLimitError
 
 __all__ = ["RETRYABLE_STATUSES", "gives_up", "is_retryable", "parse_retry_after", "retry_waits"]
 
@@ -20,6 +20,9 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 # Exponential backoff: the n-th retry waits a uniform draw in [0, min(CAP, BASE * 2**n)].
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
+# A 429 without Retry-After starts from a longer base, to outlast a limiter's window:
+# ceilings 1, 2, 4, 8, 8, ... s (openai-python caps at 8 s too).
+THROTTLE_BACKOFF_BASE = 1.0
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -63,7 +66,8 @@ def retry_waits(
     """A backoff wait generator: it is sent each failure and yields the wait before retrying.
 
     Full jitter (a uniform draw below the exponential ceiling) spreads a crowd of clients
-    that failed together; a server's ``Retry-After`` (on any retried status) replaces it.
+    that failed together; a server's ``Retry-After`` (on any retried status) replaces the
+    draw, and a 429 without one draws below a ceiling twice as high (``THROTTLE_BACKOFF_BASE``).
     """
     base = BACKOFF_BASE if base is None else base
     cap = BACKOFF_CAP if cap is None else cap
@@ -73,7 +77,10 @@ def retry_waits(
         if isinstance(error, APIStatusError) and error.retry_after is not None:
             wait = error.retry_after
         else:
-            wait = random.uniform(0.0, min(cap, base * 2.0**attempt))
+            start = base
+            if isinstance(error, RateLimitError):
+                start = base * THROTTLE_BACKOFF_BASE / BACKOFF_BASE
+            wait = random.uniform(0.0, min(cap, start * 2.0**attempt))
         attempt += 1
         error = yield wait
 

@@ -228,6 +228,7 @@ class AsyncClient:
         *,
         concurrency: int = 32,
         rate_limit: float | None = None,
+        adaptive: bool = True,
         on_progress: Callable[[Progress], object] | None = None,
     ) -> AsyncGenerator[Outcome[T], None]:
         """Run ``operation`` for every key, at most ``concurrency`` at once; stream the outcomes.
@@ -245,7 +246,12 @@ class AsyncClient:
             operation: Called with each organization's view; its result is the outcome's
                 value. An exception other than `APIBricksError` becomes `OperationError`.
             concurrency: Operations in flight at most (and at least, while keys remain).
-            rate_limit: Operations started per second across all keys (None: no limit).
+            rate_limit: Requests per second at most across all keys, retries included
+                (None: no limit). The adaptive pace never passes it.
+            adaptive: Find the server's pace: a 429/503 slows the whole fan-out down
+                (multiplicatively), successes speed it up again (additively), and a
+                ``Retry-After`` pauses every new request until then. False: only
+                ``rate_limit`` paces. See docs/rate-limits.md.
             on_progress: Called with a `Progress` before each outcome is yielded.
 
         Leaving the loop early cancels the requests in flight; use
@@ -258,6 +264,7 @@ class AsyncClient:
             operation,
             concurrency=concurrency,
             rate_limit=rate_limit,
+            adaptive=adaptive,
             on_progress=on_progress,
         )
         del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
@@ -271,6 +278,7 @@ class AsyncClient:
         *,
         concurrency: int = 32,
         rate_limit: float | None = None,
+        adaptive: bool = True,
         on_progress: Callable[[Progress], object] | None = None,
     ) -> PaidInvoicesReport:
         """All paid invoices of every key's organization, in one report.
@@ -280,7 +288,12 @@ class AsyncClient:
         as for `fan_out`.
         """
         report = _fan_out.paid_invoices_by_organization(
-            self, keys, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
+            self,
+            keys,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            adaptive=adaptive,
+            on_progress=on_progress,
         )
         del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
         return await report

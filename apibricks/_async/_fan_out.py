@@ -13,6 +13,9 @@ Shape, and why:
 * Leaving early (``break``, an exception in the consumer, cancellation, ``aclose()`` or
   garbage collection of an abandoned generator) runs the ``finally`` below, which cancels
   the in-flight tasks and waits for them, so no task outlives the generator.
+* Each task runs with its own `Lane` of the fan-out's `Pacer` in a context variable: the
+  transport paces every attempt (retries too) and reports every status to it, so one
+  429 slows the whole fan-out (see ``_pacing``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sized
 from typing import TYPE_CHECKING, TypeVar
 
@@ -28,6 +30,7 @@ from .._auth import SecretKey
 from .._exceptions import APIBricksError
 from .._models import Invoice
 from .._outcome import OperationError, Outcome, PaidInvoicesReport, Progress
+from ._pacing import Pacer, current_lane
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
@@ -66,41 +69,17 @@ def check_concurrency(transport: Transport, concurrency: int) -> None:
         )
 
 
-class _RateLimiter:
-    """Evenly spaced start times on the loop clock: at most ``rate`` starts per second.
-
-    Each caller reserves the next free slot synchronously (so callers are served in
-    order) and sleeps until it; no burst, so N starts always span >= (N - 1) / rate.
-    """
-
-    __slots__ = ("_interval", "_loop", "_next")
-
-    def __init__(self, rate: float) -> None:
-        if not (isinstance(rate, (int, float)) and 0 < rate < math.inf):
-            raise ValueError(f"rate_limit must be a positive number per second, got {rate!r}.")
-        self._interval = 1.0 / rate
-        self._loop = asyncio.get_running_loop()
-        self._next = -math.inf
-
-    async def wait(self) -> None:
-        slot = max(self._loop.time(), self._next)
-        self._next = slot + self._interval
-        # The loop may wake a hair early; never start before the slot.
-        while (delay := slot - self._loop.time()) > 0:  # noqa: ASYNC110 - a deadline, no event
-            await asyncio.sleep(delay)
-
-
 async def _run_one(
     client: AsyncClient,
     index: int,
     key: SecretKey,
     operation: Callable[[AsyncClient], Awaitable[T]],
-    limiter: _RateLimiter | None,
+    pacer: Pacer | None,
 ) -> Outcome[T]:
     try:
         org = client.with_api_key(key)  # a bad key fails here: nothing is sent for it
-        if limiter is not None:
-            await limiter.wait()
+        if pacer is not None:
+            current_lane.set(pacer.lane(key))  # this task's context only
         value = await operation(org)
     except APIBricksError as error:
         return Outcome(index, key.reveal(), error=error)
@@ -118,6 +97,7 @@ async def fan_out(
     *,
     concurrency: int = 32,
     rate_limit: float | None = None,
+    adaptive: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> AsyncGenerator[Outcome[T], None]:
     """Yield one `Outcome` per key, in completion order (see `AsyncClient.fan_out`)."""
@@ -130,8 +110,15 @@ async def fan_out(
     if client.is_closed:  # fail once, not once per key
         raise APIBricksError("This client is closed; create a new one.")
     check_concurrency(client._transport, concurrency)
-    limiter = _RateLimiter(rate_limit) if rate_limit is not None else None
+    pacer = None
+    if adaptive or rate_limit is not None:
+        pacer = Pacer(
+            rate_limit=rate_limit,
+            adaptive=adaptive,
+            retry_after_cap=client.settings.retry_after_cap,
+        )
     loop = asyncio.get_running_loop()
+    began = loop.time()
     running: set[asyncio.Task[Outcome[T]]] = set()
     finished: collections.deque[asyncio.Task[Outcome[T]]] = collections.deque()
     wakeup: asyncio.Future[None] | None = None
@@ -156,7 +143,7 @@ async def fan_out(
                 except Exception as exc:  # the caller's iterable broke: finish, then raise
                     exhausted, input_error = True, exc
                 else:
-                    task = loop.create_task(_run_one(client, index, key, operation, limiter))
+                    task = loop.create_task(_run_one(client, index, key, operation, pacer))
                     running.add(task)
                     task.add_done_callback(on_done)
             if not finished:
@@ -170,7 +157,18 @@ async def fan_out(
             done += 1
             errors += outcome.error is not None
             if on_progress is not None:
-                on_progress(Progress(done, total, errors))
+                elapsed = loop.time() - began
+                on_progress(
+                    Progress(
+                        done,
+                        total,
+                        errors,
+                        elapsed=elapsed,
+                        rate=done / elapsed if elapsed > 0 else 0.0,
+                        pace=None if pacer is None else pacer.pace,
+                        throttled=0 if pacer is None else pacer.throttled,
+                    )
+                )
             yield outcome
         if input_error is not None:
             raise input_error
@@ -187,6 +185,7 @@ async def paid_invoices_by_organization(
     *,
     concurrency: int = 32,
     rate_limit: float | None = None,
+    adaptive: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> PaidInvoicesReport:
     """Every key's paid invoices, gathered into a report (see the `AsyncClient` method)."""
@@ -197,6 +196,7 @@ async def paid_invoices_by_organization(
         lambda org: org.invoices.list_paid(),
         concurrency=concurrency,
         rate_limit=rate_limit,
+        adaptive=adaptive,
         on_progress=on_progress,
     )
     del keys  # the stream holds them, wrapped

@@ -33,6 +33,7 @@ from .._sanitize import clean, redact_headers
 from .._tracing import call_span, record_outcome
 from .._urls import check_base_url, safe_url
 from .._version import __version__
+from ._pacing import Lane, current_lane
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
@@ -303,6 +304,8 @@ class Transport:
         attempt.number += 1
         options = attempt.options
         session = self.session()
+        lane = current_lane.get()  # set inside a fan-out: every attempt keeps its pace
+        slot = await lane.acquire() if lane is not None else 0.0
         loop = asyncio.get_running_loop()
         started = loop.time()
         attempt.status = attempt.request_id = None
@@ -319,7 +322,9 @@ class Transport:
                     event = attempt.event("request", attempt.start)
                     await run_hooks(options.hooks["request"], event)
                 # One deadline over the whole attempt: redirects, body read and inflation.
-                await _within(options.timeout, self._exchange(session, attempt, started))
+                await _within(
+                    options.timeout, self._exchange(session, attempt, started, lane, slot)
+                )
                 record_outcome(span, status=attempt.status, error=None)
             except (APIBricksError, HookFailed) as raised:
                 cause = raised.error if isinstance(raised, HookFailed) else raised
@@ -353,7 +358,12 @@ class Transport:
                     )
 
     async def _exchange(
-        self, session: aiohttp.ClientSession, attempt: _Attempt, started: float
+        self,
+        session: aiohttp.ClientSession,
+        attempt: _Attempt,
+        started: float,
+        lane: Lane | None,
+        slot: float,
     ) -> None:
         """One attempt: follow same-origin redirects by hand, read the body under the cap."""
         options = attempt.options
@@ -372,6 +382,8 @@ class Transport:
                 proxy_headers=self.proxy_headers,
             ) as response:
                 attempt.status = status = response.status
+                if lane is not None:  # the fan-out's pace learns from every answer
+                    lane.observe(slot, status, response.headers)
                 attempt.request_id = request_id_from(response.headers, secret=attempt.secret)
                 if status in _REDIRECTS:
                     url = _redirect_target(url, response, followed, attempt.secret)

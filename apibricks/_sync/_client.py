@@ -193,6 +193,7 @@ class Client:
         *,
         concurrency: int = 32,
         rate_limit: float | None = None,
+        adaptive: bool = True,
         on_progress: Callable[[Progress], object] | None = None,
     ) -> Iterator[Outcome[T]]:
         """Run ``operation`` for every key, at most ``concurrency`` at once; stream the outcomes.
@@ -210,7 +211,12 @@ class Client:
             operation: Called with each organization's view; its result is the outcome's
                 value. An exception other than `APIBricksError` becomes `OperationError`.
             concurrency: Operations in flight at most (and at least, while keys remain).
-            rate_limit: Operations started per second across all keys (None: no limit).
+            rate_limit: Requests per second at most across all keys, retries included
+                (None: no limit). The adaptive pace never passes it.
+            adaptive: Find the server's pace: a 429/503 slows the whole fan-out down
+                (multiplicatively), successes speed it up again (additively), and a
+                ``Retry-After`` pauses every new request until then. False: only
+                ``rate_limit`` paces. See docs/rate-limits.md.
             on_progress: Called with a `Progress` before each outcome is yielded.
 
         Leaving the loop early cancels the requests in flight; use
@@ -221,7 +227,12 @@ class Client:
         objects as with `AsyncClient`, so one lambda serves both clients.
         """
         pending = self._async.fan_out(
-            keys, operation, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
+            keys,
+            operation,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            adaptive=adaptive,
+            on_progress=on_progress,
         )
         del keys  # only the async side holds the keys now
         return self._loop.iterate(pending)
@@ -232,6 +243,7 @@ class Client:
         *,
         concurrency: int = 32,
         rate_limit: float | None = None,
+        adaptive: bool = True,
         on_progress: Callable[[Progress], object] | None = None,
     ) -> PaidInvoicesReport:
         """All paid invoices of every key's organization, in one report.
@@ -244,7 +256,11 @@ class Client:
         objects as with `AsyncClient`, so one lambda serves both clients.
         """
         pending = self._async.paid_invoices_by_organization(
-            keys, concurrency=concurrency, rate_limit=rate_limit, on_progress=on_progress
+            keys,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            adaptive=adaptive,
+            on_progress=on_progress,
         )
         del keys  # only the async side holds the keys now
         return self._loop.run(pending)

@@ -5,7 +5,9 @@
     apibricks invoices paid --keys-file keys.txt       # every organization, concurrently
 
 Exit status: 0 success; 1 an organization (or the one key) failed, the rest still written;
-2 a usage error, reported in one line; 130 interrupted. No traceback, never a key.
+2 a usage error, reported in one line; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+No traceback, never a key. Heavy imports (aiohttp, rich, pyarrow) wait until they are used,
+so ``apibricks --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from ._args import Config, UsageError, parse_config
-from ._output import one_line
-from ._run import run
+from ._text import one_line
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,19 +66,100 @@ def _error(message: str) -> None:
 
 
 def _execute(config: Config) -> int:
+    _configure_logging(config.verbosity)
     if config.output is None:
-        _prepare_stdout(sys.stdout, config.format)
+        return _to_stdout(config)
+    if config.resume:
+        return _resume(config, config.output)
+    return _to_file(config, config.output)
+
+
+def _to_stdout(config: Config) -> int:
+    from ._output import make_writer
+    from ._run import run
+
+    _prepare_stdout(sys.stdout, config.format)
+    writer = make_writer(config.format, sys.stdout, config.columns)
+    return _run_interruptibly(run(config, writer, sys.stderr, out_is_terminal=sys.stdout.isatty()))
+
+
+def _resume(config: Config, output: Path) -> int:
+    """The output is the run's journal: appended to as organizations finish, never replaced."""
+    from ._ledger import Ledger, LedgerError
+    from ._output import make_writer
+    from ._parts import PartsLedger
+    from ._run import run
+
+    ledger: Ledger | PartsLedger
+    try:
+        if config.format == "parquet":
+            ledger = PartsLedger(output)
+            writer = ledger.open()
+        else:
+            ledger = Ledger(output)
+            writer = make_writer(config.format, ledger.open(), config.columns)
+    except LedgerError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise _cannot_write(output, exc) from None
+    try:
         return _run_interruptibly(
-            run(config, sys.stdout, sys.stderr, out_is_terminal=sys.stdout.isatty())
+            run(config, writer, sys.stderr, out_is_terminal=False, ledger=ledger)
+        )
+    finally:
+        ledger.close()
+
+
+def _to_file(config: Config, output: Path) -> int:
+    """Written beside ``output`` and renamed over it only when the run ends."""
+    from ._atomic import AtomicFile
+    from ._ledger import ledger_path
+    from ._output import make_writer
+    from ._run import run
+
+    if output.is_dir():
+        raise UsageError(
+            f"--output {output} is a directory; name a file (a directory of Parquet "
+            "parts is written by --resume)"
         )
     try:
-        out = config.output.open("w", encoding="utf-8", errors=_UNENCODABLE, newline="")
+        target = AtomicFile(output)
     except OSError as exc:
-        raise UsageError(
-            f"cannot write {config.output}: {exc.strerror or exc}; choose another --output"
-        ) from None
-    with out:
-        return _run_interruptibly(run(config, out, sys.stderr, out_is_terminal=False))
+        raise _cannot_write(output, exc) from None
+    try:
+        if config.format == "parquet":
+            writer = make_writer(config.format, target.path)
+            code = _run_interruptibly(run(config, writer, sys.stderr, out_is_terminal=False))
+        else:
+            with target.open_text() as out:
+                writer = make_writer(config.format, out, config.columns)
+                code = _run_interruptibly(run(config, writer, sys.stderr, out_is_terminal=False))
+    except BaseException:  # a crash: the target stays as it was
+        target.discard()
+        raise
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        target.discard()
+        return code
+    try:
+        target.commit()
+    except OSError:
+        target.discard()
+        raise
+    with contextlib.suppress(OSError):  # a --resume ledger describes the file just replaced
+        ledger_path(output).unlink()
+    return code
+
+
+def _cannot_write(output: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot write {output}: {exc.strerror or exc}; choose another --output")
+
+
+def _configure_logging(verbosity: int) -> None:
+    """-v: the ``apibricks`` logger's INFO lines (one per retry) on stderr; -vv: DEBUG too."""
+    if verbosity:
+        from .._logging import configure
+
+        configure("info" if verbosity == 1 else "debug")
 
 
 # A lone surrogate (valid in JSON, not in UTF-8) is written as its JSON escape, \udXXX.
@@ -98,22 +181,23 @@ def _run_interruptibly(job: Coroutine[Any, Any, int]) -> int:
     async def guarded() -> int:
         task = asyncio.current_task()
         assert task is not None
-        interrupted = False
+        interrupted: int | None = None
 
-        def interrupt() -> None:
+        def interrupt(code: int) -> None:
             nonlocal interrupted
-            interrupted = True
+            interrupted = code
             task.cancel()
 
         loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, or not main
-            loop.add_signal_handler(signal.SIGINT, interrupt)
+        for signum, code in ((signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, or not main
+                loop.add_signal_handler(signum, interrupt, code)
         try:
             return await job
         except asyncio.CancelledError:
-            if not interrupted:
+            if interrupted is None:
                 raise
-        _error("interrupted")
-        return EXIT_INTERRUPTED
+        _error("interrupted" if interrupted == EXIT_INTERRUPTED else "terminated")
+        return interrupted
 
     return asyncio.run(guarded())

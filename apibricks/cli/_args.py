@@ -7,42 +7,42 @@ line saying what is wrong and what to do, so the job itself only meets API failu
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from yarl import URL
-
-from .._async._client import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-from .._async._transport import check_base_url
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
+from .._settings import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from .._version import __version__
+from ._errors import UsageError
+from ._keys import KeyFile, Keys, KeySource
+from ._shard import Shard, parse_shard
 
 __all__ = ["FORMATS", "Config", "KeySource", "UsageError", "parse_config"]
 
+
+# As `apibricks._async._client` names it (not imported from there: that imports aiohttp).
+BASE_URL_ENV = "APIBRICKS_BASE_URL"
 PROG = "apibricks"
-FORMATS = ("table", "json", "jsonl", "csv")
-_SUFFIX_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+FORMATS = ("table", "json", "jsonl", "csv", "parquet")
+_SUFFIX_FORMATS = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
 _HELP_HINT = "see 'apibricks invoices paid --help'"
-
-
-class UsageError(Exception):
-    """A mistake in the command line or its inputs: reported in one line, exit status 2."""
-
-
-@dataclass(frozen=True)
-class KeySource:
-    """One API key and where it came from, so a failure can point at the keys-file line."""
-
-    key: str
-    where: str
+_COLUMN_FORMATS = ("table", "csv")
+_RESUME_FORMATS = ("jsonl", "parquet")
 
 
 @dataclass(frozen=True)
 class Config:
-    keys: list[KeySource]
+    keys: Keys
     fan_out: bool  # keys came from --keys-file: show progress, summarise failures
     base_url: str | None  # None with --sandbox: the embedded sandbox's URL is used
     sandbox: bool
@@ -51,6 +51,13 @@ class Config:
     concurrency: int
     timeout: float | None
     max_retries: int
+    columns: tuple[str, ...] | None = None  # --columns, checked against the known names
+    progress: str = "auto"  # "auto" (a terminal), "always" (--progress), "never" (--quiet)
+    resume: bool = False
+    shard: Shard | None = None
+    rate_limit: float | None = None
+    adaptive: bool = True  # find the server's pace from its 429/503 answers
+    verbosity: int = 0  # -v: INFO, -vv: DEBUG
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +90,23 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected requests per second > 0, got {text!r}")
+    return value
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -102,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Exit status: 0 all fetched; 1 an organization failed (the others are still "
-            "printed; failures are listed on stderr); 2 a usage error; 130 interrupted."
+            "printed; failures are listed on stderr); 2 a usage error; 130 interrupted "
+            "(Ctrl-C); 143 terminated (SIGTERM). An interrupted -o FILE is left as it was."
         ),
     )
     who = paid.add_argument_group("organizations")
@@ -132,10 +157,57 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--format",
         choices=FORMATS,
-        help="default: from the --output suffix (.json .jsonl .ndjson .csv), else table on a "
-        "terminal, json otherwise",
+        help="json/jsonl: the API's own invoice records (lossless); parquet: apibricks.to_arrow's "
+        "columns (needs -o and the arrow extra); table/csv: a report row per invoice. Default: "
+        "from the --output suffix (.json .jsonl .ndjson .csv .parquet; another suffix needs "
+        "--format), else table on a terminal, json otherwise",
     )
-    out.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    out.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write here instead of stdout; written to a temporary file beside it and renamed "
+        "when the run ends, so it is never half-written",
+    )
+    out.add_argument(
+        "--columns",
+        metavar="A,B,...",
+        help="table/csv columns, in order: invoice fields by API name (invoiceNumber, "
+        "paidDate, ...), amountUsd, or organization.FIELD (organization.country, ...)",
+    )
+    shown = out.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--progress",
+        action="store_true",
+        help="report progress on stderr even when it is not a terminal (a line every few "
+        "seconds, for CI logs and nohup)",
+    )
+    shown.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress; errors are still reported"
+    )
+    out.add_argument(
+        "--verbose",
+        "-v",
+        action="count",
+        default=0,
+        help="log retries and requests on stderr: -v INFO, -vv DEBUG",
+    )
+    big = paid.add_argument_group("long runs")
+    big.add_argument(
+        "--resume",
+        action="store_true",
+        help="with -o FILE.jsonl (or -o DIR.parquet, a directory of parts): append each "
+        "organization's invoices as it completes, with a ledger of finished organizations "
+        "beside it (FILE.jsonl.ledger, key fingerprints only); rerun the same command to "
+        "fetch only what is missing",
+    )
+    big.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="take only shard I of N (1 <= I <= N) of the keys, chosen by key fingerprint: "
+        "N runs with 1/N .. N/N together cover every key exactly once",
+    )
     tuning = paid.add_argument_group("tuning")
     tuning.add_argument(
         "--concurrency",
@@ -158,36 +230,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="retries of transient failures (default %(default)s)",
     )
+    tuning.add_argument(
+        "--rate-limit",
+        type=_rate,
+        metavar="R",
+        help="start at most R requests per second across the whole run (default: no cap; "
+        "the pace found from the server's 429/503 answers never passes it)",
+    )
+    tuning.add_argument(
+        "--no-adaptive",
+        dest="adaptive",
+        action="store_false",
+        help="do not slow the whole run down when the server answers 429/503 (each request "
+        "still retries on its own)",
+    )
     return parser
-
-
-def read_keys(name: str, stdin: TextIO) -> list[KeySource]:
-    """The keys of a keys file, each checked now so a bad line is named by its number."""
-    label = "stdin" if name == "-" else name
-    try:
-        text = stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UsageError(f"cannot read keys file {label}: {reason}; check the path") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"keys file {label} is not UTF-8 text; save it as UTF-8") from None
-    keys = []
-    for number, line in enumerate(text.splitlines(), 1):
-        key = line.strip()
-        if not key or key.startswith("#"):
-            continue
-        where = f"{label}:{number}"
-        try:
-            keys.append(KeySource(validate_api_key(key), where))
-        except APIKeyError as exc:
-            raise UsageError(f"{where}: {exc}; fix or remove that line") from None
-    if not keys:
-        raise UsageError(f"keys file {label} has no keys; put one API key per line")
-    return keys
 
 
 def check_url(url: str, source: str) -> str:
     """An absolute http(s) URL, and plain http only to loopback (the key would travel in clear)."""
+    from yarl import URL  # not needed for --help
+
+    from .._urls import check_base_url
+
     try:
         parsed = URL(url)
     except (ValueError, TypeError):
@@ -207,10 +272,46 @@ def check_url(url: str, source: str) -> str:
     return url
 
 
-def _default_format(output: Path | None, stdout: TextIO) -> str:
-    if output is not None:
-        return _SUFFIX_FORMATS.get(output.suffix.lower(), "json")
-    return "table" if stdout.isatty() else "json"
+def _default_format(output: Path | None, stdout: TextIO, *, columns: bool) -> str:
+    if output is None:
+        if stdout.isatty():
+            return "table"
+        return "csv" if columns else "json"  # chosen columns are a report, not a record
+    suffix = output.suffix.lower()
+    if suffix not in _SUFFIX_FORMATS:
+        known = " ".join(_SUFFIX_FORMATS)
+        what = f"suffix {output.suffix!r}" if output.suffix else "no suffix"
+        raise UsageError(
+            f"--output {output.name} has {what}, so its format is unknown; use one of "
+            f"{known}, or say it with --format"
+        )
+    return _SUFFIX_FORMATS[suffix]
+
+
+def _check_columns(text: str | None, format: str) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    if format == "parquet":
+        raise UsageError(
+            "--columns applies to table and csv; parquet holds every column: choose them when "
+            "reading, e.g. pandas.read_parquet(path, columns=[...])"
+        )
+    if format not in _COLUMN_FORMATS:
+        each = ".[] | " if format == "json" else ""
+        raise UsageError(
+            f"--columns applies to table and csv; {format} holds the whole API record; "
+            f"use jq to pick fields, e.g. jq -c '{each}[.invoiceNumber, .organization.country]'"
+        )
+    from ._columns import column_names  # the models: not needed for --help
+
+    names = tuple(name.strip() for name in text.split(","))
+    known = column_names()
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise UsageError(
+            f"--columns: unknown column {', '.join(map(repr, unknown))}; valid: {', '.join(known)}"
+        )
+    return names
 
 
 def parse_config(
@@ -223,8 +324,11 @@ def parse_config(
     if args.sandbox and args.base_url is not None:
         raise UsageError("--sandbox and --base-url exclude each other; use one of them")
 
+    if args.shard is not None and args.keys_file is None:
+        raise UsageError("--shard splits a --keys-file; pass one")
+    keys: Keys
     if args.keys_file is not None:
-        keys = read_keys(args.keys_file, stdin)
+        keys = KeyFile(args.keys_file, stdin, args.shard)
     else:
         # Under --sandbox the environment's key is ignored: it belongs to the real service.
         key = args.api_key
@@ -255,14 +359,38 @@ def parse_config(
             base_url = DEFAULT_BASE_URL
 
     output = None if args.output in (None, "-") else Path(args.output)
+    format = args.format or _default_format(output, stdout, columns=args.columns is not None)
+    if format == "parquet":
+        if output is None:
+            raise UsageError("parquet is binary: write it to a file with -o FILE.parquet")
+        if importlib.util.find_spec("pyarrow") is None:
+            raise UsageError('parquet needs pyarrow: pip install "apibricks[arrow]"')
+    if args.resume:
+        if output is None:
+            raise UsageError(
+                "--resume needs --output FILE.jsonl (or a FILE.parquet directory): it is the "
+                "run's record"
+            )
+        if format not in _RESUME_FORMATS:
+            raise UsageError(
+                f"--resume appends records as organizations finish, which {format} cannot; "
+                "use -o FILE.jsonl (or -o DIR.parquet for a directory of Parquet parts)"
+            )
     return Config(
         keys=keys,
         fan_out=args.keys_file is not None,
         base_url=base_url,
         sandbox=args.sandbox,
-        format=args.format or _default_format(output, stdout),
+        format=format,
         output=output,
         concurrency=args.concurrency,
         timeout=args.timeout or None,
         max_retries=args.max_retries,
+        columns=_check_columns(args.columns, format),
+        progress="never" if args.quiet else "always" if args.progress else "auto",
+        resume=args.resume,
+        shard=args.shard,
+        rate_limit=args.rate_limit,
+        adaptive=args.adaptive,
+        verbosity=args.verbose,
     )

@@ -1,10 +1,11 @@
-"""Invoice records and the four output formats.
+"""The output formats, each written as organizations arrive.
 
-A record is the invoice as the API spells it (camelCase, via ``to_wire``) without the nested
-organization, plus ``organizationId``, ``organizationName`` and ``amountUsd`` (dollars as an
-exact decimal string). Every format carries the same record: json/jsonl/csv are for
-programs, table for people. jsonl, csv and json stream as organizations arrive; only the
-table waits for all of them (it needs column widths and a total).
+``json`` and ``jsonl`` hold the API's own invoice records, nested ``organization`` and all,
+exactly as ``apibricks.dumps`` writes them: ``apibricks.decode_invoices`` reads them back
+into objects equal to what ``list_paid`` returned (lossless). ``table`` and ``csv`` hold a
+report row per invoice (see `_columns`). ``parquet`` (`_parquet`) holds ``to_arrow``'s
+columns. json, jsonl, csv and parquet stream; only the table waits for every organization
+(it needs column widths and a total).
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ import csv
 import json
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
-import attrs
-
-from .._converter import to_wire, wire_name
+from .._converter import to_wire
 from .._models import Invoice
+from ._columns import Column, columns
+from ._text import one_line
 
-__all__ = ["Writer", "invoice_record", "make_writer", "one_line"]
+__all__ = ["Writer", "csv_cell", "make_writer", "one_line"]
 
 _TABLE_COLUMNS = (
-    # header, record field, right-aligned
+    # header, column, right-aligned
     ("INVOICE", "invoiceNumber", False),
     ("PAID (UTC)", "paidDate", False),
     ("AMOUNT USD", "amountUsd", True),
@@ -34,78 +36,60 @@ _TABLE_COLUMNS = (
 )
 _MAX_CELL = 40
 
-
-def _invoice_fields() -> list[tuple[str, str]]:
-    """(attribute, wire name) of each invoice field but the nested organization."""
-    return [
-        (field.name, wire_name(Invoice, field.name))
-        for field in attrs.fields(Invoice)
-        if field.name != "organization"
-    ]
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the optional "speed" extra
+    orjson = None  # type: ignore[assignment]
 
 
-_INVOICE_FIELDS = _invoice_fields()
-
-
-def invoice_record(invoice: Invoice) -> dict[str, Any]:
-    """One flat, JSON-ready output record for ``invoice``.
-
-    Built field by field with ``to_wire`` rather than from ``to_wire(invoice)``, which would
-    also encode the 50-odd organization fields only to drop them.
-    """
-    record: dict[str, Any] = {}
-    for name, wire in _INVOICE_FIELDS:
-        record[wire] = to_wire(getattr(invoice, name))
-        if name == "amount_usd_cents":  # dollars beside cents, for readers of the raw output
-            record["amountUsd"] = f"{invoice.amount_usd:f}"
-    record["organizationId"] = to_wire(invoice.organization.id)
-    record["organizationName"] = invoice.organization.name
-    return record
-
-
-def record_fields() -> list[str]:
-    """The record's keys in order, known before any invoice arrives (the csv header)."""
-    fields = [wire for _, wire in _INVOICE_FIELDS]
-    fields.insert(fields.index("amountUsdCents") + 1, "amountUsd")
-    return [*fields, "organizationId", "organizationName"]
-
-
-def one_line(text: str) -> str:
-    """``text`` safe for one terminal line: control characters (escapes, CR, LF) replaced."""
-    return "".join(char if char.isprintable() else "\N{REPLACEMENT CHARACTER}" for char in text)
+def _json(record: dict[str, Any]) -> str:
+    """One record as compact JSON text (UTF-8 kept; a lone surrogate left to the stream)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(record).decode()
+        except TypeError:  # a lone surrogate or an int beyond 64 bits: the stdlib copes
+            pass
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 class Writer(abc.ABC):
-    """Receives each organization's records as they arrive; `close` finishes the document."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
+    """Receives each organization's invoices as they arrive; `close` finishes the document."""
 
     @abc.abstractmethod
-    def add(self, index: int, records: Sequence[dict[str, Any]]) -> None: ...
+    def add(self, index: int, invoices: Sequence[Invoice]) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class TextWriter(Writer):
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
 
     def close(self) -> None:
         self.stream.flush()
 
 
-class JsonLinesWriter(Writer):
-    def add(self, index: int, records: Sequence[dict[str, Any]]) -> None:
-        for record in records:
-            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+class JsonLinesWriter(TextWriter):
+    """One API record per line: ``decode_invoices("[" + line + "]")`` reads one back."""
+
+    def add(self, index: int, invoices: Sequence[Invoice]) -> None:
+        for record in to_wire(invoices):  # one call: a shared organization is encoded once
+            self.stream.write(_json(record) + "\n")
         self.stream.flush()
 
 
-class JsonWriter(Writer):
-    """One JSON array, written an element at a time so memory stays flat."""
+class JsonWriter(TextWriter):
+    """One JSON array of API records, written an element at a time so memory stays flat."""
 
     def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
         self._count = 0
 
-    def add(self, index: int, records: Sequence[dict[str, Any]]) -> None:
-        for record in records:
-            self.stream.write(",\n  " if self._count else "[\n  ")
-            self.stream.write(json.dumps(record, ensure_ascii=False))
+    def add(self, index: int, invoices: Sequence[Invoice]) -> None:
+        for record in to_wire(invoices):
+            self.stream.write(",\n" if self._count else "[\n")
+            self.stream.write(_json(record))
             self._count += 1
         self.stream.flush()
 
@@ -114,77 +98,122 @@ class JsonWriter(Writer):
         super().close()
 
 
-class CsvWriter(Writer):
-    """A header row, then one row per invoice; booleans as true/false, null as empty."""
+def csv_cell(value: Any) -> Any:
+    """A csv cell: true/false, null as empty, numbers as numbers, text never a formula.
 
-    def __init__(self, stream: TextIO) -> None:
-        super().__init__(stream)
-        self._csv = csv.DictWriter(stream, record_fields(), lineterminator="\n")
-        self._csv.writeheader()
-
-    def add(self, index: int, records: Sequence[dict[str, Any]]) -> None:
-        for record in records:
-            self._csv.writerow({name: _csv_cell(value) for name, value in record.items()})
-        self.stream.flush()
-
-
-def _csv_cell(value: Any) -> Any:
+    A spreadsheet runs text starting with ``= + - @``, tab or CR as a formula, and the text
+    here comes from the server (names, addresses, emails), so such text is prefixed with
+    ``'`` as OWASP advises. Numbers (cents, dollars, counts) are not text and stay numbers.
+    """
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
     return value
 
 
-class TableWriter(Writer):
-    """Aligned key columns and a total, in keys-file order (so reruns compare line by line)."""
+class CsvWriter(TextWriter):
+    """A header row of column names, then one report row per invoice (RFC 4180)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, names: tuple[str, ...] | None = None) -> None:
         super().__init__(stream)
-        self._parts: list[tuple[int, Sequence[dict[str, Any]]]] = []
+        self._columns = columns(names)
+        # CRLF as RFC 4180 says; with "\n" the csv module would leave a CR in a cell unquoted.
+        self._csv = csv.writer(stream, lineterminator="\r\n")
+        self._csv.writerow([column.name for column in self._columns])
 
-    def add(self, index: int, records: Sequence[dict[str, Any]]) -> None:
-        self._parts.append((index, records))
+    def add(self, index: int, invoices: Sequence[Invoice]) -> None:
+        self._csv.writerows(
+            [csv_cell(column.get(invoice)) for column in self._columns] for invoice in invoices
+        )
+        self.stream.flush()
+
+
+class TableWriter(TextWriter):
+    """Aligned columns and a total, in keys-file order (so reruns compare line by line)."""
+
+    def __init__(self, stream: TextIO, names: tuple[str, ...] | None = None) -> None:
+        super().__init__(stream)
+        self._layout: list[tuple[str, Column, bool]]
+        if names is None:  # the short default: the columns a reader scans, under plain headers
+            table = {
+                column.name: column for column in columns(tuple(c for _, c, _ in _TABLE_COLUMNS))
+            }
+            self._layout = [(header, table[name], right) for header, name, right in _TABLE_COLUMNS]
+        else:
+            self._layout = [(column.name, column, False) for column in columns(names)]
+        self._short_dates = names is None
+        self._parts: list[tuple[int, list[list[Any]], int, int]] = []
+
+    def add(self, index: int, invoices: Sequence[Invoice]) -> None:
+        rows = [[column.get(invoice) for _, column, _ in self._layout] for invoice in invoices]
+        cents = sum(invoice.amount_usd_cents for invoice in invoices)
+        self._parts.append((index, rows, cents, len(invoices)))
 
     def close(self) -> None:
         self._parts.sort(key=lambda part: part[0])
-        records = [record for _, part in self._parts for record in part]
-        rows = [[header for header, _, _ in _TABLE_COLUMNS]]
-        rows += [
-            [_table_cell(field, r.get(field)) for _, field, _ in _TABLE_COLUMNS] for r in records
+        values = [row for _, rows, _, _ in self._parts for row in rows]
+        right = [
+            aligned or any(_is_number(row[i]) for row in values)
+            for i, (_, _, aligned) in enumerate(self._layout)
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(_TABLE_COLUMNS))]
+        rows = [[header for header, _, _ in self._layout]]
+        rows += [
+            [
+                self._cell(column.name, value)
+                for (_, column, _), value in zip(self._layout, row, strict=True)
+            ]
+            for row in values
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(self._layout))]
         for row in rows:
             cells = [
-                cell.rjust(width) if right else cell.ljust(width)
-                for cell, width, (_, _, right) in zip(row, widths, _TABLE_COLUMNS, strict=True)
+                cell.rjust(width) if flush_right else cell.ljust(width)
+                for cell, width, flush_right in zip(row, widths, right, strict=True)
             ]
             self.stream.write("  ".join(cells).rstrip() + "\n")
-        total = sum((Decimal(r["amountUsd"]) for r in records), Decimal("0.00"))
-        organizations = sum(1 for _, part in self._parts if part)
+        total = Decimal(sum(cents for _, _, cents, _ in self._parts)) / 100
+        invoices = len(values)
+        organizations = sum(1 for _, _, _, count in self._parts if count)
         self.stream.write(
-            f"{len(records)} invoice{'s' * (len(records) != 1)} from {organizations} "
+            f"{invoices} invoice{'s' * (invoices != 1)} from {organizations} "
             f"organization{'s' * (organizations != 1)}, total {total:,.2f} USD\n"
         )
         super().close()
 
-
-def _table_cell(field: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    text = one_line(str(value))
-    if field == "paidDate":
-        return text[:10]  # the date is what a reader scans for; json/csv keep the instant
-    if field == "amountUsd":
-        return f"{Decimal(text):,.2f}"
-    return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "\N{HORIZONTAL ELLIPSIS}"
-
-
-_WRITERS: dict[str, type[Writer]] = {
-    "table": TableWriter,
-    "json": JsonWriter,
-    "jsonl": JsonLinesWriter,
-    "csv": CsvWriter,
-}
+    def _cell(self, name: str, value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, Decimal):
+            return f"{value:,.2f}"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        text = one_line(str(value))
+        if self._short_dates and name == "paidDate":
+            return text[:10]  # the date is what a reader scans for; json/csv keep the instant
+        return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 1] + "\N{HORIZONTAL ELLIPSIS}"
 
 
-def make_writer(format: str, stream: TextIO) -> Writer:
-    return _WRITERS[format](stream)
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+
+
+def make_writer(
+    format: str, stream: TextIO | Path, columns: tuple[str, ...] | None = None
+) -> Writer:
+    """The writer of ``format``: to a text stream, or for parquet to a file path."""
+    if isinstance(stream, Path):
+        from ._parquet import ParquetWriter
+
+        return ParquetWriter(stream)
+    if format == "table":
+        return TableWriter(stream, columns)
+    if format == "csv":
+        return CsvWriter(stream, columns)
+    if format == "jsonl":
+        return JsonLinesWriter(stream)
+    return JsonWriter(stream)

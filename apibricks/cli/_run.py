@@ -7,54 +7,18 @@ single organization's failure is reported exactly like one failure among many.
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TextIO
 
-from .._async import AsyncClient
 from .._auth import key_hint
 from ._args import Config, KeySource
-from ._output import invoice_record, make_writer, one_line
+from ._ledger import Journal
+from ._output import Writer
+from ._progress import make_display
+from ._shard import fingerprint
+from ._text import one_line
 
 __all__ = ["run"]
-
-_REDRAW_EVERY = 0.1  # seconds; thousands of keys must not flood the terminal
-
-
-class ProgressLine:
-    """``done/total, failures`` on one stderr line redrawn with CR; silent off a terminal."""
-
-    def __init__(self, stream: TextIO, total: int, *, enabled: bool) -> None:
-        self.stream = stream
-        self.total = total
-        self.enabled = enabled
-        self.done = self.failed = 0
-        self._drawn = 0.0  # time of the last draw; 0: nothing on screen
-
-    def advance(self, *, ok: bool) -> None:
-        self.done += 1
-        self.failed += not ok
-        if self.enabled and time.monotonic() - self._drawn >= _REDRAW_EVERY:
-            self.draw()
-
-    def draw(self) -> None:
-        failed = f", {self.failed} failed" if self.failed else ""
-        self.stream.write(f"\r\x1b[Korganizations: {self.done}/{self.total}{failed}")
-        self.stream.flush()
-        self._drawn = time.monotonic()
-
-    def clear(self) -> None:
-        """Wipe the line, so records written to the same terminal start on a clean line."""
-        if self._drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._drawn = 0.0
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.draw()
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 @contextlib.asynccontextmanager
@@ -79,44 +43,104 @@ def describe_failure(source: KeySource, error: BaseException | None, *, fan_out:
     return f"apibricks: error: {where}key {hint}: {kind}: {message}".rstrip(": ")
 
 
-async def run(config: Config, out: TextIO, err: TextIO, *, out_is_terminal: bool) -> int:
-    """Fetch, write, summarise; 0 when every organization was fetched, else 1."""
-    writer = make_writer(config.format, out)
-    progress = ProgressLine(err, len(config.keys), enabled=config.fan_out and err.isatty())
-    failures: list[tuple[int, BaseException | None]] = []
-    async with (
-        _base_url(config) as base_url,
-        AsyncClient(
-            api_key=config.keys[0].key,
-            base_url=base_url,
-            timeout=config.timeout,
-            max_retries=config.max_retries,
-            max_connections=config.concurrency,
-        ) as client,
-    ):
-        outcomes = client.fan_out(
-            [source.key for source in config.keys],
-            lambda org: org.invoices.list_paid(),
-            concurrency=config.concurrency,
+def _plan(config: Config, ledger: Journal | None, err: TextIO) -> tuple[Iterable[KeySource], int]:
+    """The keys to fetch and how many: every key, or under --resume each organization not
+    yet in the ledger, once (counted in a first pass over the keys, then streamed)."""
+    if ledger is None:
+        return config.keys, len(config.keys)
+    seen: set[str] = set()
+    for source in config.keys:
+        seen.add(fingerprint(source.key))
+    todo = len(seen - ledger.done)
+    if len(seen) > todo and config.progress != "never":
+        print(
+            f"apibricks: resuming: {len(seen) - todo} of {len(seen)} organizations already in "
+            f"{ledger.output.name}; fetching the other {todo}",
+            file=err,
+            flush=True,
         )
-        async with contextlib.aclosing(outcomes):  # leaving early cancels what is in flight
-            async for outcome in outcomes:
-                if outcome.ok:
-                    records = [invoice_record(invoice) for invoice in outcome.value or ()]
-                    if out_is_terminal:
-                        progress.clear()
-                    writer.add(outcome.index, records)
-                else:
-                    failures.append((outcome.index, outcome.error))
-                progress.advance(ok=outcome.ok)
-    progress.finish()
+    seen.clear()
+
+    def missing() -> Iterator[KeySource]:
+        for source in config.keys:
+            print_ = fingerprint(source.key)
+            if print_ not in seen and print_ not in ledger.done:
+                seen.add(print_)
+                yield source
+
+    return missing(), todo
+
+
+async def run(
+    config: Config,
+    writer: Writer,
+    err: TextIO,
+    *,
+    out_is_terminal: bool,
+    ledger: Journal | None = None,
+) -> int:
+    """Fetch, write, summarise; 0 when every organization was fetched, else 1."""
+    from .._async import AsyncClient  # aiohttp: only once there is work to do
+
+    todo, count = _plan(config, ledger, err)
+    display = make_display(
+        config.progress,
+        err,
+        count,
+        fan_out=config.fan_out,
+        shares_terminal=out_is_terminal and config.format != "table",
+    )
+    in_flight: dict[int, KeySource] = {}  # where each key came from, until its outcome
+    failures: list[tuple[int, str]] = []
+
+    def keys() -> Iterator[str]:
+        for index, source in enumerate(todo):
+            in_flight[index] = source
+            yield source.key
+
+    try:
+        if count:
+            async with (
+                _base_url(config) as base_url,
+                AsyncClient(
+                    api_key=next(iter(config.keys)).key,  # a default only: each key has a view
+                    base_url=base_url,
+                    timeout=config.timeout,
+                    max_retries=config.max_retries,
+                    max_connections=config.concurrency,
+                ) as client,
+            ):
+                outcomes = client.fan_out(
+                    keys(),
+                    lambda org: org.invoices.list_paid(),
+                    concurrency=config.concurrency,
+                    rate_limit=config.rate_limit,
+                    adaptive=config.adaptive,
+                    on_progress=display.update,
+                )
+                async with contextlib.aclosing(outcomes):  # leaving early cancels the rest
+                    async for outcome in outcomes:
+                        source = in_flight.pop(outcome.index)
+                        if not outcome.ok:
+                            line = describe_failure(source, outcome.error, fan_out=config.fan_out)
+                            failures.append((outcome.index, line))
+                            continue
+                        invoices = outcome.value or []
+                        if out_is_terminal:
+                            display.clear()
+                        writer.add(outcome.index, invoices)
+                        if ledger is not None:
+                            ledger.finished(outcome.key, len(invoices))
+    finally:
+        display.close()
     writer.close()
-    for index, error in sorted(failures, key=lambda failure: failure[0]):
-        print(describe_failure(config.keys[index], error, fan_out=config.fan_out), file=err)
+    for _, line in sorted(failures):
+        print(line, file=err)
     if config.fan_out and failures:
         print(
-            f"apibricks: {len(failures)} of {len(config.keys)} organizations failed; "
-            "their invoices are not in the output",
+            f"apibricks: {len(failures)} of {count} organizations failed; "
+            "their invoices are not in the output"
+            + ("; rerun with --resume to fetch only those" if ledger is not None else ""),
             file=err,
         )
     return 1 if failures else 0

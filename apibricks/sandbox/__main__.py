@@ -26,11 +26,23 @@ def _parser() -> argparse.ArgumentParser:
         "--invoices", type=int, default=DEFAULT_INVOICES_PER_ORG, help="invoices per organization"
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    limits = parser.add_argument_group("rate limits (429 without Retry-After, as nginx)")
+    limits.add_argument("--rate-limit", type=float, help="requests/s across all keys")
+    limits.add_argument("--burst", type=int, default=1, help="bucket size (default %(default)s)")
+    limits.add_argument("--per-key-rate-limit", type=float, help="requests/s for each key")
+    limits.add_argument("--per-key-burst", type=int, help="per-key bucket size (default: --burst)")
     return parser
 
 
 async def _run(args: argparse.Namespace) -> None:
-    sandbox = Sandbox(invoices_per_org=args.invoices, latency=args.latency)
+    sandbox = Sandbox(
+        invoices_per_org=args.invoices,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        burst=args.burst,
+        per_key_rate_limit=args.per_key_rate_limit,
+        per_key_burst=args.per_key_burst,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows

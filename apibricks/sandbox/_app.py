@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ._data import DEFAULT_INVOICES_PER_ORG, invoices_payload, wrongtype_payload
 from ._faults import FAULT_HEADER, Fault, FaultSyntaxError, parse
+from ._limiter import Limiter
 
 __all__ = ["Sandbox", "SeenRequest"]
 
@@ -127,10 +128,26 @@ class Sandbox:
     """
 
     def __init__(
-        self, *, invoices_per_org: int = DEFAULT_INVOICES_PER_ORG, latency: float = 0.0
+        self,
+        *,
+        invoices_per_org: int = DEFAULT_INVOICES_PER_ORG,
+        latency: float = 0.0,
+        rate_limit: float | None = None,
+        burst: int = 1,
+        per_key_rate_limit: float | None = None,
+        per_key_burst: int | None = None,
     ) -> None:
         if invoices_per_org < 0 or latency < 0:
             raise ValueError("invoices_per_org and latency must not be negative")
+        # A 429 without Retry-After past these rates (see _limiter); None when unlimited.
+        self.limiter = None
+        if rate_limit is not None or per_key_rate_limit is not None:
+            self.limiter = Limiter(
+                rate_limit=rate_limit,
+                burst=burst,
+                per_key_rate_limit=per_key_rate_limit,
+                per_key_burst=per_key_burst,
+            )
         self.invoices_per_org = invoices_per_org
         self.latency = latency
         self.url: str | None = None
@@ -237,6 +254,8 @@ class Sandbox:
         try:
             if self.latency and not await self._sleep(self.latency):
                 return _disconnect(request)
+            if self.limiter is not None and not self.limiter.admit(key or ""):
+                return _problem(429, "Rate limit exceeded.", _trace_id(request))
             return await self._route(request, key, _trace_id(request))
         finally:
             self.in_flight -= 1

@@ -1,0 +1,241 @@
+"""The pace of one fan-out: how many requests per second it may start, found from the server.
+
+Why a rate and not an in-flight limit: the limiters that answer 429 (nginx ``limit_req``,
+API gateways, CDNs) count requests per second. How many requests are in flight says
+nothing about that: on a fast link one request in flight already makes hundreds per
+second. So the control variable is a rate, enforced as evenly spaced start times (no
+client-side burst, so a server's burst allowance stays in reserve for our retries).
+
+The rule is AIMD, the TCP rule, as in AWS SDKs' adaptive retry mode and Netflix's
+concurrency-limits:
+
+* Unpaced at first: nothing waits until the server first throttles (429 or 503), so a
+  server without a limit sees exactly the old fan-out (``rate_limit`` paces from the
+  start, and stays the ceiling the pace never passes).
+* Multiplicative decrease: a throttle sets the pace to ``DECREASE`` times the lower of the
+  pace and the rate the server actually accepted over the last second. At most one cut per
+  round: answers to requests started before the last cut were sent at the old pace and
+  say nothing new.
+* Additive increase: each success adds to the pace so that it climbs by ``INCREASE`` times
+  the pace of the last cut per second; the pace saws between ~0.8x and just over the
+  server's rate, about 0.9x on average.
+* ``Retry-After`` (capped at ``retry_after_cap``) on a throttle that cuts the pace also
+  pauses every new request of the fan-out until then, not only the retry that got it.
+* Not every 429/503 is about the pace: some organizations may answer 503 whatever the pace
+  (a sick shard). A cut needs a share of throttled answers above ``threshold`` among
+  answers to requests started since the last cut, and each cut is checked: if the first
+  ``PROBE`` answers after it are throttled about as often as before (``BACKGROUND``),
+  slowing down did not help, and that share becomes the new threshold, so a steady
+  background of errors never grinds the fan-out down to ``MIN_RATE``.
+* A per-key limit must not slow the other organizations: only a throttle on a key's first
+  request in this fan-out cuts the shared pace. A key that is throttled after it has been
+  answered before is over its own limit; its call backs off by the retry schedule alone.
+
+Each fan-out task sets `current_lane` (a ``ContextVar``, so it follows the task and the
+tasks it spawns); the transport asks the lane before every attempt, retries included, and
+tells it every status. Without a lane (plain calls) the transport does nothing extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextvars
+import math
+from collections.abc import Hashable, Mapping
+from typing import Final
+
+from .._retry import parse_retry_after
+
+__all__ = ["Lane", "Pacer", "current_lane"]
+
+DECREASE: Final = 0.8  # multiplicative decrease on a throttle
+INCREASE: Final = 0.1  # additive increase: this fraction of the last cut's pace, per second
+MIN_RATE: Final = 1.0  # requests/s: the pace never stops the fan-out altogether
+WINDOW: Final = 1.0  # seconds of successes that measure the accepted rate
+THRESHOLD: Final = 0.05  # share of throttled answers a cut needs at least
+MIN_ANSWERS: Final = 10  # answers since the last cut before another may happen
+PROBE: Final = 20  # answers after a cut that tell whether it helped
+BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
+THROTTLE_STATUSES: Final = frozenset({429, 503})
+_SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
+
+
+class Pacer:
+    """One fan-out's pace, shared by all of its tasks (single event loop, no locks)."""
+
+    __slots__ = (
+        "_answers",
+        "_cut_share",
+        "_last_cut",
+        "_loop",
+        "_max_rate",
+        "_measure_from",
+        "_next",
+        "_paused_until",
+        "_rate",
+        "_seen",
+        "_slope",
+        "_successes",
+        "_threshold",
+        "_throttles",
+        "adaptive",
+        "retry_after_cap",
+        "throttled",
+    )
+
+    def __init__(self, *, rate_limit: float | None, adaptive: bool, retry_after_cap: float) -> None:
+        if rate_limit is not None and not (
+            isinstance(rate_limit, (int, float)) and 0 < rate_limit < math.inf
+        ):
+            raise ValueError(
+                f"rate_limit must be a positive number per second, got {rate_limit!r}."
+            )
+        self._loop = asyncio.get_running_loop()
+        self._max_rate = math.inf if rate_limit is None else float(rate_limit)
+        self._rate: float | None = None if rate_limit is None else float(rate_limit)
+        self.adaptive = adaptive
+        self.retry_after_cap = retry_after_cap
+        self.throttled = 0  # 429/503 answers seen
+        self._next = -math.inf  # the next free start slot (loop clock)
+        self._paused_until = -math.inf
+        self._last_cut = -math.inf
+        self._slope = 0.0
+        self._answers = self._throttles = 0  # first answers since the last cut, and 429/503s
+        self._threshold = THRESHOLD
+        self._cut_share: float | None = None
+        self._measure_from = -math.inf
+        self._successes: collections.deque[float] = collections.deque()
+        self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()
+
+    @property
+    def pace(self) -> float | None:
+        """Requests per second now allowed; None while nothing limits the fan-out."""
+        return self._rate
+
+    def lane(self, key: Hashable) -> Lane:
+        return Lane(self, key)
+
+    async def acquire(self) -> float:
+        """Wait for this request's start slot; returns the start time (loop clock)."""
+        now = self._loop.time()
+        if self._measure_from == -math.inf:
+            self._measure_from = now
+        if self._rate is None and self._paused_until <= now:
+            return now  # the fast path: no limit in force, nothing to wait for
+        slot = max(now, self._next, self._paused_until)
+        if self._rate is not None:
+            self._next = slot + 1.0 / self._rate
+        # The loop may wake a hair early; never start before the slot.
+        while (delay := slot - self._loop.time()) > 0:  # noqa: ASYNC110 - a deadline, no event
+            await asyncio.sleep(delay)
+        return slot
+
+    def observe(self, lane: Lane, started: float, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from one answer (its status line and headers) to a request started then."""
+        first_for_key = lane.first_answer()
+        throttled = status in THROTTLE_STATUSES
+        if throttled:
+            self.throttled += 1
+        if not self.adaptive:
+            return
+        if 200 <= status < 300:
+            self._succeeded()
+        elif not throttled:
+            return
+        # Only a key's first answer speaks for the shared pace (later ones: its own limit),
+        # and only for a request sent at the current pace.
+        if not first_for_key or started < self._last_cut:
+            return
+        self._answers += 1
+        self._throttles += throttled
+        share = self._throttles / self._answers
+        if self._answers == PROBE and self._cut_share is not None:
+            if share >= BACKGROUND * self._cut_share:  # the cut did not help
+                self._threshold = min(0.5, max(self._threshold, share + THRESHOLD))
+            self._cut_share = None
+        if not throttled or self._answers < MIN_ANSWERS or share <= self._threshold:
+            return  # one organization's 429 holds back only itself (its own retry waits)
+        now = self._loop.time()
+        retry_after = parse_retry_after(headers)
+        if retry_after is not None:
+            self._paused_until = max(
+                self._paused_until, now + min(retry_after, self.retry_after_cap)
+            )
+        self._cut(now, share)
+
+    def _accepted_rate(self, now: float) -> float:
+        """Successes per second over the last second, since the first throttle at most.
+
+        Before the first throttle a server's burst allowance inflates the count; after it
+        the server's bucket is empty and what it accepts is its rate.
+        """
+        successes = self._successes
+        since = max(now - WINDOW, self._measure_from)
+        while successes and successes[0] < since:
+            successes.popleft()
+        return len(successes) / max(now - since, 0.1)
+
+    def _cut(self, now: float, share: float) -> None:
+        accepted = self._accepted_rate(now)
+        current = math.inf if self._rate is None else self._rate
+        base = min(current, accepted) if accepted > 0 else current
+        if base == math.inf:  # throttled before anything succeeded: a guess, corrected later
+            base = 10.0
+        rate = min(self._max_rate, max(MIN_RATE, DECREASE * base))
+        if self._rate is None or self._last_cut == -math.inf:
+            self._measure_from = now
+        self._rate = rate
+        self._slope = INCREASE * rate
+        self._last_cut = now
+        self._next = max(self._next, now)
+        self._answers = self._throttles = 0
+        self._cut_share = share
+
+    def _succeeded(self) -> None:
+        now = self._loop.time()
+        self._successes.append(now)
+        if len(self._successes) > 4096:  # bounded even when no cut ever prunes it
+            self._accepted_rate(now)
+        rate = self._rate
+        if rate is not None and rate < self._max_rate:
+            # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s.
+            self._rate = min(self._max_rate, rate + self._slope / rate)
+
+    def _first_answer(self, token: int) -> bool:
+        """True the first time an answer for a key is seen (recent keys remembered)."""
+        seen = self._seen
+        if token in seen:
+            seen.move_to_end(token)
+            return False
+        seen[token] = None
+        if len(seen) > _SEEN_KEYS:
+            seen.popitem(last=False)
+        return True
+
+
+class Lane:
+    """One fan-out task's view of its `Pacer`, tagged with (a hash of) its key."""
+
+    __slots__ = ("_token", "pacer")
+
+    def __init__(self, pacer: Pacer, key: Hashable) -> None:
+        self.pacer = pacer
+        self._token = hash(key)  # in memory only: the lane keeps no reference to the key
+
+    def __repr__(self) -> str:
+        return f"<Lane pace={self.pacer.pace}>"  # never the key
+
+    async def acquire(self) -> float:
+        return await self.pacer.acquire()
+
+    def observe(self, started: float, status: int, headers: Mapping[str, str]) -> None:
+        self.pacer.observe(self, started, status, headers)
+
+    def first_answer(self) -> bool:
+        return self.pacer._first_answer(self._token)
+
+
+current_lane: contextvars.ContextVar[Lane | None] = contextvars.ContextVar(
+    "apibricks_fan_out_lane", default=None
+)

@@ -1,0 +1,43 @@
+"""Key fingerprints, and shards of a keys file chosen by them.
+
+A fingerprint is the SHA-256 of the key: stable across machines and runs, safe to write
+down (the ledger of ``--resume`` holds fingerprints, never keys). ``--shard I/N`` keeps the
+keys whose fingerprint falls in bucket I - 1 of N, so N runs given the same keys file split
+it with no coordination: the shards are disjoint and together hold every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+__all__ = ["Shard", "fingerprint", "parse_shard"]
+
+
+def fingerprint(key: str) -> str:
+    """The key's SHA-256, hex: identifies an organization's key without revealing it."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int  # 1-based, as written on the command line
+    count: int
+
+    def holds(self, key: str) -> bool:
+        return int(fingerprint(key)[:16], 16) % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def parse_shard(text: str) -> Shard:
+    """``"2/8"`` -> ``Shard(2, 8)``; ValueError saying what is expected otherwise."""
+    index, slash, count = text.partition("/")
+    try:
+        shard = Shard(int(index), int(count)) if slash else None
+    except ValueError:
+        shard = None
+    if shard is None or not 1 <= shard.index <= shard.count:
+        raise ValueError(f"expected I/N with 1 <= I <= N (e.g. 1/4), got {text!r}")
+    return shard
