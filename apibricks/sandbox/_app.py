@@ -205,14 +205,20 @@ class Sandbox:
         app.on_shutdown.append(self._on_shutdown)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         self._closing = asyncio.Event()
+        # Our own listeners rather than TCPSites: shutdown must reach their sockets.
+        listeners: list[asyncio.Server] = []
         try:
             await runner.setup()
-            await web.TCPSite(runner, host, port, backlog=_BACKLOG).start()
-            self.url = _base_url(host, runner.addresses[0])
-            await web.TCPSite(runner, host, 0, backlog=_BACKLOG).start()
-            self.other_origin_url = _base_url(host, runner.addresses[-1])
+            loop, protocols = asyncio.get_running_loop(), runner.server
+            assert protocols is not None  # made by setup()
+            for listen_port in (port, 0):
+                listener = await loop.create_server(protocols, host, listen_port, backlog=_BACKLOG)
+                listeners.append(listener)
+            self.url = _base_url(host, listeners[0].sockets[0].getsockname())
+            self.other_origin_url = _base_url(host, listeners[1].sockets[0].getsockname())
             yield self.url
         finally:
+            await _stop_listening(listeners)
             await runner.cleanup()
             self._closing = None
             self.url = self.other_origin_url = None
@@ -320,6 +326,25 @@ class Sandbox:
         if fault.kind == "malformed":
             return web.Response(body=body[: len(body) // 2], headers=_headers(trace, _JSON))
         return await _cut(request, body, trace, abort=fault.kind == "reset")
+
+
+async def _stop_listening(listeners: list[asyncio.Server]) -> None:
+    """Close the listeners without racing the connections they have just accepted.
+
+    A selector loop accepts a batch of connections in one callback and sets each one up in
+    a task that runs on the next turn; ``Server.close()`` in between makes that task fail
+    (CPython 3.10-3.13: "Error on transport creation", then an unclosed socket and
+    transport). So stop accepting first, give the turn to the set-up tasks already
+    scheduled, and only then close: every accepted connection is the runner's to shut down.
+    """
+    loop = asyncio.get_running_loop()
+    for listener in listeners:
+        for sock in listener.sockets:
+            with contextlib.suppress(NotImplementedError):  # a loop without add_reader
+                loop.remove_reader(sock.fileno())  # also cancels an accept due this turn
+    await asyncio.sleep(0)
+    for listener in listeners:
+        listener.close()
 
 
 def _status_fault(fault: Fault, trace: str) -> web.Response:
