@@ -161,14 +161,11 @@ def test_timestamp_matrix(text: str, expected: datetime, decode: Decode) -> None
         "garbage",
         "2019-08-24",  # date only
         "2019-08-24 14:15:22Z",  # space separator
-        "2019-08-24t14:15:22Z",
-        "2019-08-24T14:15:22z",
         "20190824T141522Z",  # basic format
         "2019-08-24T14:15Z",  # no seconds
         "2019-08-24T14Z",
         "2019-08-24T14:15:22.Z",  # dot, no digits
         "2019-08-24T14:15:22,5Z",  # comma fraction
-        "2019-08-24T14:15:22.12345678Z",  # 8 digits
         "2019-08-24T14:15:22+0200",
         "2019-08-24T14:15:22+02",
         "2019-08-24T14:15:22+02:00:00",
@@ -481,8 +478,9 @@ def interleaved(orgs: int, per_org: int) -> list[dict[str, Any]]:
 def test_interleaved_organizations_are_each_parsed_once(decode: Decode) -> None:
     data = interleaved(30, 4)
     body = json.dumps(data, separators=(",", ":")).encode()
-    parsed = _converter._parse_deduplicated(body)
+    parsed = _converter._parse_substituted(body)
     assert parsed is not None and len(parsed[1]) == 30  # one marker per distinct text
+    assert parsed[2] == 120  # every invoice's organization substituted
     invoices = decode(data)
     assert invoices == structure_invoices(copy.deepcopy(data))
     assert len({id(invoice.organization) for invoice in invoices}) == 30
@@ -498,12 +496,12 @@ def test_a_bad_organization_among_many(decode: Decode) -> None:
     assert str(caught.value) == "[17].organization.pastDueUsd: expected int, got null"
 
 
-def test_mostly_distinct_organizations_are_left_to_the_full_parse() -> None:
-    """Parsing each text alone only pays when texts repeat: the dedup gives up early."""
+def test_distinct_organizations_are_each_parsed_alone() -> None:
+    """With no repeats, parsing each text alone costs what the full parse would."""
     data = interleaved(500, 1)
     body = json.dumps(data, separators=(",", ":")).encode()
-    parsed = _converter._parse_deduplicated(body)
-    assert parsed is not None and len(parsed[1]) <= 101
+    parsed = _converter._parse_substituted(body)
+    assert parsed is not None and len(parsed[1]) == 500
     invoices = decode_invoices(body)
     assert invoices == structure_invoices(json.loads(body))
     assert len({id(invoice.organization) for invoice in invoices}) == 500
@@ -513,7 +511,7 @@ def test_a_nested_organization_is_left_to_the_full_parse() -> None:
     """Only flat objects get a marker: nesting parses alike alone and in the body."""
     data = [with_org(raw_invoice(index), extra=[[index % 2]]) for index in range(6)]
     body = json.dumps(data, separators=(",", ":")).encode()
-    assert _converter._parse_deduplicated(body) is None
+    assert _converter._parse_substituted(body) is None
     assert decode_invoices(body) == structure_invoices(json.loads(body))
 
 
@@ -581,7 +579,7 @@ def test_round_trip_decode_encode_decode(decode: Decode) -> None:
     assert wire[0]["created"] == "2019-08-24T14:15:22.123456Z"
     assert wire[0]["dueDate"] is None
     assert wire[1]["paidDate"] == "2019-08-24T14:15:22Z"
-    assert wire[1]["organization"]["timeCreated"] == "2019-08-24T19:45:22.500000Z"
+    assert wire[1]["organization"]["timeCreated"] == "2019-08-24T19:45:22.5Z"
     assert structure_invoices(wire) == invoices
     assert decode_invoices(dumps(invoices)) == invoices
     assert decode_invoices(dumps(invoices).encode()) == invoices

@@ -98,7 +98,7 @@ class Bad(Exception):
 
 
 _TIMESTAMP = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?(Z|([+-])(\d\d):(\d\d))?",
+    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?([Zz]|([+-])(\d\d):(\d\d))?",
     re.ASCII,
 )
 
@@ -106,7 +106,8 @@ _TIMESTAMP = re.compile(
 def oracle_timestamp(text: str) -> datetime | None:
     """The UTC instant of an accepted wire timestamp, None if it must be rejected.
 
-    Accepted: ``YYYY-MM-DDTHH:MM:SS``, 0-7 fractional digits (beyond 6 truncated), then ``Z``,
+    Accepted (RFC 3339): ``YYYY-MM-DDTHH:MM:SS`` (``T`` or ``t``), any number of fractional
+    digits (beyond 6 truncated), then ``Z`` or ``z``,
     ``+hh:mm``/``-hh:mm`` (hh 00-23, mm 00-59) or nothing (UTC); a real calendar date and
     time; an instant datetime can hold once in UTC.
     """
