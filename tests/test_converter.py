@@ -496,12 +496,13 @@ def test_a_bad_organization_among_many(decode: Decode) -> None:
     assert str(caught.value) == "[17].organization.pastDueUsd: expected int, got null"
 
 
-def test_distinct_organizations_are_each_parsed_alone() -> None:
-    """With no repeats, parsing each text alone costs what the full parse would."""
+def test_mostly_distinct_organizations_are_left_to_the_full_parse() -> None:
+    """Parsing each text alone only pays when texts repeat: the substitution gives up."""
     data = interleaved(500, 1)
     body = json.dumps(data, separators=(",", ":")).encode()
-    parsed = _converter._parse_substituted(body)
-    assert parsed is not None and len(parsed[1]) == 500
+    assert _converter._parse_substituted(body) is None
+    parsed = _converter._parse_substituted(json.dumps(interleaved(100, 2)).encode())
+    assert parsed is not None and len(parsed[1]) == 100  # 100 distinct, then repeats
     invoices = decode_invoices(body)
     assert invoices == structure_invoices(json.loads(body))
     assert len({id(invoice.organization) for invoice in invoices}) == 500
@@ -756,3 +757,73 @@ def test_valid_invoices_round_trip(invoices: list[Invoice]) -> None:
     assert decode_invoices(dumps(invoices).encode()) == invoices
     assert structure_invoices(to_wire(invoices)) == invoices
     assert decode_invoices(dumps(invoices, indent=True)) == invoices
+
+
+def _layouts(data: list[dict[str, Any]]) -> dict[str, str]:
+    """The same invoices as a server could lay them out without changing their meaning."""
+    first = [{"organization": raw["organization"], **raw} for raw in data]
+    extra = [
+        {**raw, "organization": {**raw["organization"], "newField": [1]}, "taxUsdCents": 0}
+        for raw in data
+    ]
+    flat_extra = [
+        {**raw, "organization": {**raw["organization"], "newField": "x}"}, "z": {"a": 1}}
+        for raw in data
+    ]
+    return {
+        "compact": json.dumps(data, separators=(",", ":")),
+        "organization first": json.dumps(first, separators=(",", ":")),
+        "new fields, nested": json.dumps(extra, separators=(",", ":")),
+        "new fields, flat": json.dumps(flat_extra, separators=(",", ":")),
+        "pretty": json.dumps(data, indent=2),
+        "spaced": json.dumps(data, separators=(" , ", " : ")),
+        "tabs and CRLF": json.dumps(data, indent="\t").replace("\n", "\r\n"),
+    }
+
+
+@pytest.mark.parametrize("kind", [bytes, str])
+def test_every_layout_decodes_alike_and_shares_one_organization(kind: type) -> None:
+    data = [raw_invoice(index) for index in range(40)]
+    expected = structure_invoices(copy.deepcopy(data))
+    for layout, text in _layouts(data).items():
+        body = text.encode() if kind is bytes else text
+        invoices = decode_invoices(body)
+        assert invoices == expected, layout
+        assert len({id(invoice.organization) for invoice in invoices}) == 1, layout
+
+
+@pytest.mark.parametrize(
+    "layout", ["organization first", "new fields, flat", "pretty", "spaced", "tabs and CRLF"]
+)
+def test_a_repeated_organization_is_parsed_once_in_any_layout(layout: str) -> None:
+    """Speed must not depend on byte layout: each layout takes the substitution path."""
+    body = _layouts([raw_invoice(index) for index in range(40)])[layout].encode()
+    parsed = _converter._parse_substituted(body)
+    assert parsed is not None
+    assert (len(parsed[1]), parsed[2]) == (1, 40)  # one text parsed, 40 substitutions
+
+
+def test_a_substitution_outside_an_invoices_organization_falls_back() -> None:
+    """Every substitution must come back as an invoice's organization, or the plain parse wins."""
+    org = raw_invoice()["organization"]
+    data = [raw_invoice(0), raw_invoice(1, extra={"organization": org}), raw_invoice(2)]
+    body = json.dumps(data, separators=(",", ":")).encode()
+    parsed = _converter._parse_substituted(body)
+    assert parsed is not None and parsed[2] == 4  # one of them is not an invoice's
+    invoices = decode_invoices(body)
+    assert invoices == structure_invoices(json.loads(body))
+    duplicate = body.replace(
+        b'"organization":', b'"organization":' + json.dumps(org).encode() + b',"organization":', 1
+    )
+    assert decode_invoices(duplicate) == structure_invoices(json.loads(duplicate))
+
+
+def test_equal_organizations_in_any_key_order_share_one_instance() -> None:
+    org = raw_invoice()["organization"]
+    reordered = dict(reversed(list(org.items())))
+    data = [raw_invoice(0), {**raw_invoice(1), "organization": reordered}]
+    invoices = decode_invoices(json.dumps(data).encode())
+    assert invoices[0].organization is invoices[1].organization
+    flipped = {**reordered, "creditBalance": float(org["creditBalance"])}  # equal, wrong type
+    with pytest.raises(DecodeError, match=r"\[1\]\.organization\.creditBalance: expected int"):
+        decode_invoices(json.dumps([raw_invoice(0), {**raw_invoice(1), "organization": flipped}]))
