@@ -6,22 +6,18 @@ import contextlib
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import aiohttp
 
 from .._auth import key_hint, missing_key_error, resolve_api_key, validate_api_key
+from .._defaults import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from . import _fan_out
 from ._resources import AsyncInvoices
 from ._transport import Transport, check_base_url
 
 __all__ = ["BASE_URL_ENV", "DEFAULT_BASE_URL", "AsyncClient"]
-
-DEFAULT_BASE_URL: Final = "https://api-console.apibricks.io"
-BASE_URL_ENV: Final = "APIBRICKS_BASE_URL"
-DEFAULT_TIMEOUT: Final = 30.0
-DEFAULT_MAX_RETRIES: Final = 2
 
 T = TypeVar("T")
 

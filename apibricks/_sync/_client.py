@@ -11,8 +11,9 @@ from typing import TypeVar
 
 import aiohttp
 
-from .._async._client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
+from .._async._client import AsyncClient
 from .._async._resources import AsyncInvoices
+from .._defaults import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from ._loop_thread import LoopThread

@@ -20,8 +20,6 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TextIO
 
 from ._args import Config, UsageError, parse_config
-from ._output import one_line
-from ._run import run
 
 __all__ = ["main"]
 
@@ -52,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return EXIT_FAILED
     except Exception as exc:  # a bug: one line, and no key even if a message carried one
+        from ._output import one_line
+
         message = one_line(f"{type(exc).__name__}: {exc}")
         for source in config.keys if config else ():
             message = message.replace(source.key, "…")
@@ -60,10 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
+    from ._output import one_line  # the decoder's imports: not for --help
+
     print(f"apibricks: error: {one_line(message)}", file=sys.stderr, flush=True)
 
 
 def _execute(config: Config) -> int:
+    from ._run import run  # aiohttp: not for --help
+
     if config.output is None:
         _prepare_stdout(sys.stdout, config.format)
         return _run_interruptibly(

@@ -15,9 +15,8 @@ from typing import NoReturn, TextIO
 
 from yarl import URL
 
-from .._async._client import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-from .._async._transport import check_base_url
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
+from .._defaults import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from .._version import __version__
 
 __all__ = ["FORMATS", "Config", "KeySource", "UsageError", "parse_config"]
@@ -197,6 +196,8 @@ def check_url(url: str, source: str) -> str:
         raise UsageError(
             f"{source} {shown} is not an absolute http(s) URL; use e.g. {DEFAULT_BASE_URL}"
         )
+    from .._async._transport import check_base_url  # aiohttp: not for --help
+
     try:
         check_base_url(url, allow_insecure_http=False)
     except ValueError:
