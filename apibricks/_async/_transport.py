@@ -121,7 +121,7 @@ class Transport:
             on_backoff=_log_backoff,
             jitter=None,
             logger=None,
-        )(self._attempt)
+        )(self._retry)
 
     @property
     def closed(self) -> bool:
@@ -175,8 +175,12 @@ class Transport:
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
+        attempt = _Attempt(url, {**self.headers, **headers})
         try:
-            body: bytes = await self._send(_Attempt(url, {**self.headers, **headers}))
+            try:  # the first attempt costs no retry machinery; backoff takes over on failure
+                body: bytes = await self._attempt(attempt)
+            except APIBricksError as error:
+                body = await self._send(attempt, [error])
         except asyncio.CancelledError:
             if not self._was_cancelled_only_by_close(task):
                 raise
@@ -195,6 +199,13 @@ class Transport:
             task.uncancel()
             return task.cancelling() == 0  # else the caller cancelled too: honour that
         return True
+
+    async def _retry(self, attempt: _Attempt, failed: list[APIBricksError]) -> bytes:
+        """Backoff's callable: first replays the failure `get` saw, so backoff counts and
+        waits for it, then attempts again."""
+        if failed:
+            raise failed.pop()
+        return await self._attempt(attempt)
 
     async def _attempt(self, attempt: _Attempt) -> bytes:
         attempt.number += 1
