@@ -10,7 +10,6 @@ Exit status: 0 success; 1 an organization (or the one key) failed, the rest stil
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import os
@@ -98,6 +97,7 @@ def _prepare_stdout(stdout: TextIO, format: str) -> None:
 
 def _run_interruptibly(job: Coroutine[Any, Any, int]) -> int:
     """Run ``job``; Ctrl-C cancels it, so connections and the sandbox close cleanly first."""
+    import asyncio  # not for --help
 
     async def guarded() -> int:
         task = asyncio.current_task()

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from yarl import URL
-
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
 from .._defaults import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from .._version import __version__
@@ -187,6 +185,10 @@ def read_keys(name: str, stdin: TextIO) -> list[KeySource]:
 
 def check_url(url: str, source: str) -> str:
     """An absolute http(s) URL, and plain http only to loopback (the key would travel in clear)."""
+    from yarl import URL  # with aiohttp below: not for --help
+
+    from .._async._transport import check_base_url
+
     try:
         parsed = URL(url)
     except (ValueError, TypeError):
@@ -196,7 +198,6 @@ def check_url(url: str, source: str) -> str:
         raise UsageError(
             f"{source} {shown} is not an absolute http(s) URL; use e.g. {DEFAULT_BASE_URL}"
         )
-    from .._async._transport import check_base_url  # aiohttp: not for --help
 
     try:
         check_base_url(url, allow_insecure_http=False)
