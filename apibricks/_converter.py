@@ -363,6 +363,8 @@ _TO_VALUE: Final[dict[type, Any]] = {
     bytes: re.compile(rb"[ \t\r\n]*:[ \t\r\n]*(?=\{)").match,
     str: re.compile(r"[ \t\r\n]*:[ \t\r\n]*(?=\{)").match,
 }
+# Below this size (a few dozen invoices) one plain parse is cheaper than finding repeats.
+_SMALL: Final = 64 * 1024
 _FLAT: Final = frozenset({str, int, float, bool, type(None)})
 
 
@@ -380,7 +382,7 @@ def _parse_substituted(body: bytes | str) -> tuple[Any, dict[str, Any], int] | N
     of some invoice's ``organization`` and otherwise parses ``body`` plainly.
     """
     kind = body.__class__
-    if orjson is None or kind not in _TO_VALUE:
+    if orjson is None or kind not in _TO_VALUE or len(body) < _SMALL:
         return None
     key, before_key, to_value = _ORGANIZATION_KEY[kind], _BEFORE_KEY[kind], _TO_VALUE[kind]
     prefix = f"apibricks-organization-{secrets.token_hex(16)}-"

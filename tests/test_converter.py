@@ -32,6 +32,14 @@ from apibricks._converter import converter, dumps, to_wire, wire_name
 UTC = timezone.utc
 SPEC_BODY = (Path(__file__).parent / "data" / "spec_example.json").read_text()
 SPEC = json.loads(SPEC_BODY)
+
+
+@pytest.fixture(autouse=True)
+def substitute_small_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These bodies are small: take the repeated-organization path anyway, to test it."""
+    monkeypatch.setattr(_converter, "_SMALL", 0)
+
+
 WHEN = datetime(2019, 8, 24, 14, 15, 22, tzinfo=UTC)
 
 # Both entry points, so every scenario runs through the byte-level shortcut and without it.
@@ -827,3 +835,17 @@ def test_equal_organizations_in_any_key_order_share_one_instance() -> None:
     flipped = {**reordered, "creditBalance": float(org["creditBalance"])}  # equal, wrong type
     with pytest.raises(DecodeError, match=r"\[1\]\.organization\.creditBalance: expected int"):
         decode_invoices(json.dumps([raw_invoice(0), {**raw_invoice(1), "organization": flipped}]))
+
+
+def test_a_small_body_takes_the_plain_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few invoices: one orjson parse is cheaper than looking for repeats."""
+    monkeypatch.setattr(_converter, "_SMALL", 64 * 1024)
+    data = [raw_invoice(index) for index in range(20)]
+    body = json.dumps(data).encode()
+    assert len(body) < 64 * 1024
+    assert _converter._parse_substituted(body) is None
+    invoices = decode_invoices(body)
+    assert invoices == structure_invoices(data)
+    assert len({id(invoice.organization) for invoice in invoices}) == 1
+    big = json.dumps([raw_invoice(index) for index in range(60)]).encode()
+    assert len(big) > 64 * 1024 and _converter._parse_substituted(big) is not None
