@@ -372,7 +372,7 @@ def profile_apibricks(body: bytes, top: int = 25) -> None:
 
 def shapes(quick: bool) -> list[tuple[str, str, Callable[[], bytes], int]]:
     """(shape, layout, body factory, invoice count): every row of issue 13's table."""
-    one, orgs, per_org, singles = (2_000, 20, 50, 200) if quick else (10_000, 100, 100, 1_000)
+    one, orgs, per_org, singles = (1_000, 10, 50, 100) if quick else (10_000, 100, 100, 1_000)
     rows: list[tuple[str, str, Callable[[], bytes], int]] = []
     for layout in LAYOUTS:
         rows.append(
@@ -421,6 +421,61 @@ def summary(results: Sequence[tuple[str, str, dict[str, Row]]]) -> str:
     return "\n".join(lines)
 
 
+def sweep(sizes: Sequence[int], rounds: int) -> dict[str, dict[int, float]]:
+    """Median seconds per decode of a one-organization body of each size, per contender."""
+    result: dict[str, dict[int, float]] = {c.key: {} for c in CONTENDERS}
+    for size in sizes:
+        body = one_org(size)
+        print(f"[decode] sweep: {size:,} invoices ...", file=sys.stderr, flush=True)
+        times = measure(CONTENDERS, body, rounds, gc_off=False)
+        for key, values in times.items():
+            result[key][size] = statistics.median(values)
+    return result
+
+
+def charts(
+    directory: str,
+    sizes: dict[str, dict[int, float]],
+    results: Sequence[tuple[str, str, dict[str, Row]]],
+) -> None:
+    """PNG charts: decode time against size, and each shape's time relative to pydantic."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = {c.key: c.label.replace("*", "").replace("`", "") for c in CONTENDERS}
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for key, points in sizes.items():
+        xs = sorted(points)
+        style = {"linewidth": 3} if key == "apibricks" else {"linewidth": 1.2}
+        axes.plot(xs, [points[x] * 1e3 for x in xs], marker="o", label=labels[key], **style)
+    axes.set(xscale="log", yscale="log", xlabel="invoices in the body (one organization)")
+    axes.set(ylabel="ms per decode (median)", title="Decode time against body size")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(f"{directory}/decode-size.png", dpi=110)
+    plt.close(figure)
+
+    shown = ("apibricks", "msgspec", "pydantic_json", "orjson")
+    names = [f"{shape}\n{layout}" for shape, layout, _ in results]
+    figure, axes = plt.subplots(figsize=(10, 5))
+    width = 0.8 / len(shown)
+    for offset, key in enumerate(shown):
+        ratios = [rows[key].median / rows["pydantic_json"].median for _, _, rows in results]
+        positions = [i + offset * width for i in range(len(results))]
+        axes.bar(positions, ratios, width, label=labels[key])
+    axes.axhline(0.7, color="black", linestyle="--", linewidth=1, label="target: 0.7x pydantic")
+    axes.set_xticks([i + width * (len(shown) - 1) / 2 for i in range(len(results))])
+    axes.set_xticklabels(names, fontsize=7, rotation=30, ha="right")
+    axes.set(ylabel="time relative to pydantic validate_json", title="Decode time per shape")
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(f"{directory}/decode-shapes.png", dpi=110)
+    plt.close(figure)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small payloads, few rounds (CI)")
@@ -429,9 +484,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile apibricks to stderr")
     parser.add_argument("--only", help="run only the shapes whose name or layout contains this")
     parser.add_argument("--json", help="also write the medians (seconds) to this JSON file")
+    parser.add_argument("--charts", help="also write PNG charts (matplotlib) to this directory")
     args = parser.parse_args(argv)
 
-    rounds = args.rounds or (3 if args.quick else 11)
+    rounds = args.rounds or (2 if args.quick else 11)
     gc_note = "off inside timed calls" if args.no_gc else "on, as in a real program"
     print(f"Python {sys.version.split()[0]}, GC {gc_note}. Lower is better.")
     print()
@@ -460,6 +516,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file,
                 indent=1,
             )
+    if args.charts:
+        sizes = sweep((100, 1_000) if args.quick else (100, 1_000, 10_000), rounds)
+        charts(args.charts, sizes, results)
+        print()
+        print(f"Charts written to `{args.charts}`: decode-size.png, decode-shapes.png.")
     if args.quick:
         print()
         print("_Smoke run (`--quick`): small payloads, few rounds; the ratios are indicative._")
