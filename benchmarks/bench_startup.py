@@ -15,10 +15,12 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
 TARGET_MS = 100.0
+_NEUTRAL = tempfile.gettempdir()
 HELP = "import sys; from apibricks.cli import main; sys.exit(main(['--help']))"
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("`python -c pass` (floor)", "pass"),
@@ -38,7 +40,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 def run_once(code: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(  # cwd: not the checkout, whose apibricks/ would shadow what is installed
+        [sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL, cwd=_NEUTRAL
+    )
     return (time.perf_counter() - start) * 1e3
 
 
