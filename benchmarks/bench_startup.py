@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few runs (CI smoke run)")
     parser.add_argument("--runs", type=int, help="runs per command")
     args = parser.parse_args(argv)
-    runs = args.runs or (5 if args.quick else 21)
+    runs = args.runs or (2 if args.quick else 21)
     times: dict[str, list[float]] = {label: [] for label, _ in COMMANDS}
     for code in (code for _, code in COMMANDS):  # warm the file cache
         run_once(code)
