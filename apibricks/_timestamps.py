@@ -3,7 +3,7 @@
 Read: ``YYYY-MM-DDTHH:MM:SS``, any number of fraction digits (past microseconds truncated,
 as .NET writes 7), then ``Z``, ``+hh:mm``, ``-hh:mm`` or nothing (ASP.NET's unspecified
 kind, read as UTC); ``T`` and ``Z`` in either case, as RFC 3339 allows. Write:
-`format_timestamp`, UTC with ``Z`` and the fewest fraction digits that keep the value.
+`format_timestamp`, UTC with ``Z`` and six fraction digits (none when they are zero).
 """
 
 from __future__ import annotations
@@ -73,15 +73,15 @@ def parse_timestamp(text: str) -> datetime:
 
 
 def format_timestamp(value: datetime) -> str:
-    """``2019-08-24T14:15:22.5Z``: UTC, ``Z``, the fewest fraction digits (none if zero).
+    """``2019-08-24T14:15:22.500000Z``: UTC, ``Z``, six fraction digits (none when zero).
 
-    A naive ``value`` is taken as UTC, as `parse_timestamp` reads a timestamp without offset.
+    Six digits, not the fewest: every ISO 8601 reader takes them, Python 3.10's
+    ``datetime.fromisoformat`` included (it reads only 3 or 6). A naive ``value`` is taken
+    as UTC, as `parse_timestamp` reads a timestamp without offset.
     """
     if value.tzinfo is not None and value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     text = value.isoformat()  # microseconds only when non-zero; years padded to 4 digits
     if value.tzinfo is not None:
         text = text[:-6]  # "+00:00"
-    if value.microsecond:
-        text = text.rstrip("0")
     return text + "Z"

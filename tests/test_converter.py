@@ -588,7 +588,7 @@ def test_round_trip_decode_encode_decode(decode: Decode) -> None:
     assert wire[0]["created"] == "2019-08-24T14:15:22.123456Z"
     assert wire[0]["dueDate"] is None
     assert wire[1]["paidDate"] == "2019-08-24T14:15:22Z"
-    assert wire[1]["organization"]["timeCreated"] == "2019-08-24T19:45:22.5Z"
+    assert wire[1]["organization"]["timeCreated"] == "2019-08-24T19:45:22.500000Z"
     assert structure_invoices(wire) == invoices
     assert decode_invoices(dumps(invoices)) == invoices
     assert decode_invoices(dumps(invoices).encode()) == invoices
