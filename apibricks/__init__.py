@@ -5,52 +5,106 @@ decode into the frozen attrs models ``Invoice`` and ``Organization`` and raise o
 ``APIBricksError`` subclasses.
 """
 
-import importlib
-from typing import TYPE_CHECKING
+from __future__ import annotations
 
-from ._async import AsyncClient, AsyncInvoices
-from ._async._resources import AsyncInvoicesWithRawResponse
-from ._auth import APIKeyError
-from ._converter import decode_invoices, dumps, structure_invoices, to_wire
-from ._exceptions import (
-    APIBricksError,
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    ConflictError,
-    DecodeError,
-    InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    RedirectError,
-    RequestTimeoutError,
-    ResponseTooLargeError,
-    UnprocessableEntityError,
-)
-from ._hooks import HookEvent
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._logging import configure_from_env as _configure_logging_from_env
-from ._models import Invoice, Organization
-from ._outcome import OperationError, OrganizationInvoices, Outcome, PaidInvoicesReport, Progress
-from ._response import APIResponse
-from ._settings import NOT_GIVEN, ClientSettings, NotGiven
-from ._sync import Client, Invoices, InvoicesWithRawResponse
 from ._version import __version__
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what mypy and IDEs see; at run time `__getattr__` imports on first use
+    from ._async import AsyncClient, AsyncInvoices
+    from ._async._resources import AsyncInvoicesWithRawResponse
+    from ._auth import APIKeyError
+    from ._converter import decode_invoices, dumps, structure_invoices, to_wire
+    from ._exceptions import (
+        APIBricksError,
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConfigurationError,
+        ConflictError,
+        DecodeError,
+        InternalServerError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        RedirectError,
+        RequestTimeoutError,
+        ResponseTooLargeError,
+        UnprocessableEntityError,
+    )
     from ._export import to_arrow, to_pandas
+    from ._hooks import HookEvent
+    from ._models import Invoice, Organization
+    from ._outcome import (
+        OperationError,
+        OrganizationInvoices,
+        Outcome,
+        PaidInvoicesReport,
+        Progress,
+    )
+    from ._response import APIResponse
+    from ._settings import NOT_GIVEN, ClientSettings, NotGiven
+    from ._sync import Client, Invoices, InvoicesWithRawResponse
 
-# Loaded on first use, so `import apibricks` never imports pyarrow or pandas.
-_LAZY = {"to_arrow": "._export", "to_pandas": "._export"}
+# Module -> the public names it defines, imported on first access (PEP 562): `import
+# apibricks` stays light (no aiohttp, cattrs, pyarrow or pandas) until a name is used.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "._async": ("AsyncClient", "AsyncInvoices"),
+    "._async._resources": ("AsyncInvoicesWithRawResponse",),
+    "._auth": ("APIKeyError",),
+    "._converter": ("decode_invoices", "dumps", "structure_invoices", "to_wire"),
+    "._exceptions": (
+        "APIBricksError",
+        "APIConnectionError",
+        "APIStatusError",
+        "APITimeoutError",
+        "AuthenticationError",
+        "BadRequestError",
+        "ConfigurationError",
+        "ConflictError",
+        "DecodeError",
+        "InternalServerError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "RateLimitError",
+        "RedirectError",
+        "RequestTimeoutError",
+        "ResponseTooLargeError",
+        "UnprocessableEntityError",
+    ),
+    "._export": ("to_arrow", "to_pandas"),
+    "._hooks": ("HookEvent",),
+    "._models": ("Invoice", "Organization"),
+    "._outcome": (
+        "OperationError",
+        "OrganizationInvoices",
+        "Outcome",
+        "PaidInvoicesReport",
+        "Progress",
+    ),
+    "._response": ("APIResponse",),
+    "._settings": ("NOT_GIVEN", "ClientSettings", "NotGiven"),
+    "._sync": ("Client", "Invoices", "InvoicesWithRawResponse"),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 __all__ = [

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
@@ -35,6 +34,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._exceptions import DecodeError
 from ._models import Invoice, Organization
+from ._timestamps import format_timestamp, parse_timestamp
 
 try:
     import orjson
@@ -121,48 +121,16 @@ def _uuid(value: Any, _: Any = None) -> uuid.UUID:
     return result
 
 
-# 0-7 fractional digits (ASP.NET writes up to 7), then Z, +hh:mm, -hh:mm or nothing (= UTC).
-_OFFSET: Final = r"Z|[+-](?:[01]\d|2[0-3]):[0-5]\d"
-_TIMESTAMP_RE: Final = re.compile(
-    rf"(\d{{4}}-\d\d-\d\dT[012]\d:\d\d:\d\d)(?:\.(\d{{1,7}}))?({_OFFSET})?", re.ASCII
-)
-_is_timestamp: Final = re.compile(  # the same shape without groups: faster to match
-    rf"\d{{4}}-\d\d-\d\dT[012]\d:\d\d:\d\d(?:\.\d{{1,7}})?(?:{_OFFSET})?", re.ASCII
-).fullmatch
-_fromisoformat = datetime.fromisoformat
-# 3.11+ takes Z and any number of digits (truncating); 3.10 only +hh:mm and 3 or 6 digits.
-_NATIVE_ISO: Final = sys.version_info >= (3, 11)
-
-
 def _optional_timestamp(value: Any, _: Any = None) -> datetime | None:
-    """A wire timestamp as an aware UTC datetime; digits past microseconds are truncated."""
+    """A wire timestamp (`parse_timestamp`) as an aware UTC datetime, or None."""
     if value is None:
         return None
     if value.__class__ is not str:
         raise _Invalid(f"expected ISO 8601 timestamp or null, got {_got(value)}")
     try:
-        if _NATIVE_ISO and _is_timestamp(value) is not None:
-            result = _fromisoformat(value)
-        else:
-            result = _fromisoformat(_for_py310(value))
-        tz = result.tzinfo
-        if tz is UTC:
-            return result
-        if tz is None:  # no offset: UTC. Parsing again beats the slow .replace(tzinfo=)
-            return _fromisoformat(value + "+00:00")
-        return result.astimezone(UTC)
+        return parse_timestamp(value)
     except (ValueError, OverflowError):  # bad shape, month 13, out of range once in UTC
         raise _Invalid(f"expected ISO 8601 timestamp, got {_got(value)}") from None
-
-
-def _for_py310(text: str) -> str:
-    """Rewrite ``text`` into what every supported ``fromisoformat`` takes, or ValueError."""
-    match = _TIMESTAMP_RE.fullmatch(text)
-    if match is None:
-        raise ValueError(text)
-    base, fraction, offset = match.groups()
-    fraction = "." + (fraction + "00000")[:6] if fraction else ""
-    return base + fraction + ("+00:00" if offset is None or offset == "Z" else offset)
 
 
 # --- models ---
@@ -197,12 +165,13 @@ class _Scratch:
     ``instances``: marker -> its organization, structured at first use.
     """
 
-    __slots__ = ("instances", "organizations", "shared")
+    __slots__ = ("hits", "instances", "organizations", "shared")
 
     def __init__(self, shared: dict[str, Any] | None = None) -> None:
         self.organizations: dict[Any, tuple[Any, list[type], Organization]] = {}
         self.shared = shared or {}
         self.instances: dict[str, Organization] = {}
+        self.hits = 0
 
     def unshare(self, raw: Any) -> Any:
         """The raw organization ``raw`` stands for (itself, unless it is a marker)."""
@@ -216,20 +185,25 @@ def _organization(raw: Any, _: Any = None) -> Organization:
     """Structure an organization once per response; equal raw dicts share one instance."""
     scratch = _SCRATCH.get()
     if scratch is None:
-        return _structure_organization(raw, Organization)
+        return _build_organization(raw)
     if raw.__class__ is str:  # a marker (or a wrong value: ``raw["id"]`` below raises)
         instance = scratch.instances.get(raw)
         if instance is not None:
+            scratch.hits += 1
             return instance
         if raw in scratch.shared:  # first use: through the id cache below, like any raw dict
             instance = scratch.instances[raw] = _organization(scratch.shared[raw])
+            scratch.hits += 1
             return instance
     key = raw["id"]
     hit = scratch.organizations.get(key)
-    # ``==`` alone would equate 1, 1.0 and True: the value types must match too.
-    if hit is not None and hit[0] == raw and list(map(type, raw.values())) == hit[1]:
-        return hit[2]
-    result = _structure_organization(raw, Organization)
+    # ``==`` alone would equate 1, 1.0 and True: the value types must match too, read in
+    # the first dict's key order (equal dicts have the same keys, in any order).
+    if hit is not None and hit[0] == raw:
+        first = hit[0]
+        if list(map(type, map(raw.__getitem__, first))) == hit[1]:
+            return hit[2]
+    result = _build_organization(raw)
     scratch.organizations[key] = (raw, list(map(type, raw.values())), result)
     return result
 
@@ -267,14 +241,7 @@ def _register(model: type[_T]) -> Callable[[Any, Any], _T]:
 
 
 def _timestamp_to_wire(value: datetime | None) -> str | None:
-    """``2019-08-24T14:15:22.5Z`` style: UTC, ``Z``, microseconds only when non-zero."""
-    if value is None:
-        return None
-    if value.tzinfo is None:  # naive values are taken as UTC, as the decoder reads them
-        return value.isoformat() + "Z"
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat()[:-6] + "Z"  # drop "+00:00"
+    return None if value is None else format_timestamp(value)
 
 
 def _identity(value: Any) -> Any:
@@ -298,8 +265,57 @@ def _shallow_invoice_unstructure() -> Callable[[Invoice], dict[str, Any]]:
     return make_dict_unstructure_fn(Invoice, converter, **overrides)
 
 
-_structure_organization: Final = _register(Organization)
-_structure_invoice: Final = _register(Invoice)
+_register(Organization)
+_register(Invoice)
+
+
+def _bad(message: str) -> Callable[[Any], Any]:
+    def fail(value: Any) -> Any:
+        raise _Invalid(f"{message}, got {_got_kind(value)}")
+
+    return fail
+
+
+# How the generated builders read one field: a Python expression of ``o`` (the raw dict),
+# checks inlined so the usual value costs no call. Any failure (a wrong type, a missing
+# key, ``o`` not a dict) raises, and the careful pass says where and why.
+_READ: Final[dict[Callable[[Any, Any], Any], str]] = {
+    _int: "(v if (v := o[{wire!r}]).__class__ is int else _bad_int(v))",
+    _bool: "(v if (v := o[{wire!r}]) is True or v is False else _bad_bool(v))",
+    _optional_str: "(v if (v := o.get({wire!r})) is None or v.__class__ is str else _bad_str(v))",
+    _optional_timestamp: "(None if (v := o.get({wire!r})) is None else _timestamp(v))",
+    _uuid: "_uuid(o[{wire!r}])",
+    _organization: "_organization(o[{wire!r}])",
+}
+
+
+def _builder(model: type[_T]) -> Callable[[Any], _T]:
+    """Generate ``build(o) -> model``: one keyword per field, each read as `_READ` says.
+
+    The fast pass of `_structure`; what cattrs' generated function does, minus the
+    intermediate dict, the ``**`` call and a function call per plain field.
+    """
+    for field in _FIELDS[model]:  # an absent optional field reads as None: its default
+        assert field.required or attrs.fields_dict(model)[field.name].default is None  # type: ignore[arg-type]
+    arguments = ",\n".join(
+        f"        {f.name}={_READ[f.hook].format(wire=f.wire)}" for f in _FIELDS[model]
+    )
+    source = f"def build(o):\n    return model(\n{arguments},\n    )\n"
+    namespace: dict[str, Any] = {
+        "model": model,
+        "_bad_int": _bad("expected int"),
+        "_bad_bool": _bad("expected bool"),
+        "_bad_str": _bad("expected str or null"),
+        "_timestamp": _optional_timestamp,
+        "_uuid": _uuid,
+        "_organization": _organization,
+    }
+    exec(compile(source, f"<apibricks build {model.__name__}>", "exec"), namespace)
+    return namespace["build"]  # type: ignore[no-any-return]
+
+
+_build_organization: Final = _builder(Organization)
+_build_invoice: Final = _builder(Invoice)
 _unstructure_invoice_shallow: Final = _shallow_invoice_unstructure()
 
 
@@ -309,16 +325,23 @@ _unstructure_invoice_shallow: Final = _shallow_invoice_unstructure()
 def decode_invoices(body: bytes | str) -> list[Invoice]:
     """Decode a ``GET /invoices/paid`` body; any malformation is a `DecodeError`.
 
-    The result is exactly ``structure_invoices(json.loads(body))``; orjson only makes it fast.
+    The result is exactly ``structure_invoices(json.loads(body))``, whatever the layout.
     """
     try:
-        deduplicated = _parse_deduplicated(body)
+        substituted = _parse_substituted(body)
     except Exception:  # not the usual shape: the plain parse decides
-        deduplicated = None
+        substituted = None
+    if substituted is not None:
+        data, shared, count = substituted
+        scratch = _Scratch(shared)
+        try:
+            invoices = _structure(data, scratch)
+        except DecodeError:  # the plain path below words the error
+            pass
+        else:
+            if scratch.hits == count:  # every substitution was an invoice's organization
+                return invoices
     try:
-        if deduplicated is not None:
-            data, shared = deduplicated
-            return _structure(data, _Scratch(shared))
         return _structure(_loads(body), _Scratch())
     except DecodeError as exc:
         error = exc
@@ -332,90 +355,109 @@ def decode_invoices(body: bytes | str) -> list[Invoice]:
     return _structure(data, _Scratch())
 
 
-_ORG_KEY: Final = '"organization":'
+# After a key "organization": the colon, up to the ``{`` of its value. A real key's opening
+# quote follows ``{``, ``,`` or whitespace; inside a string every quote follows a backslash.
+_ORGANIZATION_KEY: Final[dict[type, Any]] = {bytes: b'"organization"', str: '"organization"'}
+_BEFORE_KEY: Final[dict[type, Any]] = {bytes: frozenset(b"{, \t\r\n"), str: frozenset("{, \t\r\n")}
+_TO_VALUE: Final[dict[type, Any]] = {
+    bytes: re.compile(rb"[ \t\r\n]*:[ \t\r\n]*(?=\{)").match,
+    str: re.compile(r"[ \t\r\n]*:[ \t\r\n]*(?=\{)").match,
+}
+# Below this size (a few dozen invoices) one plain parse is cheaper than finding repeats.
+_SMALL: Final = 64 * 1024
 _FLAT: Final = frozenset({str, int, float, bool, type(None)})
 
 
-def _parse_deduplicated(body: bytes | str) -> tuple[Any, dict[str, Any]] | None:
-    """Parse a body whose invoices embed organization texts, each distinct text once.
+def _parse_substituted(body: bytes | str) -> tuple[Any, dict[str, Any], int] | None:
+    """Parse ``body`` with each organization's text parsed once, wherever it sits.
 
     The API repeats an invoice's organization, byte for byte, in every invoice: 90% of a
-    large body. Each ``"organization":{...}`` is replaced by a random marker string, one
-    per distinct text, before parsing; each text is parsed once (`_replace_organizations`).
-    Returns the parsed body and marker -> raw organization, or None: nothing to share.
+    large body. Each ``"organization": {...}`` value is replaced by a random marker string,
+    one per distinct text, before parsing; each text is parsed alone, once. Nothing here
+    depends on layout (key order, whitespace, new fields): a text is the object up to its
+    first ``}``, kept only if it parses alone to a flat object (a ``}`` inside a string
+    leaves a prefix that does not parse), and a repeat is the same bytes (``startswith``,
+    a memcmp). Returns the parsed body, marker -> raw organization and the number of
+    substitutions, or None. The caller confirms each substitution came back as the value
+    of some invoice's ``organization`` and otherwise parses ``body`` plainly.
     """
-    is_bytes = isinstance(body, bytes)
-    if not is_bytes and not isinstance(body, str):
+    kind = body.__class__
+    if orjson is None or kind not in _TO_VALUE or len(body) < _SMALL:
         return None
+    key, before_key, to_value = _ORGANIZATION_KEY[kind], _BEFORE_KEY[kind], _TO_VALUE[kind]
+    prefix = f"apibricks-organization-{secrets.token_hex(16)}-"
     shared: dict[str, Any] = {}
-    reduced = _replace_organizations(body, _ORG_KEY.encode() if is_bytes else _ORG_KEY, shared)
-    return (_parse(reduced), shared) if shared else None
-
-
-def _replace_organizations(body: Any, key: Any, shared: dict[str, Any]) -> Any:
-    """``body`` with each organization text after ``key`` replaced by its marker.
-
-    A text is the object up to the first ``}}`` (the API ends each invoice with its
-    organization). This is exact: the needle's closing quote is unescaped, so every match
-    is a key followed by that complete object (or the body is invalid JSON either way), and
-    no body can contain the fresh markers. Only flat objects get a marker: one parses alike
-    alone and nested (no depth limit to cross). A text is looked up by its first 64 bytes
-    (the id is there) and confirmed by ``startswith``, the last one tried first: slicing and
-    hashing each whole text would cost as much as parsing it.
-    """
-    prefix = f"apibricks-shared-organization-{secrets.token_hex(16)}-"
-    known: dict[Any, tuple[Any, Any]] = {}  # first 64 bytes -> (text, quoted marker or None)
-    replacements: dict[Any, Any] = {}  # text -> quoted marker, or None: left as it is
-    pieces = []
-    position = 0
-    find, startswith = body.find, body.startswith
-    closing = b"}}" if body.__class__ is bytes else "}}"
-    key_length = len(key)
+    known: dict[Any, tuple[Any, Any]] = {}  # first 64 characters -> (text, quoted marker)
+    pieces: list[Any] = []
+    position = scan = count = 0
+    find: Any = body.find
+    startswith: Any = body.startswith
+    closing: Any = b"}" if kind is bytes else "}"
     text: Any = None  # the last text: with one organization, always the next one too
     replacement: Any = None
-    reused = 0
-    while (hit := find(key, position)) >= 0:
-        after = hit + key_length
-        pieces.append(body[position:after])
-        position = after
-        if text is not None and startswith(text, after):
-            reused += 1
-        elif (entry := known.get(head := body[after : after + 64])) and startswith(entry[0], after):
-            text, replacement = entry
-            reused += 1
-        elif len(replacements) > reused + 100:  # texts hardly repeat: no gain, stop here
+    while (hit := find(key, scan)) > 0:
+        match = to_value(body, hit + 14)
+        if match is None or body[hit - 1] not in before_key:
+            scan = hit + 14
             continue
-        else:
-            end = find(closing, after, after + 65536)
-            if end < 0:
+        start = match.end()
+        if text is None or not startswith(text, start):
+            entry = known.get(head := body[start : start + 64])
+            if entry is not None and entry[0] is None:  # this text did not parse flat
+                scan = start
                 continue
-            text = body[after : end + 1]
-            if text not in replacements:
-                replacements[text] = _marker(text, prefix, shared)
-            replacement = replacements[text]
-            known[head] = text, replacement
-        if replacement is not None:
-            pieces.append(replacement)
-            position = after + len(text)
+            if entry is not None and startswith(entry[0], start):
+                text, replacement = entry
+            elif len(shared) > count - len(shared) + 128:  # texts do not repeat: no gain
+                return None
+            else:
+                text, replacement = _flat_object(body, start, closing, prefix, shared)
+                known[head] = text, replacement
+                if replacement is None:  # not a flat object: left to the plain parse
+                    scan = start
+                    continue
+        pieces.append(body[position:start])
+        pieces.append(replacement)
+        position = scan = start + len(text)
+        count += 1
+    if not count:
+        return None
     pieces.append(body[position:])
-    return body[:0].join(pieces)
+    empty: Any = body[:0]
+    return orjson.loads(empty.join(pieces)), shared, count
+
+
+def _flat_object(
+    body: Any, start: int, closing: Any, prefix: str, shared: dict[str, Any]
+) -> tuple[Any, Any]:
+    """(text, quoted marker) of the flat object at ``start``, or (None, None).
+
+    It ends at one of the next few ``}``: the first that parses (a ``}`` inside a string
+    leaves a prefix that does not).
+    """
+    end = start
+    for _ in range(8):
+        end = body.find(closing, end + 1)
+        if end < 0:
+            break
+        text = body[start : end + 1]
+        replacement = _marker(text, prefix, shared)
+        if replacement is not None:
+            return text, replacement
+    return None, None
 
 
 def _marker(text: Any, prefix: str, shared: dict[str, Any]) -> Any:
     """The quoted marker standing for organization ``text``, or None if it is not flat."""
     try:
-        raw = _parse(text)
-    except Exception:  # not one complete value: leave it to the full parse
+        raw = orjson.loads(text)
+    except Exception:  # not one complete value
         return None
     if type(raw) is not dict or not _FLAT.issuperset(map(type, raw.values())):
         return None
     marker = f"{prefix}{len(shared)}"
     shared[marker] = raw
     return f'"{marker}"'.encode() if text.__class__ is bytes else f'"{marker}"'
-
-
-def _parse(text: bytes | str) -> Any:
-    return orjson.loads(text) if orjson is not None else json.loads(text)
 
 
 def _loads(body: bytes | str) -> Any:
@@ -441,7 +483,7 @@ def _structure(data: Any, scratch: _Scratch) -> list[Invoice]:
     token = _SCRATCH.set(scratch)
     try:
         try:
-            return [_structure_invoice(raw, Invoice) for raw in data]
+            return list(map(_build_invoice, data))
         except MemoryError:
             raise
         except Exception:  # the careful pass below says where and why
@@ -470,7 +512,7 @@ def _careful(data: list[Any], scratch: _Scratch) -> list[Invoice]:
 def _careful_model(model: type[_T], raw: Any, path: str, scratch: _Scratch) -> _T:
     """Structure ``raw`` at ``path``: fast if it can, field by field to say what is wrong."""
     try:
-        return _FAST[model](raw, model)  # type: ignore[no-any-return]
+        return _FAST[model](raw)  # type: ignore[no-any-return]
     except Exception:  # this very object is the bad one: find the field
         pass
     if not isinstance(raw, Mapping):
@@ -495,8 +537,8 @@ def _careful_model(model: type[_T], raw: Any, path: str, scratch: _Scratch) -> _
     return model(**values)
 
 
-_FAST: Final[dict[type, Callable[[Any, Any], Any]]] = {
-    Invoice: _structure_invoice,
+_FAST: Final[dict[type, Callable[[Any], Any]]] = {
+    Invoice: _build_invoice,
     Organization: _organization,
 }
 

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL: Final = "https://api-console.apibricks.io"
+BASE_URL_ENV: Final = "APIBRICKS_BASE_URL"
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_MAX_RETRIES: Final = 2
 DEFAULT_RETRY_AFTER_CAP: Final = 60.0

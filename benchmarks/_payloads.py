@@ -3,16 +3,21 @@
 The bytes are exactly what the sandbox (and, by its contract, the Console API) sends:
 compact ASCII-escaped JSON, every invoice embedding its full organization (~2 KB), ASP.NET
 timestamps with 0-7 fractional digits and ``Z``, ``+00:00`` or no offset.
+
+`relayout` re-encodes the same data the ways a server could change without changing what
+it means (key order, a new field, indentation), for the "layout-proof" decode cases.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from itertools import chain, zip_longest
+from typing import Any
 
 from apibricks import sandbox
 
-__all__ = ["many_orgs", "one_org"]
+__all__ = ["LAYOUTS", "many_orgs", "one_org", "relayout"]
 
 
 def one_org(n: int, org: str = "bench") -> bytes:
@@ -30,3 +35,43 @@ def many_orgs(orgs: int, per_org: int) -> bytes:
     bodies = [json.loads(one_org(per_org, f"org{index:03d}")) for index in range(orgs)]
     merged = [item for item in chain.from_iterable(zip_longest(*bodies)) if item is not None]
     return json.dumps(merged, separators=(",", ":")).encode("ascii")
+
+
+def _organization_first(invoice: dict[str, Any]) -> dict[str, Any]:
+    return {"organization": invoice["organization"], **invoice}
+
+
+def _new_fields(invoice: dict[str, Any]) -> dict[str, Any]:
+    organization = {**invoice["organization"], "billingPortalUrl": "https://billing.example/x"}
+    return {**invoice, "organization": organization, "taxUsdCents": 0}
+
+
+def _shuffled(value: Any, rng: random.Random) -> Any:
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {key: _shuffled(item, rng) for key, item in items}
+    if isinstance(value, list):
+        return [_shuffled(item, rng) for item in value]
+    return value
+
+
+def relayout(body: bytes, layout: str) -> bytes:
+    """The same invoices, laid out as ``layout`` (one of `LAYOUTS`)."""
+    if layout == "compact":
+        return body
+    data = json.loads(body)
+    if layout == "pretty":
+        return json.dumps(data, indent=2).encode("ascii")
+    if layout == "organization first":
+        data = [_organization_first(invoice) for invoice in data]
+    elif layout == "new fields":
+        data = [_new_fields(invoice) for invoice in data]
+    elif layout == "keys shuffled":
+        data = _shuffled(data, random.Random(13))
+    else:
+        raise ValueError(layout)
+    return json.dumps(data, separators=(",", ":")).encode("ascii")
+
+
+LAYOUTS = ("compact", "organization first", "new fields", "pretty", "keys shuffled")

@@ -37,7 +37,13 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("bench_end_to_end.py", "End to end: `list_paid()` over loopback"),
     ("bench_sync_overhead.py", "Sync facade overhead"),
     ("bench_fan_out.py", "Fan-out across organizations"),
+    ("bench_small_request.py", "One small request"),
+    ("bench_startup.py", "Start-up: `import apibricks` and `apibricks --help`"),
 )
+# Full runs also redraw the charts that docs/performance.md embeds.
+FULL_ONLY_ARGS: dict[str, list[str]] = {
+    "bench_decode.py": ["--charts", str(HERE.parent / "docs" / "img")],
+}
 TIMEOUT_SECONDS = {False: 1800, True: 110}
 
 
@@ -109,7 +115,8 @@ def header(argv: Sequence[str]) -> str:
 
 def run_script(script: str, quick: bool) -> tuple[int, str, float]:
     """(return code, markdown or error text, seconds) of one benchmark script."""
-    command = [sys.executable, str(HERE / script), *(["--quick"] if quick else [])]
+    extra = ["--quick"] if quick else FULL_ONLY_ARGS.get(script, [])
+    command = [sys.executable, str(HERE / script), *extra]
     print(f"[run_all] {shlex.join(command)}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     try:

@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Final, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import aiohttp
 import attrs
@@ -16,6 +16,7 @@ from .._exceptions import ConfigurationError
 from .._hooks import EventHooks, freeze_hooks
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from .._settings import (
+    BASE_URL_ENV,
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -37,8 +38,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AsyncClient",
 ]
-
-BASE_URL_ENV: Final = "APIBRICKS_BASE_URL"
 
 T = TypeVar("T")
 

@@ -270,7 +270,15 @@ class Transport:
             f"GET {path}", client=False, url=safe_url(url), host=url.host, port=url.port
         ) as span:
             try:
-                await options.retrying(self._attempt)(attempt)
+                # The first attempt costs no retry machinery; backoff takes over after a
+                # failure (outside the handler, so later errors are not chained to it).
+                failure: APIBricksError | None = None
+                try:
+                    await self._attempt(attempt)
+                except APIBricksError as error:
+                    failure = error
+                if failure is not None:
+                    await options.retrying(self._replay)(attempt, [failure])
             except HookFailed as failed:
                 record_outcome(span, status=None, error=failed.error)
                 raise failed.error from None
@@ -299,6 +307,13 @@ class Transport:
             task.uncancel()
             return task.cancelling() == 0  # else the caller cancelled too: honour that
         return True
+
+    async def _replay(self, attempt: _Attempt, failed: list[APIBricksError]) -> None:
+        """Backoff's callable: re-raises the first attempt's failure, so that backoff
+        counts it and waits, then attempts again."""
+        if failed:
+            raise failed.pop()
+        await self._attempt(attempt)
 
     async def _attempt(self, attempt: _Attempt) -> None:
         attempt.number += 1

@@ -12,7 +12,6 @@ so ``apibricks --help`` stays quick.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import os
@@ -177,6 +176,7 @@ def _prepare_stdout(stdout: TextIO, format: str) -> None:
 
 def _run_interruptibly(job: Coroutine[Any, Any, int]) -> int:
     """Run ``job``; Ctrl-C cancels it, so connections and the sandbox close cleanly first."""
+    import asyncio  # not for --help
 
     async def guarded() -> int:
         task = asyncio.current_task()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
-from .._settings import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from .._settings import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from .._version import __version__
 from ._errors import UsageError
 from ._keys import KeyFile, Keys, KeySource
@@ -25,7 +25,6 @@ __all__ = ["FORMATS", "Config", "KeySource", "UsageError", "parse_config"]
 
 
 # As `apibricks._async._client` names it (not imported from there: that imports aiohttp).
-BASE_URL_ENV = "APIBRICKS_BASE_URL"
 PROG = "apibricks"
 FORMATS = ("table", "json", "jsonl", "csv", "parquet")
 _SUFFIX_FORMATS = {

@@ -1,0 +1,64 @@
+"""Another checkout's decoder against this one, side by side in one run, every shape.
+
+    python benchmarks/compare_decoders.py --before /path/to/old/checkout [--rounds 5]
+
+The old ``apibricks`` package is copied into a temporary directory as ``apibricks_before``
+(its imports are relative, so it runs unchanged next to this one), then `bench_decode`
+runs every shape with both decoders, pydantic, msgspec and the parsers alone, and prints
+one before/after table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import importlib
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import bench_decode as bd
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", required=True, help="a checkout holding apibricks/")
+    parser.add_argument("--rounds", default="5")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="apibricks-before-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    shutil.copytree(Path(args.before) / "apibricks", root / "apibricks_before")
+    sys.path.insert(0, str(root))
+    before = importlib.import_module("apibricks_before")
+    keep = ("json", "orjson", "apibricks", "msgspec", "pydantic_json")
+    bd.CONTENDERS = (
+        *(c for c in bd.CONTENDERS if c.key in keep),
+        bd.Contender("before", f"apibricks from {args.before}", before.decode_invoices),
+    )
+    shown = bd.summary
+
+    def summary(results: Sequence[tuple[str, str, dict[str, bd.Row]]]) -> str:
+        lines = [
+            "| shape | layout | before ms | after ms | pydantic ms | msgspec ms "
+            "| before / pydantic | after / pydantic | after / msgspec |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for shape, layout, rows in results:
+            b, a, p, m = (
+                rows[k].median for k in ("before", "apibricks", "pydantic_json", "msgspec")
+            )
+            lines.append(
+                f"| {shape} | {layout} | {b * 1e3:,.1f} | {a * 1e3:,.1f} | {p * 1e3:,.1f} "
+                f"| {m * 1e3:,.1f} | {b / p:.2f}x | {a / p:.2f}x | {a / m:.2f}x |"
+            )
+        return shown(results) + "\n\nBefore and after:\n\n" + "\n".join(lines)
+
+    bd.summary = summary
+    return bd.main(["--rounds", args.rounds, *(["--quick"] if args.quick else [])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
