@@ -73,12 +73,11 @@ async def _run_one(
     index: int,
     key: str,
     operation: Callable[[AsyncClient], Awaitable[T]],
-    pacer: Pacer | None,
+    pacer: Pacer,
 ) -> Outcome[T]:
     try:
         org = client.with_api_key(key)  # a bad key fails here: nothing is sent for it
-        if pacer is not None:
-            current_lane.set(pacer.lane(key))  # this task's context only
+        current_lane.set(pacer.lane(key))  # this task's context only
         value = await operation(org)
     except APIBricksError as error:
         return Outcome(index, key, error=error)
@@ -105,12 +104,10 @@ async def fan_out(
     if client.is_closed:  # fail once, not once per key
         raise APIBricksError("This client is closed; create a new one.")
     check_concurrency(client._transport, concurrency)
-    pacer = None
-    if adaptive or rate_limit is not None:
-        transport = client._transport
-        pacer = Pacer(
-            rate_limit=rate_limit, adaptive=adaptive, retry_after_cap=transport.retry_after_cap
-        )
+    transport = client._transport
+    pacer = Pacer(
+        rate_limit=rate_limit, adaptive=adaptive, retry_after_cap=transport.retry_after_cap
+    )
     total = len(keys) if isinstance(keys, Sized) else None
     pending = enumerate(keys)
     loop = asyncio.get_running_loop()
@@ -161,8 +158,8 @@ async def fan_out(
                         errors,
                         elapsed=elapsed,
                         rate=done / elapsed if elapsed > 0 else 0.0,
-                        pace=None if pacer is None else pacer.pace,
-                        throttled=0 if pacer is None else pacer.throttled,
+                        pace=pacer.pace,
+                        throttled=pacer.throttled,
                     )
                 )
             yield outcome

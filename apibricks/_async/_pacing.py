@@ -13,9 +13,11 @@ concurrency-limits:
   server without a limit sees exactly the old fan-out (``rate_limit`` paces from the
   start, and stays the ceiling the pace never passes).
 * Multiplicative decrease: a throttle sets the pace to ``DECREASE`` times the lower of the
-  pace and the rate the server actually accepted over the last second. At most one cut per
-  round: answers to requests started before the last cut were sent at the old pace and
-  say nothing new.
+  pace and the rate the server actually accepted over the last second (counted from the
+  first throttle: before it, a server's burst allowance inflates the count; in the first
+  ``MIN_SPAN`` after it, too few successes to tell, the pace is halved instead). At most
+  one cut per round: answers to requests started before the last cut were sent at the
+  old pace and say nothing new.
 * Additive increase: each success adds to the pace so that it climbs by ``INCREASE`` times
   the pace of the last cut per second; the pace saws between ~0.8x and just over the
   server's rate, about 0.9x on average.
@@ -23,10 +25,11 @@ concurrency-limits:
   pauses every new request of the fan-out until then, not only the retry that got it.
 * Not every 429/503 is about the pace: some organizations may answer 503 whatever the pace
   (a sick shard). A cut needs a share of throttled answers above ``threshold`` among
-  answers to requests started since the last cut, and each cut is checked: if the first
-  ``PROBE`` answers after it are throttled about as often as before (``BACKGROUND``),
-  slowing down did not help, and that share becomes the new threshold, so a steady
-  background of errors never grinds the fan-out down to ``MIN_RATE``.
+  answers to requests started since the last cut, and each cut to below a measured rate
+  is checked: if the first ``PROBE`` answers after it are throttled about as often as
+  before (``BACKGROUND``), slowing down did not help, and that share becomes the new
+  threshold, so a steady background of errors never grinds the fan-out down to
+  ``MIN_RATE``.
 * A per-key limit must not slow the other organizations: only a throttle on a key's first
   request in this fan-out cuts the shared pace. A key that is throttled after it has been
   answered before is over its own limit; its call backs off by the retry schedule alone.
@@ -53,9 +56,10 @@ DECREASE: Final = 0.8  # multiplicative decrease on a throttle
 INCREASE: Final = 0.1  # additive increase: this fraction of the last cut's pace, per second
 MIN_RATE: Final = 1.0  # requests/s: the pace never stops the fan-out altogether
 WINDOW: Final = 1.0  # seconds of successes that measure the accepted rate
+MIN_SPAN: Final = 0.15  # ... at least this long after the first throttle, else halve the pace
+BLIND_DECREASE: Final = 0.5  # the cut while the accepted rate is not known yet
 THRESHOLD: Final = 0.05  # share of throttled answers a cut needs at least
-MIN_ANSWERS: Final = 10  # answers since the last cut before another may happen
-PROBE: Final = 20  # answers after a cut that tell whether it helped
+PROBE: Final = 16  # answers after a cut that tell whether it helped; no cut before them
 BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
@@ -133,12 +137,12 @@ class Pacer:
 
     def observe(self, lane: Lane, started: float, status: int, headers: Mapping[str, str]) -> None:
         """Learn from one answer (its status line and headers) to a request started then."""
-        first_for_key = lane.first_answer()
         throttled = status in THROTTLE_STATUSES
         if throttled:
             self.throttled += 1
         if not self.adaptive:
             return
+        first_for_key = lane.first_answer()
         if 200 <= status < 300:
             self._succeeded()
         elif not throttled:
@@ -151,10 +155,10 @@ class Pacer:
         self._throttles += throttled
         share = self._throttles / self._answers
         if self._answers == PROBE and self._cut_share is not None:
-            if share >= BACKGROUND * self._cut_share:  # the cut did not help
-                self._threshold = min(0.5, max(self._threshold, share + THRESHOLD))
+            if share >= BACKGROUND * self._cut_share and self._throttles > 1:  # no help
+                self._threshold = min(0.95, max(self._threshold, share + THRESHOLD))
             self._cut_share = None
-        if not throttled or self._answers < MIN_ANSWERS or share <= self._threshold:
+        if not throttled or self._answers < PROBE or share <= self._threshold:
             return  # one organization's 429 holds back only itself (its own retry waits)
         now = self._loop.time()
         retry_after = parse_retry_after(headers)
@@ -164,33 +168,43 @@ class Pacer:
             )
         self._cut(now, share)
 
-    def _accepted_rate(self, now: float) -> float:
+    def _accepted_rate(self, now: float) -> float | None:
         """Successes per second over the last second, since the first throttle at most.
 
         Before the first throttle a server's burst allowance inflates the count; after it
-        the server's bucket is empty and what it accepts is its rate.
+        the server's bucket is empty and what it accepts is its rate. None: too short a
+        time since the first throttle to tell.
         """
         successes = self._successes
         since = max(now - WINDOW, self._measure_from)
         while successes and successes[0] < since:
             successes.popleft()
-        return len(successes) / max(now - since, 0.1)
+        span = now - since
+        if self._rate is not None and span < MIN_SPAN:
+            return None
+        if successes:
+            return len(successes) / max(span, 0.01)
+        return self._answers / max(span, 0.01)  # none succeeded: the rate answers came at
 
     def _cut(self, now: float, share: float) -> None:
         accepted = self._accepted_rate(now)
-        current = math.inf if self._rate is None else self._rate
-        base = min(current, accepted) if accepted > 0 else current
-        if base == math.inf:  # throttled before anything succeeded: a guess, corrected later
-            base = 10.0
-        rate = min(self._max_rate, max(MIN_RATE, DECREASE * base))
-        if self._rate is None or self._last_cut == -math.inf:
-            self._measure_from = now
+        if accepted is None:  # just after the first throttle: far above the server's rate
+            assert self._rate is not None
+            rate = BLIND_DECREASE * self._rate
+        else:
+            rate = DECREASE * (accepted if self._rate is None else min(self._rate, accepted))
+        rate = min(self._max_rate, max(MIN_RATE, rate))
+        first = self._last_cut == -math.inf
+        if self._rate is None:
+            self._measure_from = now  # from here on, successes measure the server's rate
         self._rate = rate
         self._slope = INCREASE * rate
         self._last_cut = now
         self._next = max(self._next, now)
         self._answers = self._throttles = 0
-        self._cut_share = share
+        # Judge only a cut to below a measured rate: the first (a server's burst inflates
+        # its measure) and blind halvings may well leave the pace above a limiter's rate.
+        self._cut_share = share if accepted is not None and not first else None
 
     def _succeeded(self) -> None:
         now = self._loop.time()
