@@ -25,10 +25,10 @@ concurrency-limits:
   pauses every new request of the fan-out until then, not only the retry that got it.
 * Not every 429/503 is about the pace: some organizations may answer 503 whatever the pace
   (a sick shard). A cut needs a share of throttled answers above ``threshold`` among
-  answers to requests started since the last cut, and each cut to below a measured rate
-  is checked: if the first ``PROBE`` answers after it are throttled about as often as
-  before (``BACKGROUND``), slowing down did not help, and that share becomes the new
-  threshold, so a steady background of errors never grinds the fan-out down to
+  the last ``RECENT`` answers to requests queued since the last cut, and each cut to
+  below a measured rate is checked: if the first ``PROBE`` answers after it are throttled
+  about as often as before (``BACKGROUND``), slowing down did not help, and that share
+  becomes the new threshold, so a steady background of errors never grinds the fan-out down to
   ``MIN_RATE``.
 * A per-key limit must not slow the other organizations: only a throttle on a key's first
   request in this fan-out cuts the shared pace. A key that is throttled after it has been
@@ -59,7 +59,9 @@ WINDOW: Final = 1.0  # seconds of successes that measure the accepted rate
 MIN_SPAN: Final = 0.15  # ... at least this long after the first throttle, else halve the pace
 BLIND_DECREASE: Final = 0.5  # the cut while the accepted rate is not known yet
 THRESHOLD: Final = 0.05  # share of throttled answers a cut needs at least
-PROBE: Final = 16  # answers after a cut that tell whether it helped; no cut before them
+MIN_ANSWERS: Final = 8  # answers since the last cut before another may happen
+RECENT: Final = 50  # the share of throttled answers is taken over the last this many
+PROBE: Final = 25  # answers after a measured cut that tell whether it helped
 BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
@@ -78,6 +80,7 @@ class Pacer:
         "_next",
         "_paused_until",
         "_rate",
+        "_recent",
         "_seen",
         "_slope",
         "_successes",
@@ -105,7 +108,10 @@ class Pacer:
         self._paused_until = -math.inf
         self._last_cut = -math.inf
         self._slope = 0.0
-        self._answers = self._throttles = 0  # first answers since the last cut, and 429/503s
+        self._answers = 0  # first answers to requests started since the last cut
+        # ... the last RECENT of them (True: throttled), and how many of those were
+        self._recent: collections.deque[bool] = collections.deque(maxlen=RECENT)
+        self._throttles = 0
         self._threshold = THRESHOLD
         self._cut_share: float | None = None
         self._measure_from = -math.inf
@@ -121,7 +127,11 @@ class Pacer:
         return Lane(self, key)
 
     async def acquire(self) -> float:
-        """Wait for this request's start slot; returns the start time (loop clock)."""
+        """Wait for this request's start slot; returns when it queued (loop clock).
+
+        The queueing time tells which pace the request was spaced at: one that queued
+        before a cut may start after it, on the old spacing.
+        """
         now = self._loop.time()
         if self._measure_from == -math.inf:
             self._measure_from = now
@@ -133,10 +143,10 @@ class Pacer:
         # The loop may wake a hair early; never start before the slot.
         while (delay := slot - self._loop.time()) > 0:  # noqa: ASYNC110 - a deadline, no event
             await asyncio.sleep(delay)
-        return slot
+        return now
 
-    def observe(self, lane: Lane, started: float, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from one answer (its status line and headers) to a request started then."""
+    def observe(self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from one answer (its status line and headers) to a request queued then."""
         throttled = status in THROTTLE_STATUSES
         if throttled:
             self.throttled += 1
@@ -149,16 +159,22 @@ class Pacer:
             return
         # Only a key's first answer speaks for the shared pace (later ones: its own limit),
         # and only for a request sent at the current pace.
-        if not first_for_key or started < self._last_cut:
+        if not first_for_key or queued < self._last_cut:
             return
         self._answers += 1
+        recent = self._recent
+        if len(recent) == recent.maxlen:
+            self._throttles -= recent[0]
+        recent.append(throttled)
         self._throttles += throttled
-        share = self._throttles / self._answers
+        share = self._throttles / len(recent)
+        judging = self._cut_share is not None
         if self._answers == PROBE and self._cut_share is not None:
-            if share >= BACKGROUND * self._cut_share and self._throttles > 1:  # no help
+            if share >= BACKGROUND * self._cut_share and self._throttles > 2:  # no help
                 self._threshold = min(0.95, max(self._threshold, share + THRESHOLD))
             self._cut_share = None
-        if not throttled or self._answers < PROBE or share <= self._threshold:
+        needed = PROBE if judging else MIN_ANSWERS  # a judged cut is judged before the next
+        if not throttled or self._answers < needed or share <= self._threshold:
             return  # one organization's 429 holds back only itself (its own retry waits)
         now = self._loop.time()
         retry_after = parse_retry_after(headers)
@@ -202,6 +218,7 @@ class Pacer:
         self._last_cut = now
         self._next = max(self._next, now)
         self._answers = self._throttles = 0
+        self._recent.clear()
         # Judge only a cut to below a measured rate: the first (a server's burst inflates
         # its measure) and blind halvings may well leave the pace above a limiter's rate.
         self._cut_share = share if accepted is not None and not first else None
@@ -243,8 +260,8 @@ class Lane:
     async def acquire(self) -> float:
         return await self.pacer.acquire()
 
-    def observe(self, started: float, status: int, headers: Mapping[str, str]) -> None:
-        self.pacer.observe(self, started, status, headers)
+    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> None:
+        self.pacer.observe(self, queued, status, headers)
 
     def first_answer(self) -> bool:
         return self.pacer._first_answer(self._token)
