@@ -116,7 +116,7 @@ class Pacer:
         self._cut_share: float | None = None
         self._measure_from = -math.inf
         self._successes: collections.deque[float] = collections.deque()
-        self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._seen: set[int] = set()
 
     @property
     def pace(self) -> float | None:
@@ -152,7 +152,7 @@ class Pacer:
             self.throttled += 1
         if not self.adaptive:
             return
-        first_for_key = lane.first_answer()
+        first_for_key = self._first_answer(lane._token)
         if 200 <= status < 300:
             self._succeeded()
         elif not throttled:
@@ -225,8 +225,9 @@ class Pacer:
 
     def _succeeded(self) -> None:
         now = self._loop.time()
-        self._successes.append(now)
-        if len(self._successes) > 4096:  # bounded even when no cut ever prunes it
+        successes = self._successes
+        successes.append(now)
+        if len(successes) > 4096 and successes[0] < now - WINDOW:  # bounded without cuts
             self._accepted_rate(now)
         rate = self._rate
         if rate is not None and rate < self._max_rate:
@@ -237,34 +238,28 @@ class Pacer:
         """True the first time an answer for a key is seen (recent keys remembered)."""
         seen = self._seen
         if token in seen:
-            seen.move_to_end(token)
             return False
-        seen[token] = None
-        if len(seen) > _SEEN_KEYS:
-            seen.popitem(last=False)
+        if len(seen) >= _SEEN_KEYS:  # bounded: forget them all (a rare extra "first")
+            seen.clear()
+        seen.add(token)
         return True
 
 
 class Lane:
     """One fan-out task's view of its `Pacer`, tagged with (a hash of) its key."""
 
-    __slots__ = ("_token", "pacer")
+    __slots__ = ("_token", "acquire", "pacer")
 
     def __init__(self, pacer: Pacer, key: str) -> None:
         self.pacer = pacer
+        self.acquire = pacer.acquire  # wait for the next start slot; returns when queued
         self._token = hash(key)  # in memory only: the lane keeps no reference to the key
 
     def __repr__(self) -> str:
         return f"<Lane pace={self.pacer.pace}>"  # never the key
 
-    async def acquire(self) -> float:
-        return await self.pacer.acquire()
-
     def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> None:
         self.pacer.observe(self, queued, status, headers)
-
-    def first_answer(self) -> bool:
-        return self.pacer._first_answer(self._token)
 
 
 current_lane: contextvars.ContextVar[Lane | None] = contextvars.ContextVar(
