@@ -7,6 +7,8 @@ No message built here ever contains the API key.
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +28,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
     "UnprocessableEntityError",
@@ -34,13 +37,74 @@ __all__ = [
 
 
 class APIBricksError(Exception):
-    """Base of every error apibricks raises."""
+    """Base of every error apibricks raises.
+
+    Every subclass survives ``pickle`` and ``copy`` with its type and attributes (work
+    moves between processes: multiprocessing, Dask, Celery): rebuilt from its state, not
+    by calling ``__init__`` again, so keyword-only arguments and derived messages round-
+    trip as they are. ``__cause__`` travels too when it can be pickled itself.
+    """
 
     message: str
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = _portable(self.__dict__)
+        cause = self.__cause__
+        if cause is not None and _picklable(cause):
+            state["__cause__"] = cause
+        return _restore, (type(self), self.args, state)
+
+    def __copy__(self) -> APIBricksError:
+        state = _portable(self.__dict__)
+        state["__cause__"] = self.__cause__
+        return _restore(type(self), self.args, state)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> APIBricksError:
+        state = copy.deepcopy(_portable(self.__dict__), memo)
+        try:
+            state["__cause__"] = copy.deepcopy(self.__cause__, memo)
+        except Exception:  # an uncopyable cause is shared rather than lost
+            state["__cause__"] = self.__cause__
+        return _restore(type(self), copy.deepcopy(self.args, memo), state)
+
+
+def _portable(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Instance state with header proxies (unpicklable) as plain ``(name, value)`` pairs."""
+    return {
+        name: _HeaderPairs(value.items()) if isinstance(value, CIMultiDictProxy) else value
+        for name, value in attributes.items()
+    }
+
+
+class _HeaderPairs(list[tuple[str, str]]):
+    """Headers in transit; `_restore` turns them back into a case-insensitive proxy."""
+
+
+def _picklable(value: object) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+def _restore(
+    cls: type[APIBricksError], args: tuple[Any, ...], state: dict[str, Any]
+) -> APIBricksError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    cause = state.pop("__cause__", None)
+    for name, value in state.items():
+        if isinstance(value, _HeaderPairs):
+            value = CIMultiDictProxy(CIMultiDict(value))
+        setattr(error, name, value)
+    if cause is not None:
+        error.__cause__ = cause
+    return error
 
 
 class ConfigurationError(APIBricksError, ValueError):
@@ -90,12 +154,17 @@ class DecodeError(APIBricksError):
 
 
 class APIStatusError(APIBricksError):
-    """The server answered with a non-2xx status."""
+    """The server answered with a non-2xx status.
+
+    ``retry_after`` is the server's requested wait in seconds (``Retry-After``), on any
+    status that carried a usable one; None otherwise.
+    """
 
     status_code: int
     request_id: str | None
     headers: Mapping[str, str]
     body: Any
+    retry_after: float | None
 
     def __init__(
         self,
@@ -105,6 +174,7 @@ class APIStatusError(APIBricksError):
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         body: Any = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -112,12 +182,18 @@ class APIStatusError(APIBricksError):
         # Case-insensitive, like HTTP: error.headers["retry-after"] works.
         self.headers = CIMultiDictProxy(CIMultiDict(headers or {}))
         self.body = body
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.message!r}, status_code={self.status_code}, "
             f"request_id={self.request_id!r})"
         )
+
+
+class RedirectError(APIStatusError):
+    """A 3xx that cannot be followed: a bad or missing ``Location``, another origin, a
+    loop, or too many hops. Never retried: the next attempt would meet the same answer."""
 
 
 class BadRequestError(APIStatusError):
@@ -150,12 +226,6 @@ class UnprocessableEntityError(APIStatusError):
 
 class RateLimitError(APIStatusError):
     """429. ``retry_after`` is the server's requested wait in seconds, when it gave one."""
-
-    retry_after: float | None
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class InternalServerError(APIStatusError):

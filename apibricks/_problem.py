@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from ._exceptions import APIStatusError, RateLimitError, status_error_class
+from ._auth import SecretKey
+from ._exceptions import APIStatusError, status_error_class
 from ._retry import parse_retry_after
+from ._sanitize import clean, redact, redact_headers
 
 __all__ = ["REQUEST_ID_HEADERS", "request_id_from", "status_error"]
 
@@ -21,15 +23,18 @@ REQUEST_ID_HEADERS = ("Request-Id", "X-Request-Id", "X-Correlation-Id", "TracePa
 _MAX_TEXT_BODY = 2000
 
 
-def request_id_from(headers: Mapping[str, str], body: Any = None) -> str | None:
+def request_id_from(
+    headers: Mapping[str, str], body: Any = None, *, secret: SecretKey | None = None
+) -> str | None:
+    """The server's id for this request (escaped and capped: it is server text)."""
     if isinstance(body, dict):
         trace_id = body.get("traceId")
         if isinstance(trace_id, str) and trace_id:
-            return trace_id
+            return clean(trace_id, secret=secret)
     for name in REQUEST_ID_HEADERS:
         value = headers.get(name)
         if value:
-            return value
+            return clean(value, secret=secret)
     return None
 
 
@@ -39,11 +44,11 @@ def _parse_body(raw: bytes) -> Any:
     text = raw.decode("utf-8", "replace")
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested body
         return text[:_MAX_TEXT_BODY]
 
 
-def _describe(status: int, body: Any) -> str:
+def _describe(status: int, body: Any, secret: SecretKey | None) -> str:
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
@@ -51,30 +56,36 @@ def _describe(status: int, body: Any) -> str:
     message = f"{status} {reason}"
     if isinstance(body, dict):
         parts = [
-            str(body[field])
+            clean(body[field], secret=secret)
             for field in ("title", "detail")
             if isinstance(body.get(field), str) and body[field] and body[field] != reason
         ]
         if parts:
             message += ": " + " - ".join(parts)
     elif isinstance(body, str) and body.strip():
-        message += ": " + body.strip()[:200]
+        message += ": " + clean(body.strip(), secret=secret)
     return message
 
 
-def status_error(status: int, headers: Mapping[str, str], raw_body: bytes) -> APIStatusError:
-    body = _parse_body(raw_body)
-    request_id = request_id_from(headers, body)
-    message = _describe(status, body)
+def status_error(
+    status: int,
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    *,
+    secret: SecretKey | None = None,
+) -> APIStatusError:
+    """The error for a non-2xx answer; ``secret`` (the request's key) is hidden wherever
+    the server echoed it: message, ``.body``, ``.headers``."""
+    body = redact(_parse_body(raw_body), secret)
+    request_id = request_id_from(headers, body, secret=secret)
+    message = _describe(status, body, secret)
     if request_id:
         message += f" (request id {request_id})"
-    cls = status_error_class(status)
-    kwargs: dict[str, Any] = {
-        "status_code": status,
-        "request_id": request_id,
-        "headers": headers,
-        "body": body,
-    }
-    if cls is RateLimitError:
-        return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
-    return cls(message, **kwargs)
+    return status_error_class(status)(
+        message,
+        status_code=status,
+        request_id=request_id,
+        headers=redact_headers(headers, secret),
+        body=body,
+        retry_after=parse_retry_after(headers),
+    )

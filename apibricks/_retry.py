@@ -34,13 +34,19 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date).
+
+    None for anything unusable (unparsable, ``inf``, ``nan``, negative seconds): the
+    jittered backoff applies then. A date already past means "now" (0).
+    """
     value = headers.get("Retry-After")
     if value is None:
         return None
     value = value.strip()
     try:
         seconds = float(value)
+        if seconds < 0:
+            return None
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
@@ -60,15 +66,16 @@ def retry_waits(
     """A backoff wait generator: it is sent each failure and yields the wait before retrying.
 
     Full jitter (a uniform draw below the exponential ceiling) spreads a crowd of clients
-    that failed together; a 429's ``retry_after`` replaces the draw, and a 429 without one
-    draws below a ceiling four times as high (``THROTTLE_BACKOFF_BASE``).
+    that failed together; a server's ``Retry-After`` (on any retried status) replaces it,
+    and a 429 without one draws below a ceiling four times as high
+    (``THROTTLE_BACKOFF_BASE``).
     """
     base = BACKOFF_BASE if base is None else base
     cap = BACKOFF_CAP if cap is None else cap
     error = yield 0.0  # primed by backoff with next(); the first real value follows a send
     attempt = 0
     while True:
-        if isinstance(error, RateLimitError) and error.retry_after is not None:
+        if isinstance(error, APIStatusError) and error.retry_after is not None:
             wait = error.retry_after
         else:
             start = base
@@ -84,7 +91,7 @@ def gives_up(error: BaseException, retry_after_cap: float) -> bool:
     if not is_retryable(error):
         return True
     return (
-        isinstance(error, RateLimitError)
+        isinstance(error, APIStatusError)
         and error.retry_after is not None
         and error.retry_after > retry_after_cap
     )

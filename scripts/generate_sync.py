@@ -41,7 +41,13 @@ OWN_IMPORTS = {
     "LoopThread": ("apibricks._sync._loop_thread", "LoopThread"),
     "Iterator": ("collections.abc", "Iterator"),
     "TypeVar": ("typing", "TypeVar"),
+    "hide_key": ("apibricks._auth", "hide_key"),
 }
+# Parameters that carry API keys. Crash reporters print every frame's locals, so a
+# generated method wraps a key at once (``hide_key``) and drops the raw name before
+# calling anything that may raise; a collection of keys is dropped once handed over.
+SECRET_PARAMETERS = frozenset({"api_key"})
+KEY_COLLECTIONS = frozenset({"keys"})
 
 # Async iteration types and what the sync facade returns instead.
 ITERATOR_TYPES = {"AsyncIterator", "AsyncIterable", "AsyncGenerator"}
@@ -161,6 +167,7 @@ class Generator:
             raise GenerationError(f"expected one async context manager class, found {roots}")
         self.root = roots[0]
         self.used: set[str] = {"LoopThread"}  # names the generated code refers to
+        self.hidden: set[int] = set()  # functions whose secret parameters were emitted
         self.lines: list[str] = []
 
     # -- output helpers -------------------------------------------------------------------
@@ -310,7 +317,7 @@ class Generator:
         name = self.renames[self.root]
         self.used.add(self.root)
         self.bracketed(4, "def __init__(", self.parameters(module, init), ") -> None:")
-        self.bracketed(8, f"async_client = {self.root}(", _forward(init), ")")
+        self.bracketed(8, f"async_client = {self.root}(", self.hide_secrets(init), ")")
         self.emit(
             "        self._bind(async_client, LoopThread(self, async_client.close), None)",
             "",
@@ -389,7 +396,6 @@ class Generator:
             raise GenerationError(f"{async_name}.{name}: return an async generator or await")
         sync_name = {"__aenter__": "__enter__", "__aexit__": "__exit__"}.get(name, name)
         params = self.parameters(module, fn)
-        call = f"self._async.{name}({', '.join(_forward(fn))})"
         wrapped = self.renames.get(_segment(module.text, fn.returns) if fn.returns else "")
 
         self.emit("")
@@ -398,6 +404,7 @@ class Generator:
         self.bracketed(4, f"def {sync_name}(", params, f") -> {returns}:")
         note = CALLBACK_NOTE if any("Callable" in p for p in params) else None
         self.docstring(module.text, fn, 8, note)
+        call = f"self._async.{name}({', '.join(self.hide_secrets(fn))})"
         if name == "__aenter__":
             _expect_body(fn, "return self")
             self.emit("        return self")
@@ -431,6 +438,25 @@ class Generator:
         else:
             self.emit(f"        return {call}")
 
+    def hide_secrets(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+        """Emit ``secret = hide_key(api_key); del api_key``; the arguments that forward it."""
+        arguments = _forward(fn)
+        first = id(fn) not in self.hidden
+        self.hidden.add(id(fn))
+        for arg in _parameters(fn):
+            if arg.arg in SECRET_PARAMETERS:
+                self.used.add("hide_key")
+                if first:
+                    self.emit(
+                        f"        secret = hide_key({arg.arg})",
+                        f"        del {arg.arg}  # crash reporters print locals: hint only",
+                    )
+                arguments = [
+                    {arg.arg: "secret", f"{arg.arg}={arg.arg}": f"{arg.arg}=secret"}.get(a, a)
+                    for a in arguments
+                ]
+        return arguments
+
     def submit(
         self,
         how: str,
@@ -440,10 +466,15 @@ class Generator:
         returns: str,
     ) -> None:
         """``return self._loop.<how>(self._async.<name>(...))``, split in two if too long."""
-        arguments = _forward(fn)
+        arguments = self.hide_secrets(fn)
         call = f"self._async.{name}({', '.join(arguments)})"
         result = "" if returns == "None" else "return "
-        if len(f"        {result}self._loop.{how}({call})") <= LINE_LENGTH:
+        held = [arg.arg for arg in _parameters(fn) if arg.arg in KEY_COLLECTIONS]
+        if held:
+            self.bracketed(8, f"{what} = self._async.{name}(", arguments, ")")
+            self.emit(f"        del {', '.join(held)}  # only the async side holds the keys now")
+            self.emit(f"        {result}self._loop.{how}({what})")
+        elif len(f"        {result}self._loop.{how}({call})") <= LINE_LENGTH:
             self.emit(f"        {result}self._loop.{how}({call})")
         else:
             self.bracketed(8, f"{what} = self._async.{name}(", arguments, ")")
@@ -453,8 +484,11 @@ class Generator:
         self.emit(
             "",
             "    def __repr__(self) -> str:",
-            "        return repr(self._async).replace(type(self._async).__name__, "
-            "type(self).__name__, 1)",
+            "        # A half-built client (__init__ raised) is repr'd by crash reporters too.",
+            '        inner = getattr(self, "_async", None)',
+            "        if inner is None:",
+            '            return f"<{type(self).__name__} (not initialized)>"',
+            "        return repr(inner).replace(type(inner).__name__, type(self).__name__, 1)",
         )
 
     # -- module-level names -----------------------------------------------------------------
@@ -526,6 +560,11 @@ def _expect_body(fn: ast.AsyncFunctionDef | ast.FunctionDef, statement: str) -> 
 
 def _docstring_parent(fn: ast.AsyncFunctionDef | ast.FunctionDef) -> ast.stmt | None:
     return fn.body[0] if _docstring_node(fn) is not None else None
+
+
+def _parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
+    args = fn.args
+    return [*args.posonlyargs, *args.args, *args.kwonlyargs]
 
 
 def _forward(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:

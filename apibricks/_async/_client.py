@@ -10,7 +10,15 @@ from typing import Final, TypeVar
 
 import aiohttp
 
-from .._auth import key_hint, missing_key_error, resolve_api_key, validate_api_key
+from .._auth import (
+    SecretKey,
+    hide_key,
+    key_hint,
+    missing_key_error,
+    resolve_api_key,
+    secret_key,
+)
+from .._limits import DEFAULT_MAX_RESPONSE_BYTES
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from . import _fan_out
 from ._resources import AsyncInvoices
@@ -45,6 +53,8 @@ class AsyncClient:
             at once as `RateLimitError` instead of slept on.
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
+        max_response_bytes: Largest response body accepted, counted decompressed; a
+            larger one raises `ResponseTooLargeError` (None: no limit).
     """
 
     invoices: AsyncInvoices
@@ -52,7 +62,7 @@ class AsyncClient:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
+        api_key: str | SecretKey | None = None,
         base_url: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -61,7 +71,10 @@ class AsyncClient:
         retry_after_cap: float = 60.0,
         allow_insecure_http: bool = False,
         session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print every frame's locals: keep only the hint
         url = check_base_url(
             base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
             allow_insecure_http=allow_insecure_http,
@@ -74,20 +87,23 @@ class AsyncClient:
             max_connections=max_connections,
             retry_after_cap=retry_after_cap,
             session=session,
+            max_response_bytes=max_response_bytes,
         )
-        self._api_key = resolve_api_key(api_key)
+        self._api_key = resolve_api_key(secret)
         self._is_view = False
         self.invoices = AsyncInvoices(self)
 
-    def with_api_key(self, api_key: str) -> AsyncClient:
+    def with_api_key(self, api_key: str | SecretKey) -> AsyncClient:
         """A view of this client for another organization: same pool, same settings.
 
         Views are cheap (no session, no I/O) and need no closing; closing the client
         they came from closes their pool.
         """
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print every frame's locals: keep only the hint
         view = object.__new__(AsyncClient)
         view._transport = self._transport
-        view._api_key = validate_api_key(api_key)
+        view._api_key = secret_key(secret)
         view._is_view = True
         view.invoices = AsyncInvoices(view)
         return view
@@ -138,6 +154,7 @@ class AsyncClient:
             adaptive=adaptive,
             on_progress=on_progress,
         )
+        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
         async with contextlib.aclosing(outcomes):
             async for outcome in outcomes:
                 yield outcome
@@ -157,7 +174,7 @@ class AsyncClient:
         overall totals that count each invoice once, ``.failures`` and ``.ok``. Arguments
         as for `fan_out`.
         """
-        return await _fan_out.paid_invoices_by_organization(
+        report = _fan_out.paid_invoices_by_organization(
             self,
             keys,
             concurrency=concurrency,
@@ -165,6 +182,8 @@ class AsyncClient:
             adaptive=adaptive,
             on_progress=on_progress,
         )
+        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
+        return await report
 
     @property
     def base_url(self) -> str:
@@ -199,10 +218,15 @@ class AsyncClient:
         await self.close()
 
     def __repr__(self) -> str:
-        key = key_hint(self._api_key) if self._api_key else None
+        # Also for a half-built client (its __init__ raised), as crash reporters repr locals.
+        transport = getattr(self, "_transport", None)
+        if transport is None:
+            return f"<{type(self).__name__} (not initialized)>"
+        api_key = getattr(self, "_api_key", None)
+        key = key_hint(api_key) if api_key else None
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key!r})"
 
     async def _get(self, path: str) -> bytes:
         if self._api_key is None:
             raise missing_key_error()
-        return await self._transport.get(path, {"Authorization": self._api_key})
+        return await self._transport.get(path, self._api_key)

@@ -26,6 +26,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sized
 from typing import TYPE_CHECKING, TypeVar
 
+from .._auth import SecretKey
 from .._exceptions import APIBricksError
 from .._models import Invoice
 from .._outcome import OperationError, Outcome, PaidInvoicesReport, Progress
@@ -71,7 +72,7 @@ def check_concurrency(transport: Transport, concurrency: int) -> None:
 async def _run_one(
     client: AsyncClient,
     index: int,
-    key: str,
+    key: SecretKey,
     operation: Callable[[AsyncClient], Awaitable[T]],
     pacer: Pacer,
 ) -> Outcome[T]:
@@ -80,12 +81,12 @@ async def _run_one(
         current_lane.set(pacer.lane(key))  # this task's context only
         value = await operation(org)
     except APIBricksError as error:
-        return Outcome(index, key, error=error)
+        return Outcome(index, key.reveal(), error=error)
     except Exception as exc:  # a bug in the caller's operation; BaseException propagates
         wrapped = OperationError(f"The operation raised {type(exc).__name__}: {exc}")
         wrapped.__cause__ = exc
-        return Outcome(index, key, error=wrapped)
-    return Outcome(index, key, value=value)
+        return Outcome(index, key.reveal(), error=wrapped)
+    return Outcome(index, key.reveal(), value=value)
 
 
 async def fan_out(
@@ -99,7 +100,11 @@ async def fan_out(
     on_progress: ProgressCallback | None = None,
 ) -> AsyncGenerator[Outcome[T], None]:
     """Yield one `Outcome` per key, in completion order (see `AsyncClient.fan_out`)."""
-    if isinstance(keys, (str, bytes)):
+    single = isinstance(keys, (str, bytes))
+    total = len(keys) if isinstance(keys, Sized) else None
+    pending = enumerate(map(SecretKey, keys))
+    del keys  # crash reporters print this frame's locals: keep the keys as hints only
+    if single:
         raise TypeError("keys must be an iterable of API keys, not a single key.")
     if client.is_closed:  # fail once, not once per key
         raise APIBricksError("This client is closed; create a new one.")
@@ -108,8 +113,6 @@ async def fan_out(
     pacer = Pacer(
         rate_limit=rate_limit, adaptive=adaptive, retry_after_cap=transport.retry_after_cap
     )
-    total = len(keys) if isinstance(keys, Sized) else None
-    pending = enumerate(keys)
     loop = asyncio.get_running_loop()
     began = loop.time()
     running: set[asyncio.Task[Outcome[T]]] = set()
@@ -192,6 +195,7 @@ async def paid_invoices_by_organization(
         adaptive=adaptive,
         on_progress=on_progress,
     )
+    del keys  # the stream holds them, wrapped
     async with contextlib.aclosing(stream) as results:
         async for outcome in results:
             outcomes.append(outcome)

@@ -45,7 +45,7 @@ import asyncio
 import collections
 import contextvars
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Final
 
 from .._retry import parse_retry_after
@@ -123,7 +123,7 @@ class Pacer:
         """Requests per second now allowed; None while nothing limits the fan-out."""
         return self._rate
 
-    def lane(self, key: str) -> Lane:
+    def lane(self, key: Hashable) -> Lane:
         return Lane(self, key)
 
     async def acquire(self) -> float:
@@ -250,7 +250,7 @@ class Lane:
 
     __slots__ = ("_token", "acquire", "pacer")
 
-    def __init__(self, pacer: Pacer, key: str) -> None:
+    def __init__(self, pacer: Pacer, key: Hashable) -> None:
         self.pacer = pacer
         self.acquire = pacer.acquire  # wait for the next start slot; returns when queued
         self._token = hash(key)  # in memory only: the lane keeps no reference to the key

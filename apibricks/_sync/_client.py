@@ -13,6 +13,8 @@ import aiohttp
 
 from .._async._client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncClient
 from .._async._resources import AsyncInvoices
+from .._auth import SecretKey, hide_key
+from .._limits import DEFAULT_MAX_RESPONSE_BYTES
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from ._loop_thread import LoopThread
@@ -41,6 +43,8 @@ class Client:
             at once as `RateLimitError` instead of slept on.
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
+        max_response_bytes: Largest response body accepted, counted decompressed; a
+            larger one raises `ResponseTooLargeError` (None: no limit).
 
     Calls run on a private event loop in a daemon thread that this client owns: started by the
     first call, stopped by `close` or the end of the ``with`` block (or when the client is
@@ -53,7 +57,7 @@ class Client:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
+        api_key: str | SecretKey | None = None,
         base_url: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -62,9 +66,12 @@ class Client:
         retry_after_cap: float = 60.0,
         allow_insecure_http: bool = False,
         session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print locals: hint only
         async_client = AsyncClient(
-            api_key=api_key,
+            api_key=secret,
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
@@ -73,6 +80,7 @@ class Client:
             retry_after_cap=retry_after_cap,
             allow_insecure_http=allow_insecure_http,
             session=session,
+            max_response_bytes=max_response_bytes,
         )
         self._bind(async_client, LoopThread(self, async_client.close), None)
 
@@ -82,14 +90,16 @@ class Client:
         self._parent = parent  # a view keeps its parent, and so the loop, alive
         self.invoices = Invoices(async_client.invoices, self)
 
-    def with_api_key(self, api_key: str) -> Client:
+    def with_api_key(self, api_key: str | SecretKey) -> Client:
         """A view of this client for another organization: same pool, same settings.
 
         Views are cheap (no session, no I/O) and need no closing; closing the client
         they came from closes their pool.
         """
+        secret = hide_key(api_key)
+        del api_key  # crash reporters print locals: hint only
         view = Client.__new__(Client)
-        view._bind(self._async.with_api_key(api_key), self._loop, self)
+        view._bind(self._async.with_api_key(secret), self._loop, self)
         return view
 
     def fan_out(
@@ -140,6 +150,7 @@ class Client:
             adaptive=adaptive,
             on_progress=on_progress,
         )
+        del keys  # only the async side holds the keys now
         return self._loop.iterate(async_iterator)
 
     def paid_invoices_by_organization(
@@ -167,6 +178,7 @@ class Client:
             adaptive=adaptive,
             on_progress=on_progress,
         )
+        del keys  # only the async side holds the keys now
         return self._loop.run(coroutine)
 
     @property
@@ -202,7 +214,11 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return repr(self._async).replace(type(self._async).__name__, type(self).__name__, 1)
+        # A half-built client (__init__ raised) is repr'd by crash reporters too.
+        inner = getattr(self, "_async", None)
+        if inner is None:
+            return f"<{type(self).__name__} (not initialized)>"
+        return repr(inner).replace(type(inner).__name__, type(self).__name__, 1)
 
 
 class Invoices:
