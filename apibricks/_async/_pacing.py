@@ -16,11 +16,12 @@ concurrency-limits:
   pace and the rate the server actually accepted over the last second (counted from the
   first throttle: before it, a server's burst allowance inflates the count; in the first
   ``MIN_SPAN`` after it, too few successes to tell, the pace is halved instead). At most
-  one cut per round: answers to requests started before the last cut were sent at the
+  one cut per round: answers to requests queued before the last cut were spaced at the
   old pace and say nothing new.
 * Additive increase: each success adds to the pace so that it climbs by ``INCREASE`` times
-  the pace of the last cut per second; the pace saws between ~0.8x and just over the
-  server's rate, about 0.9x on average.
+  the pace of the last cut per second. The pace saws between ~0.8x and ~1.3x the
+  server's rate; time above it is not lost (the server still serves its rate; the
+  excess is refused and retried), so a run takes about keys / rate.
 * ``Retry-After`` (capped at ``retry_after_cap``) on a throttle that cuts the pace also
   pauses every new request of the fan-out until then, not only the retry that got it.
 * Not every 429/503 is about the pace: some organizations may answer 503 whatever the pace
@@ -108,7 +109,7 @@ class Pacer:
         self._paused_until = -math.inf
         self._last_cut = -math.inf
         self._slope = 0.0
-        self._answers = 0  # first answers to requests started since the last cut
+        self._answers = 0  # first answers to requests queued since the last cut
         # ... the last RECENT of them (True: throttled), and how many of those were
         self._recent: collections.deque[bool] = collections.deque(maxlen=RECENT)
         self._throttles = 0
