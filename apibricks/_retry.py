@@ -21,8 +21,8 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 # A 429 without Retry-After starts from a longer base, to outlast a limiter's window:
-# ceilings 1, 2, 4, 8, 8, ... s (openai-python caps at 8 s too).
-THROTTLE_BACKOFF_BASE = 1.0
+# ceilings 2, 4, 8, 8, ... s (openai-python caps at 8 s too).
+THROTTLE_BACKOFF_BASE = 2.0
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -66,8 +66,9 @@ def retry_waits(
     """A backoff wait generator: it is sent each failure and yields the wait before retrying.
 
     Full jitter (a uniform draw below the exponential ceiling) spreads a crowd of clients
-    that failed together; a server's ``Retry-After`` (on any retried status) replaces the
-    draw, and a 429 without one draws below a ceiling twice as high (``THROTTLE_BACKOFF_BASE``).
+    that failed together; a server's ``Retry-After`` (on any retried status) replaces it,
+    and a 429 without one draws below a ceiling four times as high
+    (``THROTTLE_BACKOFF_BASE``).
     """
     base = BACKOFF_BASE if base is None else base
     cap = BACKOFF_CAP if cap is None else cap

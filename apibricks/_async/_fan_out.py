@@ -74,12 +74,11 @@ async def _run_one(
     index: int,
     key: SecretKey,
     operation: Callable[[AsyncClient], Awaitable[T]],
-    pacer: Pacer | None,
+    pacer: Pacer,
 ) -> Outcome[T]:
     try:
         org = client.with_api_key(key)  # a bad key fails here: nothing is sent for it
-        if pacer is not None:
-            current_lane.set(pacer.lane(key))  # this task's context only
+        current_lane.set(pacer.lane(key))  # this task's context only
         value = await operation(org)
     except APIBricksError as error:
         return Outcome(index, key.reveal(), error=error)
@@ -110,13 +109,9 @@ async def fan_out(
     if client.is_closed:  # fail once, not once per key
         raise APIBricksError("This client is closed; create a new one.")
     check_concurrency(client._transport, concurrency)
-    pacer = None
-    if adaptive or rate_limit is not None:
-        pacer = Pacer(
-            rate_limit=rate_limit,
-            adaptive=adaptive,
-            retry_after_cap=client.settings.retry_after_cap,
-        )
+    pacer = Pacer(
+        rate_limit=rate_limit, adaptive=adaptive, retry_after_cap=client.settings.retry_after_cap
+    )
     loop = asyncio.get_running_loop()
     began = loop.time()
     running: set[asyncio.Task[Outcome[T]]] = set()
@@ -165,8 +160,8 @@ async def fan_out(
                         errors,
                         elapsed=elapsed,
                         rate=done / elapsed if elapsed > 0 else 0.0,
-                        pace=None if pacer is None else pacer.pace,
-                        throttled=0 if pacer is None else pacer.throttled,
+                        pace=pacer.pace,
+                        throttled=pacer.throttled,
                     )
                 )
             yield outcome

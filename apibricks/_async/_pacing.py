@@ -13,20 +13,24 @@ concurrency-limits:
   server without a limit sees exactly the old fan-out (``rate_limit`` paces from the
   start, and stays the ceiling the pace never passes).
 * Multiplicative decrease: a throttle sets the pace to ``DECREASE`` times the lower of the
-  pace and the rate the server actually accepted over the last second. At most one cut per
-  round: answers to requests started before the last cut were sent at the old pace and
-  say nothing new.
+  pace and the rate the server actually accepted over the last second (counted from the
+  first throttle: before it, a server's burst allowance inflates the count; in the first
+  ``MIN_SPAN`` after it, too few successes to tell, the pace is halved instead). At most
+  one cut per round: answers to requests queued before the last cut were spaced at the
+  old pace and say nothing new.
 * Additive increase: each success adds to the pace so that it climbs by ``INCREASE`` times
-  the pace of the last cut per second; the pace saws between ~0.8x and just over the
-  server's rate, about 0.9x on average.
+  the pace of the last cut per second. The pace saws between ~0.8x and ~1.3x the
+  server's rate; time above it is not lost (the server still serves its rate; the
+  excess is refused and retried), so a run takes about keys / rate.
 * ``Retry-After`` (capped at ``retry_after_cap``) on a throttle that cuts the pace also
   pauses every new request of the fan-out until then, not only the retry that got it.
 * Not every 429/503 is about the pace: some organizations may answer 503 whatever the pace
   (a sick shard). A cut needs a share of throttled answers above ``threshold`` among
-  answers to requests started since the last cut, and each cut is checked: if the first
-  ``PROBE`` answers after it are throttled about as often as before (``BACKGROUND``),
-  slowing down did not help, and that share becomes the new threshold, so a steady
-  background of errors never grinds the fan-out down to ``MIN_RATE``.
+  the last ``RECENT`` answers to requests queued since the last cut, and each cut to
+  below a measured rate is checked: if the first ``PROBE`` answers after it are throttled
+  about as often as before (``BACKGROUND``), slowing down did not help, and that share
+  becomes the new threshold, so a steady background of errors never grinds the fan-out down to
+  ``MIN_RATE``.
 * A per-key limit must not slow the other organizations: only a throttle on a key's first
   request in this fan-out cuts the shared pace. A key that is throttled after it has been
   answered before is over its own limit; its call backs off by the retry schedule alone.
@@ -53,9 +57,12 @@ DECREASE: Final = 0.8  # multiplicative decrease on a throttle
 INCREASE: Final = 0.1  # additive increase: this fraction of the last cut's pace, per second
 MIN_RATE: Final = 1.0  # requests/s: the pace never stops the fan-out altogether
 WINDOW: Final = 1.0  # seconds of successes that measure the accepted rate
+MIN_SPAN: Final = 0.15  # ... at least this long after the first throttle, else halve the pace
+BLIND_DECREASE: Final = 0.5  # the cut while the accepted rate is not known yet
 THRESHOLD: Final = 0.05  # share of throttled answers a cut needs at least
-MIN_ANSWERS: Final = 10  # answers since the last cut before another may happen
-PROBE: Final = 20  # answers after a cut that tell whether it helped
+MIN_ANSWERS: Final = 8  # answers since the last cut before another may happen
+RECENT: Final = 50  # the share of throttled answers is taken over the last this many
+PROBE: Final = 25  # answers after a measured cut that tell whether it helped
 BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
@@ -74,6 +81,7 @@ class Pacer:
         "_next",
         "_paused_until",
         "_rate",
+        "_recent",
         "_seen",
         "_slope",
         "_successes",
@@ -101,12 +109,15 @@ class Pacer:
         self._paused_until = -math.inf
         self._last_cut = -math.inf
         self._slope = 0.0
-        self._answers = self._throttles = 0  # first answers since the last cut, and 429/503s
+        self._answers = 0  # first answers to requests queued since the last cut
+        # ... the last RECENT of them (True: throttled), and how many of those were
+        self._recent: collections.deque[bool] = collections.deque(maxlen=RECENT)
+        self._throttles = 0
         self._threshold = THRESHOLD
         self._cut_share: float | None = None
         self._measure_from = -math.inf
         self._successes: collections.deque[float] = collections.deque()
-        self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self._seen: set[int] = set()
 
     @property
     def pace(self) -> float | None:
@@ -117,7 +128,11 @@ class Pacer:
         return Lane(self, key)
 
     async def acquire(self) -> float:
-        """Wait for this request's start slot; returns the start time (loop clock)."""
+        """Wait for this request's start slot; returns when it queued (loop clock).
+
+        The queueing time tells which pace the request was spaced at: one that queued
+        before a cut may start after it, on the old spacing.
+        """
         now = self._loop.time()
         if self._measure_from == -math.inf:
             self._measure_from = now
@@ -129,32 +144,38 @@ class Pacer:
         # The loop may wake a hair early; never start before the slot.
         while (delay := slot - self._loop.time()) > 0:  # noqa: ASYNC110 - a deadline, no event
             await asyncio.sleep(delay)
-        return slot
+        return now
 
-    def observe(self, lane: Lane, started: float, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from one answer (its status line and headers) to a request started then."""
-        first_for_key = lane.first_answer()
+    def observe(self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from one answer (its status line and headers) to a request queued then."""
         throttled = status in THROTTLE_STATUSES
         if throttled:
             self.throttled += 1
         if not self.adaptive:
             return
+        first_for_key = self._first_answer(lane._token)
         if 200 <= status < 300:
             self._succeeded()
         elif not throttled:
             return
         # Only a key's first answer speaks for the shared pace (later ones: its own limit),
         # and only for a request sent at the current pace.
-        if not first_for_key or started < self._last_cut:
+        if not first_for_key or queued < self._last_cut:
             return
         self._answers += 1
+        recent = self._recent
+        if len(recent) == recent.maxlen:
+            self._throttles -= recent[0]
+        recent.append(throttled)
         self._throttles += throttled
-        share = self._throttles / self._answers
+        share = self._throttles / len(recent)
+        judging = self._cut_share is not None
         if self._answers == PROBE and self._cut_share is not None:
-            if share >= BACKGROUND * self._cut_share:  # the cut did not help
-                self._threshold = min(0.5, max(self._threshold, share + THRESHOLD))
+            if share >= BACKGROUND * self._cut_share and self._throttles > 2:  # no help
+                self._threshold = min(0.95, max(self._threshold, share + THRESHOLD))
             self._cut_share = None
-        if not throttled or self._answers < MIN_ANSWERS or share <= self._threshold:
+        needed = PROBE if judging else MIN_ANSWERS  # a judged cut is judged before the next
+        if not throttled or self._answers < needed or share <= self._threshold:
             return  # one organization's 429 holds back only itself (its own retry waits)
         now = self._loop.time()
         retry_after = parse_retry_after(headers)
@@ -164,38 +185,50 @@ class Pacer:
             )
         self._cut(now, share)
 
-    def _accepted_rate(self, now: float) -> float:
+    def _accepted_rate(self, now: float) -> float | None:
         """Successes per second over the last second, since the first throttle at most.
 
         Before the first throttle a server's burst allowance inflates the count; after it
-        the server's bucket is empty and what it accepts is its rate.
+        the server's bucket is empty and what it accepts is its rate. None: too short a
+        time since the first throttle to tell.
         """
         successes = self._successes
         since = max(now - WINDOW, self._measure_from)
         while successes and successes[0] < since:
             successes.popleft()
-        return len(successes) / max(now - since, 0.1)
+        span = now - since
+        if self._rate is not None and span < MIN_SPAN:
+            return None
+        if successes:
+            return len(successes) / max(span, 0.01)
+        return self._answers / max(span, 0.01)  # none succeeded: the rate answers came at
 
     def _cut(self, now: float, share: float) -> None:
         accepted = self._accepted_rate(now)
-        current = math.inf if self._rate is None else self._rate
-        base = min(current, accepted) if accepted > 0 else current
-        if base == math.inf:  # throttled before anything succeeded: a guess, corrected later
-            base = 10.0
-        rate = min(self._max_rate, max(MIN_RATE, DECREASE * base))
-        if self._rate is None or self._last_cut == -math.inf:
-            self._measure_from = now
+        if accepted is None:  # just after the first throttle: far above the server's rate
+            assert self._rate is not None
+            rate = BLIND_DECREASE * self._rate
+        else:
+            rate = DECREASE * (accepted if self._rate is None else min(self._rate, accepted))
+        rate = min(self._max_rate, max(MIN_RATE, rate))
+        first = self._last_cut == -math.inf
+        if self._rate is None:
+            self._measure_from = now  # from here on, successes measure the server's rate
         self._rate = rate
         self._slope = INCREASE * rate
         self._last_cut = now
         self._next = max(self._next, now)
         self._answers = self._throttles = 0
-        self._cut_share = share
+        self._recent.clear()
+        # Judge only a cut to below a measured rate: the first (a server's burst inflates
+        # its measure) and blind halvings may well leave the pace above a limiter's rate.
+        self._cut_share = share if accepted is not None and not first else None
 
     def _succeeded(self) -> None:
         now = self._loop.time()
-        self._successes.append(now)
-        if len(self._successes) > 4096:  # bounded even when no cut ever prunes it
+        successes = self._successes
+        successes.append(now)
+        if len(successes) > 4096 and successes[0] < now - WINDOW:  # bounded without cuts
             self._accepted_rate(now)
         rate = self._rate
         if rate is not None and rate < self._max_rate:
@@ -206,34 +239,28 @@ class Pacer:
         """True the first time an answer for a key is seen (recent keys remembered)."""
         seen = self._seen
         if token in seen:
-            seen.move_to_end(token)
             return False
-        seen[token] = None
-        if len(seen) > _SEEN_KEYS:
-            seen.popitem(last=False)
+        if len(seen) >= _SEEN_KEYS:  # bounded: forget them all (a rare extra "first")
+            seen.clear()
+        seen.add(token)
         return True
 
 
 class Lane:
     """One fan-out task's view of its `Pacer`, tagged with (a hash of) its key."""
 
-    __slots__ = ("_token", "pacer")
+    __slots__ = ("_token", "acquire", "pacer")
 
     def __init__(self, pacer: Pacer, key: Hashable) -> None:
         self.pacer = pacer
+        self.acquire = pacer.acquire  # wait for the next start slot; returns when queued
         self._token = hash(key)  # in memory only: the lane keeps no reference to the key
 
     def __repr__(self) -> str:
         return f"<Lane pace={self.pacer.pace}>"  # never the key
 
-    async def acquire(self) -> float:
-        return await self.pacer.acquire()
-
-    def observe(self, started: float, status: int, headers: Mapping[str, str]) -> None:
-        self.pacer.observe(self, started, status, headers)
-
-    def first_answer(self) -> bool:
-        return self.pacer._first_answer(self._token)
+    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> None:
+        self.pacer.observe(self, queued, status, headers)
 
 
 current_lane: contextvars.ContextVar[Lane | None] = contextvars.ContextVar(

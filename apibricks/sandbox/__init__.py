@@ -16,6 +16,8 @@ by the ``X-Sandbox-Fault`` header, e.g. ``sk_sandbox_acme~503x2`` (two 503s, the
     async with sb.serve() as url:
         ...
     sb.requests_for("sk_sandbox_acme~503x2"), sb.peak_in_flight, sb.last_headers
+    sb = sandbox.Sandbox(rate_limit=50, burst=20, per_key_rate_limit=5)  # 429s, as nginx
+    sb.limiter.refused, sb.limiter.refused_for(key)
 
 Routes: ``GET /invoices/paid``; ``/redirect-same-origin`` and ``/redirect-other-origin``
 answer 307 to ``/invoices/paid`` on this origin or on a second listener (another port).

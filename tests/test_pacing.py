@@ -1,0 +1,196 @@
+"""Fan-out behind a rate limiter: the pace is found from 429s, nothing is lost.
+
+The sandbox's token-bucket limiter answers 429 without ``Retry-After``, as nginx does.
+The sandbox serves from its own thread and loop; the client runs on the test's loop.
+Assertions count (refusals, failures, pace values) rather than time wherever possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import statistics
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+import apibricks
+from apibricks import _retry, sandbox
+from apibricks._outcome import Progress
+from apibricks.sandbox.__main__ import _parser
+
+LIST_PAID = lambda org: org.invoices.list_paid()  # noqa: E731
+
+
+@contextlib.contextmanager
+def serving(**options: Any) -> Iterator[tuple[sandbox.Sandbox, str]]:
+    sb = sandbox.Sandbox(invoices_per_org=1, **options)
+    with sb.serve_in_thread() as url:
+        yield sb, url
+
+
+async def run(url: str, keys: list[str], **options: Any) -> list[apibricks.Outcome[Any]]:
+    async with apibricks.AsyncClient(base_url=url) as client:
+        stream = client.fan_out(keys, options.pop("operation", LIST_PAID), **options)
+        async with contextlib.aclosing(stream) as outcomes:
+            results = [outcome async for outcome in outcomes]
+    return results
+
+
+async def test_behind_a_limiter_the_default_fan_out_loses_nothing_and_finds_the_rate() -> None:
+    rate, n = 100.0, 500
+    keys = [f"sk_sandbox_org{i}" for i in range(n)]
+    ticks: list[Progress] = []
+    with serving(rate_limit=rate, burst=10) as (sb, url):
+        outcomes = await run(url, keys, on_progress=ticks.append)
+    assert sb.limiter is not None
+    assert [o.error for o in outcomes if not o.ok] == []
+    assert len(outcomes) == n
+    assert sb.limiter.refused > 0  # the limiter did bite: without pacing see the next test
+    assert ticks[-1].throttled == sb.limiter.refused  # every 429 counted, none invented
+    tail = [t.pace for t in ticks[-n // 3 :]]
+    assert all(pace is not None for pace in tail)
+    median = statistics.median(p for p in tail if p is not None)
+    assert 0.5 * rate <= median <= 1.3 * rate, median
+
+
+async def test_without_adaptive_pacing_the_same_limiter_fails_keys() -> None:
+    """The control: the fault is real, and retries alone do not handle it.
+
+    300 keys at 20/s need 15 s; 64 workers, each retrying on its own schedule (three
+    attempts within at most 6 s), keep the limiter saturated and many keys run out of
+    attempts (as issue 19 measured behind nginx).
+    """
+    rate, n = 20.0, 300
+    keys = [f"sk_sandbox_org{i}" for i in range(n)]
+    ticks: list[Progress] = []
+    with serving(rate_limit=rate, burst=10) as (sb, url):
+        outcomes = await run(url, keys, adaptive=False, concurrency=64, on_progress=ticks.append)
+    failures = [o.error for o in outcomes if not o.ok]
+    assert failures and all(isinstance(e, apibricks.RateLimitError) for e in failures)
+    assert {t.pace for t in ticks} == {None}  # adaptive=False never paces
+    assert sb.limiter is not None and ticks[-1].throttled == sb.limiter.refused  # still counted
+
+
+async def test_an_unlimited_run_is_not_paced() -> None:
+    keys = [f"sk_sandbox_org{i}" for i in range(300)]
+    ticks: list[Progress] = []
+    with serving() as (_sb, url):
+        outcomes = await run(url, keys, concurrency=32, on_progress=ticks.append)
+    assert all(o.ok for o in outcomes)
+    assert {t.pace for t in ticks} == {None}
+    assert {t.throttled for t in ticks} == {0}
+
+
+async def test_a_per_key_limit_does_not_slow_the_other_organizations() -> None:
+    """Each organization's second call meets its own limit: only that key backs off."""
+
+    async def twice(org: apibricks.AsyncClient) -> int:
+        first = await org.invoices.list_paid()
+        second = await org.invoices.list_paid()  # at once: over the key's limit
+        return len(first) + len(second)
+
+    keys = [f"sk_sandbox_org{i}" for i in range(60)]
+    ticks: list[Progress] = []
+    with serving(per_key_rate_limit=20.0, burst=1) as (sb, url):
+        outcomes = await run(url, keys, operation=twice, on_progress=ticks.append)
+    assert sb.limiter is not None and sb.limiter.refused >= len(keys) // 2
+    assert ticks[-1].throttled == sb.limiter.refused
+    assert {t.pace for t in ticks} == {None}, "a per-key 429 slowed the whole fan-out"
+    assert sum(o.ok for o in outcomes) >= len(keys) - 2  # retried within max_retries
+
+
+async def test_retry_after_pauses_the_whole_fan_out() -> None:
+    """Many 429s with Retry-After: no request of the fan-out starts until then."""
+    loop = asyncio.get_running_loop()
+
+    async def gap(adaptive: bool, url: str) -> float:
+        starts: list[float] = []
+
+        async def on_request_start(*_: Any) -> None:
+            starts.append(loop.time())
+
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(on_request_start)
+        keys = [f"sk_sandbox_busy{adaptive}{i}~429r1x1" for i in range(16)]
+        keys += [f"sk_sandbox_ok{adaptive}{i}" for i in range(400)]  # > 1 s of work
+        async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+            client = apibricks.AsyncClient(base_url=url, session=session)
+            stream = client.fan_out(keys, LIST_PAID, concurrency=32, adaptive=adaptive)
+            async with client, contextlib.aclosing(stream) as outcomes:
+                assert all([o.ok async for o in outcomes])
+        starts.sort()
+        return max(b - a for a, b in itertools.pairwise(starts))
+
+    with serving(latency=0.05) as (_sb, url):
+        assert await gap(True, url) >= 0.8
+        assert await gap(False, url) < 0.5  # each busy key waited alone
+
+
+async def test_the_sandbox_limiter_answers_429_without_retry_after_per_key() -> None:
+    with serving(per_key_rate_limit=0.5, burst=2) as (sb, url):
+        async with apibricks.AsyncClient(base_url=url, max_retries=0) as client:
+            a, b = client.with_api_key("sk_sandbox_a"), client.with_api_key("sk_sandbox_b")
+            await a.invoices.list_paid()
+            await a.invoices.list_paid()
+            with pytest.raises(apibricks.RateLimitError) as raised:
+                await a.invoices.list_paid()
+            assert raised.value.retry_after is None
+            assert raised.value.headers is not None and "Retry-After" not in raised.value.headers
+            assert len(await b.invoices.list_paid()) == 1  # another key has its own bucket
+    assert sb.limiter is not None
+    assert sb.limiter.refused == sb.limiter.refused_for("sk_sandbox_a") == 1
+
+
+async def test_the_sandbox_global_limiter_counts_refusals() -> None:
+    with serving(rate_limit=0.5, burst=3) as (sb, url):
+        async with apibricks.AsyncClient(base_url=url, max_retries=0) as client:
+            results = await asyncio.gather(
+                *(client.with_api_key(f"sk_sandbox_k{i}").invoices.list_paid() for i in range(5)),
+                return_exceptions=True,
+            )
+    assert sum(isinstance(r, apibricks.RateLimitError) for r in results) == 2
+    assert sb.limiter is not None and sb.limiter.refused == 2
+
+
+def test_the_sandbox_command_takes_the_limits() -> None:
+    argv = ["--rate-limit", "50", "--burst", "20", "--per-key-rate-limit", "5"]
+    args = _parser().parse_args(argv)
+    assert (args.rate_limit, args.burst, args.per_key_rate_limit) == (50.0, 20, 5.0)
+    with pytest.raises(ValueError, match="rate_limit"):
+        sandbox.Sandbox(rate_limit=0)
+
+
+@pytest.mark.parametrize(
+    ("error", "ceilings"),
+    [
+        (apibricks.RateLimitError("busy", status_code=429), [2, 4, 8, 8, 8]),
+        (apibricks.InternalServerError("down", status_code=500), [0.5, 1, 2, 4, 8]),
+    ],
+)
+def test_a_429_without_retry_after_backs_off_longer(
+    error: apibricks.APIBricksError, ceilings: list[float]
+) -> None:
+    random.seed(19)
+    draws: list[list[float]] = [[] for _ in ceilings]
+    for _ in range(300):
+        waits = _retry.retry_waits()
+        next(waits)
+        for n in range(len(ceilings)):
+            draws[n].append(waits.send(error))
+    for ceiling, sample in zip(ceilings, draws, strict=True):
+        assert min(sample) >= 0 and max(sample) <= ceiling
+        assert max(sample) > 0.9 * ceiling  # full jitter: the whole range is used
+
+
+async def test_progress_reports_elapsed_and_rate() -> None:
+    ticks: list[Progress] = []
+    with serving() as (_sb, url):
+        await run(url, [f"sk_sandbox_p{i}" for i in range(20)], on_progress=ticks.append)
+    elapsed = [t.elapsed for t in ticks]
+    assert elapsed == sorted(elapsed) and elapsed[0] > 0
+    assert all(t.rate == pytest.approx(t.done / t.elapsed) for t in ticks)
