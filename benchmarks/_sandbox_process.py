@@ -13,10 +13,11 @@ _URL_RE = re.compile(r"listening on (http://\S+)")
 
 
 @contextlib.contextmanager
-def sandbox_process(invoices: int, latency: float = 0.0) -> Iterator[str]:
-    """``python -m apibricks.sandbox`` on a free port; yields its base URL."""
+def sandbox_process(invoices: int, latency: float = 0.0, *flags: str) -> Iterator[str]:
+    """``python -m apibricks.sandbox`` on a free port (``flags``: e.g. its limiter's); yields
+    its base URL."""
     command = [sys.executable, "-m", "apibricks.sandbox", "--port", "0"]
-    command += ["--invoices", str(invoices), "--latency", str(latency)]
+    command += ["--invoices", str(invoices), "--latency", str(latency), *flags]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

@@ -20,35 +20,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import re
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
+
+from _sandbox_process import sandbox_process
 
 import apibricks
 
-_URL_RE = re.compile(r"listening on (http://\S+)")
 
-
-@contextlib.contextmanager
-def sandbox(*flags: str) -> Iterator[str]:
-    """``python -m apibricks.sandbox`` with limiter flags, on a free port; yields its URL."""
-    command = [sys.executable, "-m", "apibricks.sandbox", "--port", "0", "--invoices", "1"]
-    process = subprocess.Popen([*command, *flags], stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if match := _URL_RE.search(line):
-                break
-        else:
-            raise RuntimeError(f"the sandbox exited ({process.wait()}) before listening")
-        yield match.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def sandbox(*flags: str) -> contextlib.AbstractContextManager[str]:
+    """The sandbox in its own process, one invoice per organization, with limiter flags."""
+    return sandbox_process(1, 0.0, *flags)
 
 
 async def list_twice(org: apibricks.AsyncClient) -> int:

@@ -111,16 +111,20 @@ class Ledger:
                 stream.close()
 
 
-def _entry(line: bytes) -> dict[str, Any] | None:
+def json_line(line: bytes) -> dict[str, Any] | None:
+    """A complete (newline-ended) line holding a JSON object; None for a torn or foreign one."""
     if not line.endswith(b"\n"):
         return None
     try:
         entry = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(entry, dict):
-        return None
-    if entry == HEADER:
+    return entry if isinstance(entry, dict) else None
+
+
+def _entry(line: bytes) -> dict[str, Any] | None:
+    entry = json_line(line)
+    if entry is None or entry == HEADER:
         return entry
     if isinstance(entry.get("key"), str) and isinstance(entry.get("end"), int):
         return entry

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from .._export import require, to_arrow
 from .._models import Invoice
-from ._ledger import HEADER, LedgerError, ledger_path
+from ._ledger import HEADER, LedgerError, json_line, ledger_path
 from ._output import Writer
 from ._shard import fingerprint
 
@@ -149,16 +149,11 @@ class _PartsWriter(Writer):
 
 
 def _entry(line: bytes) -> dict[str, Any] | None:
-    if not line.endswith(b"\n"):
-        return None
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return None
+    entry = json_line(line)
     if entry == HEADER:
         return {}
     if (
-        isinstance(entry, dict)
+        entry is not None
         and isinstance(entry.get("keys"), list)
         and isinstance(entry.get("part"), (str, type(None)))
     ):
