@@ -849,3 +849,39 @@ def test_a_small_body_takes_the_plain_parse(monkeypatch: pytest.MonkeyPatch) -> 
     assert len({id(invoice.organization) for invoice in invoices}) == 1
     big = json.dumps([raw_invoice(index) for index in range(60)]).encode()
     assert len(big) > 64 * 1024 and _converter._parse_substituted(big) is not None
+
+
+def test_instances_built_slot_by_slot_behave_like_constructed_ones() -> None:
+    """The decoder writes slots directly: the result must be indistinguishable."""
+    import pickle
+
+    (invoice,) = structure_invoices([raw_invoice()])
+    for value in (invoice, invoice.organization):
+        kwargs = {f.name: getattr(value, f.name) for f in attrs.fields(type(value))}
+        made = type(value)(**kwargs)
+        assert value == made and hash(value) == hash(made) and repr(value) == repr(made)
+        assert pickle.loads(pickle.dumps(value)) == value
+        assert attrs.evolve(value) == value
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            value.id = None  # type: ignore[misc]
+    assert _converter._slot_setters(Invoice) is not None  # the fast way is the one tested
+
+
+def test_a_model_whose_init_does_more_than_store_is_built_through_init() -> None:
+    @attrs.frozen
+    class Checked:
+        value: int = attrs.field(validator=attrs.validators.gt(0))
+
+    @attrs.frozen
+    class Hooked:
+        value: int
+
+        def __attrs_post_init__(self) -> None:
+            pass
+
+    @attrs.frozen(slots=False)
+    class Unslotted:
+        value: int
+
+    for model in (Checked, Hooked, Unslotted):
+        assert _converter._slot_setters(model) is None
