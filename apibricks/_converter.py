@@ -35,7 +35,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._exceptions import DecodeError
 from ._models import Invoice, Organization
-from ._timestamps import format_timestamp, parse_timestamp
+from ._timestamps import _DIGITS_TO_ZERO, _NATIVE, format_timestamp, parse_timestamp
 
 try:
     import orjson
@@ -284,6 +284,10 @@ def _bad(message: str) -> Callable[[Any], Any]:
     return fail
 
 
+# Timestamp shapes this Python's ``fromisoformat`` reads as RFC 3339 *and* returns in UTC
+# (``...Z``): `parse_timestamp`'s first branch, inlined for the usual value.
+_UTC_SHAPES: Final = frozenset(shape for shape in _NATIVE if shape.endswith(b"Z"))
+
 # How the generated builders read one field: a Python expression of ``o`` (the raw dict),
 # checks inlined so the usual value costs no call. Any failure (a wrong type, a missing
 # key, ``o`` not a dict) raises, and the careful pass says where and why.
@@ -291,8 +295,11 @@ _READ: Final[dict[Callable[[Any, Any], Any], str]] = {
     _int: "(v if (v := o[{wire!r}]).__class__ is int else _bad_int(v))",
     _bool: "(v if (v := o[{wire!r}]) is True or v is False else _bad_bool(v))",
     _optional_str: "(v if (v := o.get({wire!r})) is None or v.__class__ is str else _bad_str(v))",
-    _optional_timestamp: "(None if (v := o.get({wire!r})) is None else _timestamp(v))",
-    _uuid: "_uuid(o[{wire!r}])",
+    _optional_timestamp: (
+        "(None if (v := o.get({wire!r})) is None else _fromisoformat(v)"
+        " if v.__class__ is str and v.encode().translate(_ZERO) in _UTC_SHAPES else _timestamp(v))"
+    ),
+    _uuid: "(_uuids_get(v := o[{wire!r}]) or _uuid(v))",
     _organization: "_organization(o[{wire!r}])",
 }
 
@@ -315,7 +322,11 @@ def _builder(model: type[_T]) -> Callable[[Any], _T]:
         "_bad_bool": _bad("expected bool"),
         "_bad_str": _bad("expected str or null"),
         "_timestamp": _optional_timestamp,
+        "_fromisoformat": datetime.fromisoformat,
+        "_ZERO": _DIGITS_TO_ZERO,
+        "_UTC_SHAPES": _UTC_SHAPES,
         "_uuid": _uuid,
+        "_uuids_get": _UUIDS.get,
         "_organization": _organization,
     }
     setters = _slot_setters(model)
