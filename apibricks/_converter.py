@@ -439,6 +439,8 @@ def _parse_substituted(body: bytes | str) -> tuple[Any, dict[str, Any], int] | N
     if orjson is None or kind not in _TO_VALUE or len(body) < _SMALL:
         return None
     key, before_key, to_value = _ORGANIZATION_KEY[kind], _BEFORE_KEY[kind], _TO_VALUE[kind]
+    if not _heads_repeat(body, key, before_key, to_value):
+        return None
     prefix = f"apibricks-organization-{secrets.token_hex(16)}-"
     shared: dict[str, Any] = {}
     known: dict[Any, tuple[Any, Any]] = {}  # first 64 characters -> (text, quoted marker)
@@ -479,6 +481,32 @@ def _parse_substituted(body: bytes | str) -> tuple[Any, dict[str, Any], int] | N
     pieces.append(body[position:])
     empty: Any = body[:0]
     return orjson.loads(empty.join(pieces)), shared, count
+
+
+def _heads_repeat(body: Any, key: Any, before_key: Any, to_value: Any) -> bool:
+    """Whether the organization values' first 64 characters repeat, looking at a few hundred.
+
+    Distinct organizations, or one with its keys in a new order each time, leave nothing
+    to share: parsing their texts alone before the plain parse would be wasted work.
+    """
+    heads = set()
+    seen = 0
+    scan = 0
+    find: Any = body.find
+    while (hit := find(key, scan)) > 0:
+        scan = hit + 14
+        match = to_value(body, scan)
+        if match is None or body[hit - 1] not in before_key:
+            continue
+        start = match.end()
+        heads.add(body[start : start + 64])
+        seen += 1
+        repeats = seen - len(heads)
+        if repeats >= 128:
+            return True
+        if len(heads) > repeats + 128:
+            return False
+    return True
 
 
 def _flat_object(

@@ -516,6 +516,27 @@ def test_mostly_distinct_organizations_are_left_to_the_full_parse() -> None:
     assert len({id(invoice.organization) for invoice in invoices}) == 500
 
 
+def test_texts_that_do_not_repeat_are_never_parsed_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distinct organizations, or one in a new key order each time: give up before any work."""
+    import random
+
+    parsed: list[Any] = []
+    flat_object = _converter._flat_object
+    monkeypatch.setattr(_converter, "_flat_object", lambda *a: parsed.append(a) or flat_object(*a))
+    shuffle = random.Random(13).shuffle
+    shuffled = []
+    for index in range(300):
+        items = list(raw_invoice(index)["organization"].items())
+        shuffle(items)
+        shuffled.append({**raw_invoice(index), "organization": dict(items)})
+    for data in (interleaved(300, 1), shuffled):
+        body = json.dumps(data, separators=(",", ":")).encode()
+        assert _converter._parse_substituted(body) is None
+        assert parsed == []
+        invoices = decode_invoices(body)
+        assert invoices == structure_invoices(json.loads(body))
+
+
 def test_a_nested_organization_is_left_to_the_full_parse() -> None:
     """Only flat objects get a marker: nesting parses alike alone and in the body."""
     data = [with_org(raw_invoice(index), extra=[[index % 2]]) for index in range(6)]
