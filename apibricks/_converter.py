@@ -108,12 +108,11 @@ _UUIDS: dict[str, uuid.UUID] = {}  # canonical text -> UUID; immutable values, s
 
 
 def _uuid(value: Any, _: Any = None) -> uuid.UUID:
-    try:
-        return _UUIDS[value]  # the same few ids repeat in every invoice
-    except (KeyError, TypeError):
-        pass
     if value.__class__ is not str:
         raise _Invalid(f"expected UUID string, got {_got(value)}")
+    cached = _UUIDS.get(value)  # the same few ids repeat in every invoice
+    if cached is not None:
+        return cached
     if _UUID_RE.fullmatch(value) is None:
         raise _Invalid(f"expected UUID, got {_got(value)}")
     if len(_UUIDS) >= 4096:
