@@ -6,8 +6,8 @@ so each field is declared once, in ``_models``. Decoding runs in up to three ste
 * `decode_invoices` first looks for the organization objects the API repeats, byte for
   byte, in every invoice (90% of a large body) and parses each distinct text once
   (`_parse_deduplicated`);
-* a fast pass, through cattrs-generated structuring functions whose per-field hooks check
-  types strictly but track no path; within one response each distinct organization is
+* a fast pass, through builders generated per model (`_builder`) that check each field's
+  type inline but track no path; within one response each distinct organization is
   structured once and its instance shared (reused only when the raw dict is equal, never
   on the id alone);
 * only if the fast pass fails, a careful pass re-walks the data with the *same* hooks,
