@@ -6,8 +6,8 @@ so each field is declared once, in ``_models``. Decoding runs in up to three ste
 * `decode_invoices` first looks for the organization objects the API repeats, byte for
   byte, in every invoice (90% of a large body) and parses each distinct text once
   (`_parse_deduplicated`);
-* a fast pass, through cattrs-generated structuring functions whose per-field hooks check
-  types strictly but track no path; within one response each distinct organization is
+* a fast pass, through builders generated per model (`_builder`) that check each field's
+  type inline but track no path; within one response each distinct organization is
   structured once and its instance shared (reused only when the raw dict is equal, never
   on the id alone);
 * only if the fast pass fails, a careful pass re-walks the data with the *same* hooks,
@@ -20,6 +20,7 @@ No other exception escapes `decode_invoices` or `structure_invoices`, whatever t
 from __future__ import annotations
 
 import json
+import operator
 import re
 import secrets
 import uuid
@@ -34,7 +35,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._exceptions import DecodeError
 from ._models import Invoice, Organization
-from ._timestamps import format_timestamp, parse_timestamp
+from ._timestamps import _DIGITS_TO_ZERO, _NATIVE, format_timestamp, parse_timestamp
 
 try:
     import orjson
@@ -107,12 +108,11 @@ _UUIDS: dict[str, uuid.UUID] = {}  # canonical text -> UUID; immutable values, s
 
 
 def _uuid(value: Any, _: Any = None) -> uuid.UUID:
-    try:
-        return _UUIDS[value]  # the same few ids repeat in every invoice
-    except (KeyError, TypeError):
-        pass
     if value.__class__ is not str:
         raise _Invalid(f"expected UUID string, got {_got(value)}")
+    cached = _UUIDS.get(value)  # the same few ids repeat in every invoice
+    if cached is not None:
+        return cached
     if _UUID_RE.fullmatch(value) is None:
         raise _Invalid(f"expected UUID, got {_got(value)}")
     if len(_UUIDS) >= 4096:
@@ -159,7 +159,7 @@ def _fields(model: type) -> tuple[_Field, ...]:
 class _Scratch:
     """Per-response state.
 
-    ``organizations``: organization id -> (raw dict, its value types, instance).
+    ``organizations``: organization id -> (raw dict, instance).
     ``shared``: marker -> raw organization, set by `decode_invoices` when it parsed each
     repeated organization text once (see `_parse_deduplicated`); invoices then hold markers.
     ``instances``: marker -> its organization, structured at first use.
@@ -168,7 +168,7 @@ class _Scratch:
     __slots__ = ("hits", "instances", "organizations", "shared")
 
     def __init__(self, shared: dict[str, Any] | None = None) -> None:
-        self.organizations: dict[Any, tuple[Any, list[type], Organization]] = {}
+        self.organizations: dict[Any, tuple[Any, Organization]] = {}
         self.shared = shared or {}
         self.instances: dict[str, Organization] = {}
         self.hits = 0
@@ -197,14 +197,13 @@ def _organization(raw: Any, _: Any = None) -> Organization:
             return instance
     key = raw["id"]
     hit = scratch.organizations.get(key)
-    # ``==`` alone would equate 1, 1.0 and True: the value types must match too, read in
-    # the first dict's key order (equal dicts have the same keys, in any order).
-    if hit is not None and hit[0] == raw:
-        first = hit[0]
-        if list(map(type, map(raw.__getitem__, first))) == hit[1]:
-            return hit[2]
+    # ``==`` equates 1, 1.0 and True; strings and null only equal themselves. So an equal
+    # dict builds an equal instance once its int and bool fields have the exact types
+    # (unknown fields are ignored either way): one C-level read of those fields.
+    if hit is not None and hit[0] == raw and tuple(map(type, _NUMBERS(raw))) == _NUMBER_TYPES:
+        return hit[1]
     result = _build_organization(raw)
-    scratch.organizations[key] = (raw, list(map(type, raw.values())), result)
+    scratch.organizations[key] = (raw, result)
     return result
 
 
@@ -217,6 +216,14 @@ _HOOKS: Final[dict[Any, Callable[[Any, Any], Any]]] = {
     Organization: _organization,
 }
 _FIELDS: Final[dict[type, tuple[_Field, ...]]] = {m: _fields(m) for m in (Organization, Invoice)}
+# An organization's int and bool fields, read at C speed, and the types they must have.
+_NUMBER_FIELDS: Final = tuple(f for f in _FIELDS[Organization] if f.hook in (_int, _bool))
+_NUMBER_TYPES: Final = tuple(int if f.hook is _int else bool for f in _NUMBER_FIELDS)
+_NUMBERS: Final[Callable[[Any], tuple[Any, ...]]] = (
+    operator.itemgetter(*(f.wire for f in _NUMBER_FIELDS))
+    if len(_NUMBER_FIELDS) > 1  # itemgetter of one key returns the value, not a tuple
+    else lambda raw: tuple(raw[f.wire] for f in _NUMBER_FIELDS)
+)
 
 converter: Final = cattrs.Converter(detailed_validation=False)
 """The configured cattrs converter (strict, fast, no paths: prefer `structure_invoices`)."""
@@ -276,6 +283,10 @@ def _bad(message: str) -> Callable[[Any], Any]:
     return fail
 
 
+# Timestamp shapes this Python's ``fromisoformat`` reads as RFC 3339 *and* returns in UTC
+# (``...Z``): `parse_timestamp`'s first branch, inlined for the usual value.
+_UTC_SHAPES: Final = frozenset(shape for shape in _NATIVE if shape.endswith(b"Z"))
+
 # How the generated builders read one field: a Python expression of ``o`` (the raw dict),
 # checks inlined so the usual value costs no call. Any failure (a wrong type, a missing
 # key, ``o`` not a dict) raises, and the careful pass says where and why.
@@ -283,35 +294,77 @@ _READ: Final[dict[Callable[[Any, Any], Any], str]] = {
     _int: "(v if (v := o[{wire!r}]).__class__ is int else _bad_int(v))",
     _bool: "(v if (v := o[{wire!r}]) is True or v is False else _bad_bool(v))",
     _optional_str: "(v if (v := o.get({wire!r})) is None or v.__class__ is str else _bad_str(v))",
-    _optional_timestamp: "(None if (v := o.get({wire!r})) is None else _timestamp(v))",
-    _uuid: "_uuid(o[{wire!r}])",
+    _optional_timestamp: (
+        "(None if (v := o.get({wire!r})) is None else _fromisoformat(v)"
+        " if v.__class__ is str and v.encode().translate(_ZERO) in _UTC_SHAPES else _timestamp(v))"
+    ),
+    _uuid: "(_uuids_get(v := o[{wire!r}]) or _uuid(v))",
     _organization: "_organization(o[{wire!r}])",
 }
 
 
 def _builder(model: type[_T]) -> Callable[[Any], _T]:
-    """Generate ``build(o) -> model``: one keyword per field, each read as `_READ` says.
+    """Generate ``build(o) -> model``: each field read as `_READ` says, straight into its slot.
 
     The fast pass of `_structure`; what cattrs' generated function does, minus the
-    intermediate dict, the ``**`` call and a function call per plain field.
+    intermediate dict and a function call per plain field. Where attrs' ``__init__`` does
+    nothing but store (`_slot_setters`), the slots are written directly: a 53-keyword call
+    costs more than the fields' checks.
     """
     for field in _FIELDS[model]:  # an absent optional field reads as None: its default
         assert field.required or attrs.fields_dict(model)[field.name].default is None  # type: ignore[arg-type]
-    arguments = ",\n".join(
-        f"        {f.name}={_READ[f.hook].format(wire=f.wire)}" for f in _FIELDS[model]
-    )
-    source = f"def build(o):\n    return model(\n{arguments},\n    )\n"
+    reads = [_READ[f.hook].format(wire=f.wire) for f in _FIELDS[model]]
     namespace: dict[str, Any] = {
         "model": model,
+        "_new": object.__new__,
         "_bad_int": _bad("expected int"),
         "_bad_bool": _bad("expected bool"),
         "_bad_str": _bad("expected str or null"),
         "_timestamp": _optional_timestamp,
+        "_fromisoformat": datetime.fromisoformat,
+        "_ZERO": _DIGITS_TO_ZERO,
+        "_UTC_SHAPES": _UTC_SHAPES,
         "_uuid": _uuid,
+        "_uuids_get": _UUIDS.get,
         "_organization": _organization,
     }
+    setters = _slot_setters(model)
+    if setters is None:
+        arguments = "".join(
+            f"        {f.name}={r},\n" for f, r in zip(_FIELDS[model], reads, strict=True)
+        )
+        source = f"def build(o):\n    return model(\n{arguments}    )\n"
+    else:
+        fields, extra = setters
+        body = "".join(f"    _set_{i}(self, {read})\n" for i, read in enumerate(reads))
+        body += "".join(f"    _clear_{i}(self, None)\n" for i in range(len(extra)))
+        source = f"def build(o):\n    self = _new(model)\n{body}    return self\n"
+        namespace.update({f"_set_{i}": setter for i, setter in enumerate(fields)})
+        namespace.update({f"_clear_{i}": setter for i, setter in enumerate(extra)})
     exec(compile(source, f"<apibricks build {model.__name__}>", "exec"), namespace)
     return namespace["build"]  # type: ignore[no-any-return]
+
+
+def _slot_setters(model: type) -> tuple[list[Any], list[Any]] | None:
+    """The slot writers of ``model``'s fields and of its hash cache (set to None), or None.
+
+    None unless attrs' ``__init__`` only stores its arguments: slotted, no validators,
+    converters or pre/post-init hooks, no slot it does not know. `tests/test_converter.py`
+    checks the instances built this way equal, hash and pickle like ``model(**kw)``'s.
+    """
+    if "__slots__" not in model.__dict__ or any(
+        hasattr(model, hook) for hook in ("__attrs_pre_init__", "__attrs_post_init__")
+    ):
+        return None
+    fields = attrs.fields(model)
+    if any(f.validator is not None or f.converter is not None for f in fields):
+        return None
+    names = [f.name for f in fields]
+    slots = [s for s in model.__dict__["__slots__"] if s != "__weakref__"]
+    extra = [s for s in slots if s not in names]
+    if extra not in ([], ["_attrs_cached_hash"]) or len(slots) - len(extra) != len(names):
+        return None
+    return [model.__dict__[n].__set__ for n in names], [model.__dict__[s].__set__ for s in extra]
 
 
 _build_organization: Final = _builder(Organization)
@@ -385,6 +438,8 @@ def _parse_substituted(body: bytes | str) -> tuple[Any, dict[str, Any], int] | N
     if orjson is None or kind not in _TO_VALUE or len(body) < _SMALL:
         return None
     key, before_key, to_value = _ORGANIZATION_KEY[kind], _BEFORE_KEY[kind], _TO_VALUE[kind]
+    if not _heads_repeat(body, key, before_key, to_value):
+        return None
     prefix = f"apibricks-organization-{secrets.token_hex(16)}-"
     shared: dict[str, Any] = {}
     known: dict[Any, tuple[Any, Any]] = {}  # first 64 characters -> (text, quoted marker)
@@ -425,6 +480,32 @@ def _parse_substituted(body: bytes | str) -> tuple[Any, dict[str, Any], int] | N
     pieces.append(body[position:])
     empty: Any = body[:0]
     return orjson.loads(empty.join(pieces)), shared, count
+
+
+def _heads_repeat(body: Any, key: Any, before_key: Any, to_value: Any) -> bool:
+    """Whether the organization values' first 64 characters repeat, looking at a few hundred.
+
+    Distinct organizations, or one with its keys in a new order each time, leave nothing
+    to share: parsing their texts alone before the plain parse would be wasted work.
+    """
+    heads = set()
+    seen = 0
+    scan = 0
+    find: Any = body.find
+    while (hit := find(key, scan)) > 0:
+        scan = hit + 14
+        match = to_value(body, scan)
+        if match is None or body[hit - 1] not in before_key:
+            continue
+        start = match.end()
+        heads.add(body[start : start + 64])
+        seen += 1
+        repeats = seen - len(heads)
+        if repeats >= 128:
+            return True
+        if len(heads) > repeats + 128:
+            return False
+    return True
 
 
 def _flat_object(

@@ -516,6 +516,27 @@ def test_mostly_distinct_organizations_are_left_to_the_full_parse() -> None:
     assert len({id(invoice.organization) for invoice in invoices}) == 500
 
 
+def test_texts_that_do_not_repeat_are_never_parsed_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distinct organizations, or one in a new key order each time: give up before any work."""
+    import random
+
+    parsed: list[Any] = []
+    flat_object = _converter._flat_object
+    monkeypatch.setattr(_converter, "_flat_object", lambda *a: parsed.append(a) or flat_object(*a))
+    shuffle = random.Random(13).shuffle
+    shuffled = []
+    for index in range(300):
+        items = list(raw_invoice(index)["organization"].items())
+        shuffle(items)
+        shuffled.append({**raw_invoice(index), "organization": dict(items)})
+    for data in (interleaved(300, 1), shuffled):
+        body = json.dumps(data, separators=(",", ":")).encode()
+        assert _converter._parse_substituted(body) is None
+        assert parsed == []
+        invoices = decode_invoices(body)
+        assert invoices == structure_invoices(json.loads(body))
+
+
 def test_a_nested_organization_is_left_to_the_full_parse() -> None:
     """Only flat objects get a marker: nesting parses alike alone and in the body."""
     data = [with_org(raw_invoice(index), extra=[[index % 2]]) for index in range(6)]
@@ -849,3 +870,39 @@ def test_a_small_body_takes_the_plain_parse(monkeypatch: pytest.MonkeyPatch) -> 
     assert len({id(invoice.organization) for invoice in invoices}) == 1
     big = json.dumps([raw_invoice(index) for index in range(60)]).encode()
     assert len(big) > 64 * 1024 and _converter._parse_substituted(big) is not None
+
+
+def test_instances_built_slot_by_slot_behave_like_constructed_ones() -> None:
+    """The decoder writes slots directly: the result must be indistinguishable."""
+    import pickle
+
+    (invoice,) = structure_invoices([raw_invoice()])
+    for value in (invoice, invoice.organization):
+        kwargs = {f.name: getattr(value, f.name) for f in attrs.fields(type(value))}
+        made = type(value)(**kwargs)
+        assert value == made and hash(value) == hash(made) and repr(value) == repr(made)
+        assert pickle.loads(pickle.dumps(value)) == value
+        assert attrs.evolve(value) == value
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            value.id = None  # type: ignore[misc]
+    assert _converter._slot_setters(Invoice) is not None  # the fast way is the one tested
+
+
+def test_a_model_whose_init_does_more_than_store_is_built_through_init() -> None:
+    @attrs.frozen
+    class Checked:
+        value: int = attrs.field(validator=attrs.validators.gt(0))
+
+    @attrs.frozen
+    class Hooked:
+        value: int
+
+        def __attrs_post_init__(self) -> None:
+            pass
+
+    @attrs.frozen(slots=False)
+    class Unslotted:
+        value: int
+
+    for model in (Checked, Hooked, Unslotted):
+        assert _converter._slot_setters(model) is None
