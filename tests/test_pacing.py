@@ -131,6 +131,29 @@ async def test_retry_after_pauses_the_whole_fan_out() -> None:
         assert await gap(False, url) < 0.5  # each busy key waited alone
 
 
+async def test_a_retry_after_beyond_the_cap_pauses_nothing() -> None:
+    """Those calls fail at once (the cap says so): the other organizations go on unpaused."""
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def on_request_start(*_: Any) -> None:
+        starts.append(loop.time())
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    keys = [f"sk_sandbox_busy{i}~429r9999" for i in range(16)]
+    keys += [f"sk_sandbox_ok{i}" for i in range(200)]
+    with serving(latency=0.05) as (_sb, url):
+        async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+            client = apibricks.AsyncClient(base_url=url, session=session, retry_after_cap=5)
+            stream = client.fan_out(keys, LIST_PAID, concurrency=32)
+            async with client, contextlib.aclosing(stream) as outcomes:
+                failed = [o.error async for o in outcomes if not o.ok]
+    assert len(failed) == 16 and all(isinstance(e, apibricks.RateLimitError) for e in failed)
+    starts.sort()
+    assert max(b - a for a, b in itertools.pairwise(starts)) < 2.5  # a pause would be 5 s
+
+
 async def test_the_sandbox_limiter_answers_429_without_retry_after_per_key() -> None:
     with serving(per_key_rate_limit=0.5, burst=2) as (sb, url):
         async with apibricks.AsyncClient(base_url=url, max_retries=0) as client:

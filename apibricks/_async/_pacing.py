@@ -22,8 +22,9 @@ concurrency-limits:
   the pace of the last cut per second. The pace saws between ~0.8x and ~1.3x the
   server's rate; time above it is not lost (the server still serves its rate; the
   excess is refused and retried), so a run takes about keys / rate.
-* ``Retry-After`` (capped at ``retry_after_cap``) on a throttle that cuts the pace also
-  pauses every new request of the fan-out until then, not only the retry that got it.
+* ``Retry-After`` (up to ``retry_after_cap``; a longer one fails that call at once and
+  pauses nothing) on a throttle that cuts the pace also pauses every new request of the
+  fan-out until then, not only the retry that got it.
 * Not every 429/503 is about the pace: some organizations may answer 503 whatever the pace
   (a sick shard). A cut needs a share of throttled answers above ``threshold`` among
   the last ``RECENT`` answers to requests queued since the last cut, and each cut to
@@ -179,10 +180,10 @@ class Pacer:
             return  # one organization's 429 holds back only itself (its own retry waits)
         now = self._loop.time()
         retry_after = parse_retry_after(headers)
-        if retry_after is not None:
-            self._paused_until = max(
-                self._paused_until, now + min(retry_after, self.retry_after_cap)
-            )
+        # Beyond the cap the call gives up at once (as documented), so nobody waits for it:
+        # pausing the whole fan-out for the cap would stall every other organization.
+        if retry_after is not None and retry_after <= self.retry_after_cap:
+            self._paused_until = max(self._paused_until, now + retry_after)
         self._cut(now, share)
 
     def _accepted_rate(self, now: float) -> float | None:
