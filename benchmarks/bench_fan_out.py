@@ -75,7 +75,7 @@ async def run_httpx(url: str, keys: list[str], concurrency: int) -> None:
 
 
 async def _raw(org: apibricks.AsyncClient) -> Any:
-    return json.loads(await org._get(PATH))
+    return json.loads((await org._get(PATH)).body)
 
 
 async def _fan_out(url: str, keys: list[str], concurrency: int, operation: Any) -> None:
