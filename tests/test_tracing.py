@@ -56,6 +56,21 @@ def spans() -> Iterator[Callable[[], tuple[ReadableSpan, list[ReadableSpan]]]]:
     EXPORTER.clear()
 
 
+async def run_python(script: str, *args: str) -> bytes:
+    """``script`` in a fresh interpreter (its own view of installed extras); its stdout."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    return out
+
+
 async def test_one_call_span_with_a_child_per_attempt(
     facade: Facade, sandbox_server: sandbox.Sandbox, spans: Any
 ) -> None:
@@ -118,27 +133,12 @@ async def test_without_opentelemetry_nothing_is_imported_and_calls_work(
         "with apibricks.Client(api_key='sk_sandbox_untraced', base_url=sys.argv[1]) as c:\n"
         "    print(len(c.invoices.list_paid()))\n"
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        script,
-        sandbox_url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
+    out = await run_python(script, sandbox_url)
     assert int(out) > 0
 
 
 async def test_import_apibricks_does_not_import_opentelemetry() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "import sys, apibricks; print('opentelemetry' in sys.modules)",
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    out = await run_python("import sys, apibricks; print('opentelemetry' in sys.modules)")
     assert out.strip() == b"False"
 
 
@@ -150,14 +150,5 @@ async def test_with_the_api_but_no_sdk_provider_no_span_is_made(sandbox_url: str
         "    c.invoices.list_paid()\n"
         "print(_tracing.tracer() is None, 'opentelemetry.trace' in sys.modules)\n"
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        script,
-        sandbox_url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
+    out = await run_python(script, sandbox_url)
     assert out.split() == [b"True", b"True"]  # the API was found; its no-op placeholder skipped
