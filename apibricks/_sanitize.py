@@ -33,7 +33,7 @@ def _escape(char: str) -> str:
 
 def clean(text: str, *, secret: SecretKey | None = None, limit: int = MAX_SERVER_TEXT) -> str:
     """``text`` safe for a message or log line: key hidden, controls escaped, capped."""
-    if secret is not None:
+    if secret is not None and secret.reveal() in text:
         text = text.replace(secret.reveal(), key_hint(secret))
     if not text.isprintable():
         text = "".join(map(_escape, text))

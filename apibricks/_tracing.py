@@ -11,16 +11,19 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Final
 
+from ._urls import safe_url
 from ._version import __version__
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
+    from yarl import URL
 
 __all__ = ["call_span", "record_outcome", "tracer"]
 
 _UNSET: Final = object()
 _tracer: Any = _UNSET
 _placeholders: tuple[type, ...] = ()
+_provider: Any = None  # opentelemetry.trace.get_tracer_provider, once imported
 _NO_SPAN: Final = contextlib.nullcontext(None)  # reusable: the cost of no tracing
 
 
@@ -28,10 +31,10 @@ def tracer() -> Tracer | None:
     """apibricks' tracer; None without opentelemetry-api or while no SDK provider is set.
 
     With the API alone every span would be a no-op costing ~25 µs; checking that the
-    global provider is still the API's placeholder costs ~1 µs, and a provider set later
-    is picked up by the next call.
+    global provider is still the API's placeholder costs well under 1 µs, and a provider
+    set later is picked up by the next call.
     """
-    global _tracer, _placeholders
+    global _tracer, _placeholders, _provider
     if _tracer is _UNSET:
         try:
             from opentelemetry import trace
@@ -39,30 +42,29 @@ def tracer() -> Tracer | None:
             _tracer = None
         else:
             _placeholders = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+            _provider = trace.get_tracer_provider
             _tracer = trace.get_tracer("apibricks", __version__)
-    if _tracer is None:
-        return None
-    from opentelemetry import trace
-
-    if isinstance(trace.get_tracer_provider(), _placeholders):
+    if _tracer is None or isinstance(_provider(), _placeholders):
         return None
     return _tracer  # type: ignore[no-any-return]
 
 
 def call_span(
-    name: str, *, client: bool, url: str, host: str | None, port: int | None, resend: int = 0
+    active: Tracer | None, name: str, *, client: bool, url: URL, resend: int = 0
 ) -> contextlib.AbstractContextManager[Span | None]:
-    """A span around a call (``client=False``) or one attempt (``client=True``)."""
-    active = tracer()
+    """A span around a call (``client=False``) or one attempt (``client=True``).
+
+    ``active`` is `tracer()`, asked once per call; without one nothing else is computed.
+    """
     if active is None:
         return _NO_SPAN
     from opentelemetry.trace import SpanKind
 
-    attributes: dict[str, Any] = {"http.request.method": "GET", "url.full": url}
-    if host:
-        attributes["server.address"] = host
-    if port:
-        attributes["server.port"] = port
+    attributes: dict[str, Any] = {"http.request.method": "GET", "url.full": safe_url(url)}
+    if url.host:
+        attributes["server.address"] = url.host
+    if url.port:
+        attributes["server.port"] = url.port
     if resend:
         attributes["http.request.resend_count"] = resend
     return active.start_as_current_span(

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import platform
 import sys
 from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import aiohttp
 import backoff
@@ -30,19 +31,23 @@ from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
 from .._sanitize import clean, redact_headers
-from .._tracing import call_span, record_outcome
+from .._tracing import call_span, record_outcome, tracer
 from .._urls import check_base_url, safe_url
 from .._version import __version__
 from ._pacing import Lane, current_lane
 
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _timeout
+else:  # aiohttp's own dependency there
+    from async_timeout import timeout as _timeout
+
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
+    from opentelemetry.trace import Tracer
 
     from .._settings import ClientSettings
 
 __all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport", "check_base_url"]
-
-T = TypeVar("T")
 
 logger: Final = logging.getLogger("apibricks")
 
@@ -62,7 +67,6 @@ class CallOptions:
     """The per-call half of `ClientSettings` plus the event hooks, prepared once per view."""
 
     __slots__ = (
-        "client_timeout",
         "headers",
         "hooks",
         "max_response_bytes",
@@ -74,7 +78,6 @@ class CallOptions:
 
     def __init__(self, settings: ClientSettings, hooks: Mapping[str, tuple[Hook, ...]]) -> None:
         self.timeout = settings.timeout
-        self.client_timeout = aiohttp.ClientTimeout(total=settings.timeout)
         self.max_retries = settings.max_retries
         self.retry_after_cap = settings.retry_after_cap
         self.max_response_bytes = settings.max_response_bytes
@@ -112,32 +115,63 @@ class _Attempt:
     """Mutable per-call state threaded through backoff's retries."""
 
     __slots__ = (
+        "_request_id",
         "elapsed",
         "headers",
         "key",
-        "key_hint",
         "number",
         "options",
         "reply",
-        "request_id",
+        "reply_headers",
+        "shown",
         "start",
         "status",
+        "tracer",
         "url",
     )
 
     def __init__(
-        self, url: URL, key: SecretKey, headers: Mapping[str, str], options: CallOptions
+        self,
+        endpoint: tuple[URL, str],
+        key: SecretKey,
+        headers: Mapping[str, str],
+        options: CallOptions,
+        tracer: Tracer | None,
     ) -> None:
-        self.start = self.url = url
+        self.start, self.shown = endpoint  # the URL, and as logs may show it
+        self.url = self.start
         self.key = key
         self.headers = headers  # everything but the key, which joins at the last moment
         self.status: int | None = None
-        self.request_id: str | None = None
+        self.reply_headers: CIMultiDictProxy[str] | None = None
+        self._request_id: str | None = None
         self.options = options
-        self.key_hint = key_hint(key)
+        self.tracer = tracer
         self.number = 0
         self.elapsed = 0.0
         self.reply: Reply | None = None
+
+    @property
+    def key_hint(self) -> str:
+        return key_hint(self.key)
+
+    def answered(self, status: int | None, headers: CIMultiDictProxy[str] | None) -> None:
+        """The last reply's status and headers (None, None: no reply yet)."""
+        self.status, self.reply_headers, self._request_id = status, headers, _NOT_READ
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's id for the last reply: read when asked (most calls never ask)."""
+        if self._request_id is _NOT_READ:
+            headers = self.reply_headers
+            self._request_id = (
+                None if headers is None else request_id_from(headers, secret=self.key)
+            )
+        return self._request_id
+
+    @request_id.setter
+    def request_id(self, value: str | None) -> None:
+        self._request_id = value
 
     def event(self, name: Any, url: URL, **fields: Any) -> HookEvent:
         return HookEvent(
@@ -186,6 +220,8 @@ class Transport:
         self._closed = False
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
+        self._endpoints: dict[str, tuple[URL, str]] = {}
+        self._request_headers: dict[CallOptions, dict[str, str]] = {}
 
     @property
     def closed(self) -> bool:
@@ -261,14 +297,12 @@ class Transport:
         until the request is built (see `_exchange`), so no frame here holds it as text
         for a crash reporter to record.
         """
-        url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=False)
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
-        attempt = _Attempt(url, key, {**options.headers, **self._proxied_request_headers}, options)
-        with call_span(
-            f"GET {path}", client=False, url=safe_url(url), host=url.host, port=url.port
-        ) as span:
+        active = tracer()
+        attempt = _Attempt(self._endpoint(path), key, self._headers(options), options, active)
+        with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
             try:
                 # The first attempt costs no retry machinery; backoff takes over after a
                 # failure (outside the handler, so later errors are not chained to it).
@@ -299,6 +333,26 @@ class Transport:
             record_outcome(span, status=attempt.reply.status, error=None, resend=attempt.number - 1)
         return attempt.reply
 
+    def _endpoint(self, path: str) -> tuple[URL, str]:
+        """``path``'s URL under the base URL, and as logs may show it: built once per path."""
+        endpoint = self._endpoints.get(path)
+        if endpoint is None:
+            url = self.base_url.with_path(self.base_url.path.rstrip("/") + path, encoded=False)
+            if len(self._endpoints) >= 64:  # the API has a handful of paths
+                self._endpoints.clear()
+            endpoint = self._endpoints[path] = url, safe_url(url)
+        return endpoint
+
+    def _headers(self, options: CallOptions) -> dict[str, str]:
+        """Every request header but the key's: merged once per view's options."""
+        headers = self._request_headers.get(options)
+        if headers is None:
+            if len(self._request_headers) >= 64:  # views made per call: keep it bounded
+                self._request_headers.clear()
+            headers = {**options.headers, **self._proxied_request_headers}
+            self._request_headers[options] = headers
+        return headers
+
     def _was_cancelled_only_by_close(self, task: asyncio.Task[Any]) -> bool:
         if task not in self._cancelled_by_close:
             return False
@@ -323,23 +377,18 @@ class Transport:
         slot = await lane.acquire() if lane is not None else 0.0
         loop = asyncio.get_running_loop()
         started = loop.time()
-        attempt.status = attempt.request_id = None
+        attempt.answered(None, None)
         with call_span(
-            "GET",
-            client=True,
-            url=safe_url(attempt.start),
-            host=attempt.start.host,
-            port=attempt.start.port,
-            resend=attempt.number - 1,
+            attempt.tracer, "GET", client=True, url=attempt.start, resend=attempt.number - 1
         ) as span:
             try:
                 if "request" in options.hooks:
                     event = attempt.event("request", attempt.start)
                     await run_hooks(options.hooks["request"], event)
-                # One deadline over the whole attempt: redirects, body read and inflation.
-                await _within(
-                    options.timeout, self._exchange(session, attempt, started, lane, slot)
-                )
+                # One deadline over the whole attempt: redirects, body read and inflation
+                # (aiohttp runs no timers of its own: one per attempt is enough).
+                async with _deadline(options.timeout):
+                    await self._exchange(session, attempt, started, lane, slot)
                 record_outcome(span, status=attempt.status, error=None)
             except (APIBricksError, HookFailed) as raised:
                 cause = raised.error if isinstance(raised, HookFailed) else raised
@@ -386,20 +435,21 @@ class Transport:
         url = attempt.start
         followed: set[tuple[URL, URL]] = set()
         for _ in range(_MAX_REDIRECTS + 1):
-            attempt.url, attempt.status, attempt.request_id = url, None, None
+            attempt.url = url
+            attempt.answered(None, None)
             async with session.get(
                 url,
                 headers={**attempt.headers, "Authorization": attempt.key.reveal()},
-                timeout=options.client_timeout,
+                timeout=_NO_AIOHTTP_TIMEOUT,
                 allow_redirects=False,
                 auto_decompress=False,
                 proxy=self.proxy,
                 proxy_headers=self.proxy_headers,
             ) as response:
-                attempt.status = status = response.status
+                status = response.status
+                attempt.answered(status, response.headers)
                 if lane is not None:  # the fan-out's pace learns from every answer
                     lane.observe(slot, status, response.headers)
-                attempt.request_id = request_id_from(response.headers, secret=attempt.secret)
                 if status in _REDIRECTS:
                     url = _redirect_target(url, response, followed, attempt.secret)
                     continue
@@ -425,7 +475,7 @@ class Transport:
                 attempt.reply = Reply(
                     status,
                     response.headers,
-                    safe_url(url),
+                    attempt.shown if url is attempt.start else safe_url(url),
                     body,
                     attempt.elapsed,
                     attempt.number - 1,
@@ -466,14 +516,16 @@ async def _run_on(
         ) from None
 
 
-async def _within(timeout: float | None, coro: Coroutine[Any, Any, T]) -> T:
-    """``await coro`` under one deadline (``asyncio.timeout``; ``wait_for`` on 3.10)."""
+def _deadline(timeout: float | None) -> contextlib.AbstractAsyncContextManager[object]:
+    """One deadline (``asyncio.timeout``; its backport on 3.10), or none."""
     if timeout is None:
-        return await coro
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(timeout):
-            return await coro
-    return await asyncio.wait_for(coro, timeout)
+        return _NO_DEADLINE
+    return _timeout(timeout)
+
+
+_NO_DEADLINE: Final = contextlib.nullcontext()
+_NOT_READ: Final[Any] = object()
+_NO_AIOHTTP_TIMEOUT: Final = aiohttp.ClientTimeout()
 
 
 def _redirect_target(
