@@ -39,7 +39,10 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("bench_fan_out.py", "Fan-out across organizations"),
     ("bench_small_request.py", "One small request"),
     ("bench_startup.py", "Start-up: `import apibricks` and `apibricks --help`"),
+    ("bench_instructions.py", "Fan-out: CPU instructions per request (callgrind)"),
 )
+# Too slow for the smoke run (a dozen interpreters under valgrind): full runs only.
+FULL_ONLY: frozenset[str] = frozenset({"bench_instructions.py"})
 # Full runs also redraw the charts that docs/performance.md embeds.
 FULL_ONLY_ARGS: dict[str, list[str]] = {
     "bench_decode.py": ["--charts", str(HERE.parent / "docs" / "img")],
@@ -178,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections += ["", f"### {title}", ""]
         if not (HERE / script).exists():
             sections.append(f"_`{script}` is not there; skipped._")
+            continue
+        if args.quick and script in FULL_ONLY:
+            sections.append(f"_`{script}` runs in full runs only; skipped._")
             continue
         code, text, elapsed = run_script(script, args.quick)
         if code:

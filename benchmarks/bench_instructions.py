@@ -1,0 +1,134 @@
+"""CPU instructions per request: the fan-out's cost counted, not timed.
+
+    python benchmarks/bench_instructions.py [--quick] [--requests 600] [--concurrency 50]
+
+Wall-clock ratios on a 2-core machine move by ±10 % with whatever else runs; instruction
+counts do not. Each contender runs in a fresh interpreter under ``valgrind --tool=callgrind``
+(only this process is counted: the sandbox answers from its own, uncounted, process),
+once with a warm-up only and once with the warm-up plus ``--requests`` requests; the
+difference divided by the number of requests is what one request costs this process,
+start-up and imports excluded. The same contenders as ``bench_fan_out.py``:
+
+* ``aiohttp+sem``: a task per key behind a semaphore, GET + ``json.loads`` (the floor);
+* ``fan_out raw``: ``AsyncClient.fan_out`` doing the same GET + ``json.loads``;
+* ``fan_out list_paid``: the real thing, decoding into attrs models.
+
+Without valgrind (Debian/Ubuntu: ``apt install valgrind``) it prints a note and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+from _sandbox_process import sandbox_process
+
+PATH = "/invoices/paid"
+WARM_UP = 100
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+async def _aiohttp_sem(url: str, keys: list[str], concurrency: int) -> None:
+    import aiohttp
+
+    semaphore = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(key: str) -> Any:
+            async with semaphore, session.get(url + PATH, headers={"Authorization": key}) as r:
+                r.raise_for_status()
+                return json.loads(await r.read())
+
+        await asyncio.gather(*(one(key) for key in keys))
+
+
+async def _fan_out(url: str, keys: list[str], concurrency: int, raw: bool) -> None:
+    import apibricks
+
+    async def operation(org: apibricks.AsyncClient) -> Any:
+        if raw:
+            return json.loads((await org._get(PATH)).body)
+        return await org.invoices.list_paid()
+
+    async with apibricks.AsyncClient(base_url=url, max_connections=concurrency) as client:
+        async for outcome in client.fan_out(keys, operation, concurrency=concurrency):
+            outcome.unwrap()
+
+
+CONTENDERS = {
+    "aiohttp+sem": lambda url, keys, c: _aiohttp_sem(url, keys, c),
+    "fan_out raw": lambda url, keys, c: _fan_out(url, keys, c, raw=True),
+    "fan_out list_paid": lambda url, keys, c: _fan_out(url, keys, c, raw=False),
+}
+
+
+def child(name: str, url: str, requests: int, concurrency: int) -> None:
+    """Run in the counted interpreter: a warm-up, then ``requests`` requests."""
+    keys = [f"sk_sandbox_bench{i}" for i in range(WARM_UP + requests)]
+    run = CONTENDERS[name]
+    asyncio.run(run(url, keys[:WARM_UP], concurrency))
+    if requests:
+        asyncio.run(run(url, keys[WARM_UP:], concurrency))
+
+
+def count(name: str, url: str, requests: int, concurrency: int) -> int:
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--child",
+        name,
+        "--url",
+        url,
+        "--requests",
+        str(requests),
+        "--concurrency",
+        str(concurrency),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode or found is None:
+        raise RuntimeError(f"{name}: valgrind run failed:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests, for CI")
+    parser.add_argument("--requests", type=int, help="counted requests (600; --quick: 200)")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    requests = args.requests if args.requests is not None else (200 if args.quick else 600)
+    if args.child:
+        child(args.child, args.url, requests, args.concurrency)
+        return
+    if shutil.which("valgrind") is None:
+        print("valgrind not found: instruction counts skipped (apt install valgrind).")
+        return
+    print(f"\n### Instructions per request, {requests} requests, concurrency {args.concurrency}\n")
+    print("Counted by callgrind in this process only (the sandbox runs in its own).\n")
+    print("| contender | instructions / request | vs aiohttp+sem |")
+    print("|---|---:|---:|")
+    with sandbox_process(invoices=1, latency=0.002) as url:
+        per_request = {}
+        for name in CONTENDERS:
+            base = count(name, url, 0, args.concurrency)
+            total = count(name, url, requests, args.concurrency)
+            per_request[name] = (total - base) / requests
+            floor = per_request["aiohttp+sem"]
+            print(f"| {name} | {per_request[name]:,.0f} | {per_request[name] / floor:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
