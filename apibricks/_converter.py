@@ -197,7 +197,8 @@ def _fields(model: type) -> tuple[_Field, ...]:
 class _Scratch:
     """Per-response state, handed to every builder of one response.
 
-    ``organizations``: organization id -> (raw dict, instance).
+    ``organizations``, ``raws``: organization id -> its instance, and the raw dict it was
+    built from (two dicts, not one of pairs: no tuple per organization for the GC to track).
     ``shared``: marker -> raw organization, set by `decode_invoices` when it parsed each
     repeated organization text once (see `_parse_substituted`); invoices then hold markers.
     ``instances``: marker -> its organization, structured at first use.
@@ -205,10 +206,11 @@ class _Scratch:
     organization's). Per response, not global: another response's ids are other ids.
     """
 
-    __slots__ = ("hits", "instances", "organizations", "shared", "uuids")
+    __slots__ = ("hits", "instances", "organizations", "raws", "shared", "uuids")
 
     def __init__(self, shared: dict[str, Any] | None = None) -> None:
-        self.organizations: dict[Any, tuple[Any, Organization]] = {}
+        self.organizations: dict[Any, Organization] = {}
+        self.raws: dict[Any, Any] = {}
         self.shared = shared or {}
         self.instances: dict[str, Organization] = {}
         self.uuids: dict[str, uuid.UUID] = {}
@@ -234,11 +236,16 @@ def _organization(raw: Any, scratch: _Scratch) -> Organization:
     hit = scratch.organizations.get(key)
     # ``==`` equates 1, 1.0 and True; strings and null only equal themselves. So an equal
     # dict builds an equal instance once its int and bool fields have the exact types
-    # (unknown fields are ignored either way): one C-level read of those fields.
-    if hit is not None and hit[0] == raw and tuple(map(type, _NUMBERS(raw))) == _NUMBER_TYPES:
-        return hit[1]
-    result = _build_organization(raw, scratch)
-    scratch.organizations[key] = (raw, result)
+    # (unknown fields are ignored either way): one C-level read of those fields. ``raw``
+    # on the left: its entries are walked in order, the (cache-hot) known one is probed.
+    if (
+        hit is not None
+        and raw == scratch.raws[key]
+        and tuple(map(type, _NUMBERS(raw))) == _NUMBER_TYPES
+    ):
+        return hit
+    result = scratch.organizations[key] = _build_organization(raw, scratch)
+    scratch.raws[key] = raw
     return result
 
 
