@@ -153,10 +153,12 @@ def _uuid(value: Any, _: Any = None) -> uuid.UUID:
     raise _Invalid(f"expected UUID, got {_got(value)}")
 
 
-def _cached_uuid(cache: dict[str, uuid.UUID], value: Any) -> uuid.UUID:
-    """`_uuid` remembered per response: the organization's id repeats in every invoice."""
-    result = cache[value] = _uuid(value)  # only a str gets past `_uuid`
-    return result
+def _cached_uuid(cache: dict[str, uuid.UUID], value: str) -> uuid.UUID:
+    """`_uuid` of a str, remembered per response: the organization's id is in every invoice."""
+    if value.isascii() and value.encode().translate(_HEX_TO_ZERO) == _UUID_SHAPE:
+        result = cache[value] = _make_uuid(value)
+        return result
+    return _uuid(value)  # raises, and says why
 
 
 def _optional_timestamp(value: Any, _: Any = None) -> datetime | None:
