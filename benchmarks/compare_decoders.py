@@ -60,8 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows[k].median for k in ("before", "apibricks", "pydantic_json", "msgspec")
             )
             lines.append(
-                f"| {shape} | {layout} | {b * 1e3:,.1f} | {a * 1e3:,.1f} | {p * 1e3:,.1f} "
-                f"| {m * 1e3:,.1f} | {b / p:.2f}x | {a / p:.2f}x | {a / m:.2f}x |"
+                f"| {shape} | {layout} | {bd._ms(b)} | {bd._ms(a)} | {bd._ms(p)} "
+                f"| {bd._ms(m)} | {b / p:.2f}x | {a / p:.2f}x | {a / m:.2f}x |"
             )
         return shown(results) + "\n\nBefore and after:\n\n" + "\n".join(lines)
 
