@@ -5,11 +5,12 @@ so each field is declared once, in ``_models``. Decoding runs in up to three ste
 
 * `decode_invoices` first looks for the organization objects the API repeats, byte for
   byte, in every invoice (90% of a large body) and parses each distinct text once
-  (`_parse_deduplicated`);
+  (`_parse_substituted`);
 * a fast pass, through builders generated per model (`_builder`) that check each field's
   type inline but track no path; within one response each distinct organization is
   structured once and its instance shared (reused only when the raw dict is equal, never
-  on the id alone);
+  on the id alone), and each distinct UUID text read once. Nothing is kept from one
+  response to the next: another response's ids are other ids;
 * only if the fast pass fails, a careful pass re-walks the data with the *same* hooks,
   keeping the JSON path, and raises `DecodeError` ("[3].organization.creditBalance:
   expected int, got str").
