@@ -963,7 +963,7 @@ UUIDS_REFUSED = [
 
 @pytest.mark.parametrize("text", UUIDS_REFUSED)
 def test_the_fast_uuid_read_refuses_what_the_strict_one_refuses(text: str) -> None:
-    with pytest.raises(_converter._Invalid, match="^expected UUID, got "):
+    with pytest.raises(_converter._Invalid, match=r"^expected UUID, got "):
         _converter._uuid(text)
     for data in ([raw_invoice(idOrganization=text)], [with_org(raw_invoice(), id=text)]):
         with pytest.raises((KeyError, TypeError, ValueError)):  # the fast builder alone
