@@ -5,11 +5,12 @@ so each field is declared once, in ``_models``. Decoding runs in up to three ste
 
 * `decode_invoices` first looks for the organization objects the API repeats, byte for
   byte, in every invoice (90% of a large body) and parses each distinct text once
-  (`_parse_deduplicated`);
+  (`_parse_substituted`);
 * a fast pass, through builders generated per model (`_builder`) that check each field's
   type inline but track no path; within one response each distinct organization is
   structured once and its instance shared (reused only when the raw dict is equal, never
-  on the id alone);
+  on the id alone), and each distinct UUID text read once. Nothing is kept from one
+  response to the next: another response's ids are other ids;
 * only if the fast pass fails, a careful pass re-walks the data with the *same* hooks,
   keeping the JSON path, and raises `DecodeError` ("[3].organization.creditBalance:
   expected int, got str").
@@ -23,10 +24,11 @@ import json
 import operator
 import re
 import secrets
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
 from datetime import datetime, timezone
+from itertools import repeat
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -103,22 +105,61 @@ def _optional_str(value: Any, _: Any = None) -> str | None:
     raise _Invalid(f"expected str or null, got {_KINDS.get(type(value), type(value).__name__)}")
 
 
-_UUID_RE: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_UUIDS: dict[str, uuid.UUID] = {}  # canonical text -> UUID; immutable values, shared freely
+# A UUID as the API writes it: 8-4-4-4-12 hex digits, either case. Digits translate to
+# ``0``: one bytes comparison checks the shape (``uuid.UUID`` also takes braces, ``urn:``
+# and no dashes; the API never sends those, and they are not what the spec documents).
+_HEX_TO_ZERO: Final = bytes.maketrans(b"123456789abcdefABCDEF", b"0" * 21)
+_UUID_SHAPE: Final = b"00000000-0000-0000-0000-000000000000"
+
+
+def _uuid_maker() -> Callable[[str], uuid.UUID]:
+    """``uuid.UUID`` of checked text, built without its parsing when this Python allows.
+
+    ``UUID(text)`` strips ``urn:``, braces and dashes before ``int(hex, 16)``: most of its
+    ~1 us. Its state is two slots (``int``, ``is_safe``); where that holds (checked here,
+    on a sample) they are written directly, else ``uuid.UUID`` itself builds it.
+    """
+    if uuid.UUID.__dict__.get("__slots__") != ("int", "is_safe", "__weakref__"):
+        return uuid.UUID  # pragma: no cover - every CPython from 3.8 to 3.14 has these slots
+    new = object.__new__
+    model = uuid.UUID
+    set_int = model.__dict__["int"].__set__
+    set_safe = model.__dict__["is_safe"].__set__
+    unknown = uuid.SafeUUID.unknown
+
+    def make(text: str) -> uuid.UUID:
+        result = new(model)
+        set_int(result, int(text.replace("-", ""), 16))
+        set_safe(result, unknown)
+        return result
+
+    sample = "0f1E2d3c-4B5a-6978-8796-a5B4c3D2e1F0"
+    made, real = make(sample), model(sample)
+    if not (made == real and hash(made) == hash(real) and str(made) == str(real)):
+        return model  # pragma: no cover
+    if made.is_safe is not real.is_safe or made.version != real.version:
+        return model  # pragma: no cover
+    return make
+
+
+_make_uuid: Final = _uuid_maker()
 
 
 def _uuid(value: Any, _: Any = None) -> uuid.UUID:
     if value.__class__ is not str:
         raise _Invalid(f"expected UUID string, got {_got(value)}")
-    cached = _UUIDS.get(value)  # the same few ids repeat in every invoice
-    if cached is not None:
-        return cached
-    if _UUID_RE.fullmatch(value) is None:
-        raise _Invalid(f"expected UUID, got {_got(value)}")
-    if len(_UUIDS) >= 4096:
-        _UUIDS.clear()
-    result = _UUIDS[value] = uuid.UUID(value)
-    return result
+    # ``isascii`` first, so ``encode`` cannot fail (on a lone surrogate)
+    if value.isascii() and value.encode().translate(_HEX_TO_ZERO) == _UUID_SHAPE:
+        return _make_uuid(value)
+    raise _Invalid(f"expected UUID, got {_got(value)}")
+
+
+def _cached_uuid(cache: dict[str, uuid.UUID], value: str) -> uuid.UUID:
+    """`_uuid` of a str, remembered per response: the organization's id is in every invoice."""
+    if value.isascii() and value.encode().translate(_HEX_TO_ZERO) == _UUID_SHAPE:
+        result = cache[value] = _make_uuid(value)
+        return result
+    return _uuid(value)  # raises, and says why
 
 
 def _optional_timestamp(value: Any, _: Any = None) -> datetime | None:
@@ -157,20 +198,25 @@ def _fields(model: type) -> tuple[_Field, ...]:
 
 
 class _Scratch:
-    """Per-response state.
+    """Per-response state, handed to every builder of one response.
 
-    ``organizations``: organization id -> (raw dict, instance).
+    ``organizations``, ``raws``: organization id -> its instance, and the raw dict it was
+    built from (two dicts, not one of pairs: no tuple per organization for the GC to track).
     ``shared``: marker -> raw organization, set by `decode_invoices` when it parsed each
-    repeated organization text once (see `_parse_deduplicated`); invoices then hold markers.
+    repeated organization text once (see `_parse_substituted`); invoices then hold markers.
     ``instances``: marker -> its organization, structured at first use.
+    ``uuids``: text -> `uuid.UUID`, the ids read so far (an invoice repeats its
+    organization's). Per response, not global: another response's ids are other ids.
     """
 
-    __slots__ = ("hits", "instances", "organizations", "shared")
+    __slots__ = ("hits", "instances", "organizations", "raws", "shared", "uuids")
 
     def __init__(self, shared: dict[str, Any] | None = None) -> None:
-        self.organizations: dict[Any, tuple[Any, Organization]] = {}
+        self.organizations: dict[Any, Organization] = {}
+        self.raws: dict[Any, Any] = {}
         self.shared = shared or {}
         self.instances: dict[str, Organization] = {}
+        self.uuids: dict[str, uuid.UUID] = {}
         self.hits = 0
 
     def unshare(self, raw: Any) -> Any:
@@ -178,33 +224,37 @@ class _Scratch:
         return self.shared.get(raw, raw) if raw.__class__ is str else raw
 
 
-_SCRATCH: ContextVar[_Scratch | None] = ContextVar("apibricks_decode_scratch", default=None)
-
-
-def _organization(raw: Any, _: Any = None) -> Organization:
+def _organization(raw: Any, scratch: _Scratch) -> Organization:
     """Structure an organization once per response; equal raw dicts share one instance."""
-    scratch = _SCRATCH.get()
-    if scratch is None:
-        return _build_organization(raw)
     if raw.__class__ is str:  # a marker (or a wrong value: ``raw["id"]`` below raises)
         instance = scratch.instances.get(raw)
         if instance is not None:
             scratch.hits += 1
             return instance
         if raw in scratch.shared:  # first use: through the id cache below, like any raw dict
-            instance = scratch.instances[raw] = _organization(scratch.shared[raw])
+            instance = scratch.instances[raw] = _organization(scratch.shared[raw], scratch)
             scratch.hits += 1
             return instance
     key = raw["id"]
     hit = scratch.organizations.get(key)
     # ``==`` equates 1, 1.0 and True; strings and null only equal themselves. So an equal
     # dict builds an equal instance once its int and bool fields have the exact types
-    # (unknown fields are ignored either way): one C-level read of those fields.
-    if hit is not None and hit[0] == raw and tuple(map(type, _NUMBERS(raw))) == _NUMBER_TYPES:
-        return hit[1]
-    result = _build_organization(raw)
-    scratch.organizations[key] = (raw, result)
+    # (unknown fields are ignored either way): one C-level read of those fields. ``raw``
+    # on the left: its entries are walked in order, the (cache-hot) known one is probed.
+    if (
+        hit is not None
+        and raw == scratch.raws[key]
+        and tuple(map(type, _NUMBERS(raw))) == _NUMBER_TYPES
+    ):
+        return hit
+    result = scratch.organizations[key] = _build_organization(raw, scratch)
+    scratch.raws[key] = raw
     return result
+
+
+def _organization_hook(raw: Any, _: Any = None) -> Organization:
+    """The cattrs hook: one organization alone, nothing shared."""
+    return _build_organization(raw, _Scratch())
 
 
 _HOOKS: Final[dict[Any, Callable[[Any, Any], Any]]] = {
@@ -213,7 +263,7 @@ _HOOKS: Final[dict[Any, Callable[[Any, Any], Any]]] = {
     uuid.UUID: _uuid,
     str | None: _optional_str,
     datetime | None: _optional_timestamp,
-    Organization: _organization,
+    Organization: _organization_hook,
 }
 _FIELDS: Final[dict[type, tuple[_Field, ...]]] = {m: _fields(m) for m in (Organization, Invoice)}
 # An organization's int and bool fields, read at C speed, and the types they must have.
@@ -287,9 +337,10 @@ def _bad(message: str) -> Callable[[Any], Any]:
 # (``...Z``): `parse_timestamp`'s first branch, inlined for the usual value.
 _UTC_SHAPES: Final = frozenset(shape for shape in _NATIVE if shape.endswith(b"Z"))
 
-# How the generated builders read one field: a Python expression of ``o`` (the raw dict),
-# checks inlined so the usual value costs no call. Any failure (a wrong type, a missing
-# key, ``o`` not a dict) raises, and the careful pass says where and why.
+# How the generated builders read one field: a Python expression of ``o`` (the raw dict)
+# and ``u`` (the response's UUIDs), checks inlined so the usual value costs no call. Any
+# failure (a wrong type, a missing key, ``o`` not a dict) raises, and the careful pass
+# says where and why.
 _READ: Final[dict[Callable[[Any, Any], Any], str]] = {
     _int: "(v if (v := o[{wire!r}]).__class__ is int else _bad_int(v))",
     _bool: "(v if (v := o[{wire!r}]) is True or v is False else _bad_bool(v))",
@@ -298,18 +349,22 @@ _READ: Final[dict[Callable[[Any, Any], Any], str]] = {
         "(None if (v := o.get({wire!r})) is None else _fromisoformat(v)"
         " if v.__class__ is str and v.encode().translate(_ZERO) in _UTC_SHAPES else _timestamp(v))"
     ),
-    _uuid: "(_uuids_get(v := o[{wire!r}]) or _uuid(v))",
-    _organization: "_organization(o[{wire!r}])",
+    _uuid: (
+        "((u.get(v) if (v := o[{wire!r}]).__class__ is str else _uuid(v)) or _cached_uuid(u, v))"
+    ),
+    _organization_hook: "_organization(o[{wire!r}], s)",
 }
 
 
-def _builder(model: type[_T]) -> Callable[[Any], _T]:
-    """Generate ``build(o) -> model``: each field read as `_READ` says, straight into its slot.
+def _builder(model: type[_T]) -> Callable[[Any, _Scratch], _T]:
+    """Generate ``build(o, s) -> model``: each field read as `_READ` says, straight into its slot.
 
-    The fast pass of `_structure`; what cattrs' generated function does, minus the
-    intermediate dict and a function call per plain field. Where attrs' ``__init__`` does
-    nothing but store (`_slot_setters`), the slots are written directly: a 53-keyword call
-    costs more than the fields' checks.
+    The fast pass of `_structure` (``s`` is the response's `_Scratch`); what cattrs'
+    generated function does, minus the intermediate dict and a function call per plain
+    field. Where attrs' ``__init__`` does nothing but store (`_slot_setters`), the slots are
+    written directly: a 53-keyword call costs more than the fields' checks. Best by plain
+    attribute stores on a `_draft` instance (the interpreter's fastest store), else by
+    calling each slot's descriptor.
     """
     for field in _FIELDS[model]:  # an absent optional field reads as None: its default
         assert field.required or attrs.fields_dict(model)[field.name].default is None  # type: ignore[arg-type]
@@ -325,24 +380,65 @@ def _builder(model: type[_T]) -> Callable[[Any], _T]:
         "_ZERO": _DIGITS_TO_ZERO,
         "_UTC_SHAPES": _UTC_SHAPES,
         "_uuid": _uuid,
-        "_uuids_get": _UUIDS.get,
+        "_cached_uuid": _cached_uuid,
         "_organization": _organization,
     }
+    head = "def build(o, s):\n    u = s.uuids\n"
     setters = _slot_setters(model)
+    draft = None if setters is None else _draft(model)
     if setters is None:
         arguments = "".join(
             f"        {f.name}={r},\n" for f, r in zip(_FIELDS[model], reads, strict=True)
         )
-        source = f"def build(o):\n    return model(\n{arguments}    )\n"
+        source = f"{head}    return model(\n{arguments}    )\n"
+    elif draft is not None:
+        fields, extra = setters
+        names = [f.name for f in _FIELDS[model]] + ["_attrs_cached_hash"] * len(extra)
+        values = [*reads, *["None"] * len(extra)]
+        body = "".join(f"    self.{n} = {v}\n" for n, v in zip(names, values, strict=True))
+        body += "    self.__class__ = model\n"
+        source = f"{head}    self = _new(draft)\n{body}    return self\n"
+        namespace["draft"] = draft
     else:
         fields, extra = setters
         body = "".join(f"    _set_{i}(self, {read})\n" for i, read in enumerate(reads))
         body += "".join(f"    _clear_{i}(self, None)\n" for i in range(len(extra)))
-        source = f"def build(o):\n    self = _new(model)\n{body}    return self\n"
+        source = f"{head}    self = _new(model)\n{body}    return self\n"
         namespace.update({f"_set_{i}": setter for i, setter in enumerate(fields)})
         namespace.update({f"_clear_{i}": setter for i, setter in enumerate(extra)})
     exec(compile(source, f"<apibricks build {model.__name__}>", "exec"), namespace)
     return namespace["build"]  # type: ignore[no-any-return]
+
+
+# Whether a GIL serialises this interpreter (False on free-threaded CPython, 3.13+).
+_GIL: Final[bool] = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+
+
+def _draft(model: type) -> type | None:
+    """A mutable subclass of ``model`` adding nothing, or None where it would not pay.
+
+    A frozen attrs class refuses ``self.x = v``; its ``__init__`` and `_slot_setters` go
+    through a descriptor call per field (~45 ns). The draft restores ``object``'s
+    ``__setattr__`` and ``__delattr__``, so CPython specialises each store to a direct slot
+    write (~5 ns); ``__class__`` is then switched to ``model`` (same layout, one check),
+    and no draft instance ever leaves the builder. Free-threaded builds stop every thread
+    on a ``__class__`` assignment: there, the descriptor calls.
+    """
+    if not _GIL:
+        return None  # pragma: no cover - free-threaded CPython
+    namespace = {
+        "__slots__": (),
+        "__setattr__": object.__setattr__,
+        "__delattr__": object.__delattr__,
+        "__module__": __name__,
+    }
+    draft = type(f"_{model.__name__}Draft", (model,), namespace)
+    probe: Any = object.__new__(draft)
+    try:
+        probe.__class__ = model
+    except TypeError:  # pragma: no cover - a layout CPython would not switch
+        return None
+    return draft
 
 
 def _slot_setters(model: type) -> tuple[list[Any], list[Any]] | None:
@@ -561,17 +657,13 @@ def structure_invoices(data: Any) -> list[Invoice]:
 def _structure(data: Any, scratch: _Scratch) -> list[Invoice]:
     if not isinstance(data, list):
         raise DecodeError(f"expected an array of invoices, got {_got_kind(data)}")
-    token = _SCRATCH.set(scratch)
     try:
-        try:
-            return list(map(_build_invoice, data))
-        except MemoryError:
-            raise
-        except Exception:  # the careful pass below says where and why
-            pass
-        return _careful(data, scratch)
-    finally:
-        _SCRATCH.reset(token)
+        return list(map(_build_invoice, data, repeat(scratch)))
+    except MemoryError:
+        raise
+    except Exception:  # the careful pass below says where and why
+        pass
+    return _careful(data, scratch)
 
 
 def _got_kind(value: Any) -> str:
@@ -593,7 +685,7 @@ def _careful(data: list[Any], scratch: _Scratch) -> list[Invoice]:
 def _careful_model(model: type[_T], raw: Any, path: str, scratch: _Scratch) -> _T:
     """Structure ``raw`` at ``path``: fast if it can, field by field to say what is wrong."""
     try:
-        return _FAST[model](raw)  # type: ignore[no-any-return]
+        return _FAST[model](raw, scratch)  # type: ignore[no-any-return]
     except Exception:  # this very object is the bad one: find the field
         pass
     if not isinstance(raw, Mapping):
@@ -606,7 +698,7 @@ def _careful_model(model: type[_T], raw: Any, path: str, scratch: _Scratch) -> _
                 raise DecodeError("missing required field", path=where)
             continue
         value = raw[field.wire]
-        if field.hook is _organization:
+        if field.hook is _organization_hook:
             values[field.name] = _careful_model(
                 Organization, scratch.unshare(value), where, scratch
             )
@@ -618,7 +710,7 @@ def _careful_model(model: type[_T], raw: Any, path: str, scratch: _Scratch) -> _
     return model(**values)
 
 
-_FAST: Final[dict[type, Callable[[Any], Any]]] = {
+_FAST: Final[dict[type, Callable[[Any, _Scratch], Any]]] = {
     Invoice: _build_invoice,
     Organization: _organization,
 }

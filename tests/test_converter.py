@@ -906,3 +906,105 @@ def test_a_model_whose_init_does_more_than_store_is_built_through_init() -> None
 
     for model in (Checked, Hooked, Unslotted):
         assert _converter._slot_setters(model) is None
+
+
+# --- the fast paths: each gives what the strict path gives, and refuses what it refuses ---
+
+UUID_TEXTS = [
+    "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+    "497F6ECA-6276-4993-BFEB-53CBBBBA6F08",
+    "0f1E2d3c-4B5a-6978-8796-a5B4c3D2e1F0",
+    "00000000-0000-0000-0000-000000000000",
+    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+]
+
+
+@pytest.mark.parametrize("text", UUID_TEXTS)
+def test_uuids_built_without_uuid_parsing_are_real_uuids(text: str) -> None:
+    import pickle
+
+    (invoice,) = structure_invoices([raw_invoice(idOrganization=text)])
+    made, real = invoice.id_organization, uuid.UUID(text)
+    assert type(made) is uuid.UUID
+    assert made == real and hash(made) == hash(real) and str(made) == str(real)
+    assert (made.int, made.hex, made.bytes, made.version, made.variant, made.is_safe) == (
+        real.int,
+        real.hex,
+        real.bytes,
+        real.version,
+        real.variant,
+        real.is_safe,
+    )
+    assert not made < real and not made > real and made <= real
+    assert pickle.loads(pickle.dumps(made)) == real
+    assert copy.copy(made) == real and copy.deepcopy(made) == real
+    assert {made: 1}[real] == 1
+
+
+# Texts ``uuid.UUID`` (or ``int(x, 16)`` behind it) takes, and the strict reader does not.
+UUIDS_REFUSED = [
+    "497f6eca627649 93bfeb53cbbbba6f08",
+    "497f6eca62764993bfeb53cbbbba6f08",
+    "{497f6eca-6276-4993-bfeb-53cbbbba6f08}",
+    "urn:uuid:497f6eca-6276-4993-bfeb-53cbbbba6f08",
+    "497f6eca6-276-4993-bfeb-53cbbbba6f08",
+    "497f6eca-6276-4993-bfeb-53cbbbba6f0_",
+    "497f6eca-6276-4993-bfeb-53cbbbba_f08",
+    " 97f6eca-6276-4993-bfeb-53cbbbba6f08",
+    "497f6eca-6276-4993-bfeb-53cbbbba6f08 ",
+    "497f6eca-6276-4993-bfeb-53cbbbba6f0\u0668",  # an Arabic-Indic digit: int() reads it
+    "497f6eca-6276-4993-bfeb-53cbbbba6f0\ud800",  # a lone surrogate: encode() fails
+    "497f6eca-6276-4993-bfeb-53cbbbba6f0",
+    "497f6eca-6276-4993-bfeb-53cbbbba6f088",
+    "0x7f6eca-6276-4993-bfeb-53cbbbba6f08",
+    "+97f6eca-6276-4993-bfeb-53cbbbba6f08",
+]
+
+
+@pytest.mark.parametrize("text", UUIDS_REFUSED)
+def test_the_fast_uuid_read_refuses_what_the_strict_one_refuses(text: str) -> None:
+    with pytest.raises(_converter._Invalid, match=r"^expected UUID, got "):
+        _converter._uuid(text)
+    for data in ([raw_invoice(idOrganization=text)], [with_org(raw_invoice(), id=text)]):
+        with pytest.raises((KeyError, TypeError, ValueError)):  # the fast builder alone
+            _converter._build_invoice(copy.deepcopy(data[0]), _converter._Scratch())
+        with pytest.raises(DecodeError, match="expected UUID, got "):
+            structure_invoices(data)
+        if "\ud800" not in text:  # not encodable: no body carries it
+            with pytest.raises(DecodeError, match="expected UUID, got "):
+                decode_invoices(json.dumps(data))
+
+
+def test_a_str_subclass_is_refused_even_when_its_text_was_seen() -> None:
+    class Text(str):
+        pass
+
+    plain = raw_invoice()
+    sneaky = raw_invoice(1, idOrganization=Text(plain["idOrganization"]))
+    with pytest.raises(DecodeError, match=r"^\[1\]\.idOrganization: expected UUID string"):
+        structure_invoices([plain, sneaky])
+    with pytest.raises(DecodeError, match=r"^\[1\]\.organization\.id: expected UUID string"):
+        structure_invoices([plain, with_org(raw_invoice(1), id=Text(plain["idOrganization"]))])
+
+
+def test_uuids_are_shared_within_a_response_not_across_responses() -> None:
+    """Another response's ids are other ids: no process-wide cache (and no warm benchmark)."""
+    body = json.dumps([raw_invoice(index) for index in range(3)])
+    first, second = decode_invoices(body), decode_invoices(body)
+    assert first[0].id_organization is first[2].id_organization
+    assert first[0].id_organization == second[0].id_organization
+    assert first[0].id_organization is not second[0].id_organization
+
+
+def test_models_are_built_through_a_draft_that_never_escapes() -> None:
+    import gc
+
+    assert _converter._draft(Organization) is not None  # the fast way is the one tested
+    invoices = structure_invoices([raw_invoice(index) for index in range(3)])
+    for value in (invoices[0], invoices[0].organization):
+        assert type(value) in (Invoice, Organization)
+    bad = [raw_invoice(0), with_org(raw_invoice(1), timeCreated=5)]  # fails mid-build
+    with pytest.raises(DecodeError):
+        structure_invoices(bad)
+    drafts = tuple(Organization.__subclasses__() + Invoice.__subclasses__())
+    assert drafts and not [o for o in gc.get_objects() if isinstance(o, drafts)]
