@@ -2,33 +2,36 @@
 
 The sandbox runs in its own process and answers one invoice with no added latency, so
 what is measured is each client's own cost per call on a warm keep-alive connection.
-Contenders are interleaved round by round (async ones on one event loop, sync ones on
-this thread); each round is ``--calls`` sequential calls; the table gives the median per
-call over rounds.
+Timed as ``bench_sync_overhead.py`` times it (``_per_call.py``): each round runs every
+contender ``--calls`` times back to back, in an order that rotates from round to round
+(async ones on one event loop, sync ones on this thread, blocking it); every call is
+timed and the table gives the median and the mean of all calls.
 
-    python benchmarks/bench_small_request.py [--quick] [--rounds N] [--calls N]
+    python benchmarks/bench_small_request.py [--quick] [--rounds N] [--calls N] [--before REF]
+
+``--before REF`` adds a sync client whose loop thread is REF's (e.g. ``main``).
 
 Targets (issue 13): apibricks ``AsyncClient`` ≤ 1.15x bare aiohttp (GET + ``json.loads``);
-the sync facade adds ≤ 60 µs per call (`bench_sync_overhead.py` measures that alone).
+the sync facade adds ≤ 60 µs per call, median (`bench_sync_overhead.py` measures that
+alone, the same way, with more calls).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
-import statistics
 import sys
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
 import httpx
 import requests
 from _openapi_peer import generated_peer
+from _per_call import Timings, added, time_rounds
 from _sandbox_process import sandbox_process
+from bench_sync_overhead import loop_thread_of
 
 import apibricks
 
@@ -41,27 +44,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few rounds (CI smoke run)")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--calls", type=int)
+    parser.add_argument("--before", metavar="REF", help="also time REF's sync loop thread")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 15)
     calls = args.calls or (100 if args.quick else 500)
     with sandbox_process(invoices=1) as url:
-        results = asyncio.run(measure(url, rounds, calls))
-    base = results["aiohttp GET + `json.loads`"]
-    print(f"Python {sys.version.split()[0]}, {rounds} rounds of {calls} calls, median per call.")
+        results = asyncio.run(measure(url, rounds, calls, args.before))
+    base = results["aiohttp GET + `json.loads`"].median
+    print(
+        f"Python {sys.version.split()[0]}, {rounds} rounds of {calls} calls per contender, "
+        "rotated; every call timed."
+    )
     print()
-    print("| contender | µs / call | vs aiohttp GET + `json.loads` |")
-    print("|---|---:|---:|")
-    for label, value in results.items():
-        print(f"| {label} | {value:,.0f} | {value / base:.2f}x |")
+    print("| contender | µs / call (median) | mean | vs aiohttp GET + `json.loads` |")
+    print("|---|---:|---:|---:|")
+    for label, t in results.items():
+        print(f"| {label} | {t.median:,.0f} | {t.mean:,.0f} | {t.median / base:.2f}x |")
     ours = results["**apibricks `AsyncClient.invoices.list_paid()`**"]
-    sync = results["**apibricks `Client.invoices.list_paid()`**"]
+    sync = added(results["**apibricks `Client.invoices.list_paid()`**"], ours)
     print()
-    print(f"- apibricks async / bare aiohttp + json.loads: {ours / base:.2f}x (target ≤ 1.15x).")
-    print(f"- sync facade adds {sync - ours:,.0f} µs per call here (target ≤ 60 µs).")
+    print(
+        f"- apibricks async / bare aiohttp + json.loads: {ours.median / base:.2f}x "
+        "(target ≤ 1.15x)."
+    )
+    print(f"- sync facade adds {sync.describe()} per call here (target ≤ 60 µs median).")
+    if args.before is not None:
+        old = added(results[f"apibricks `Client`, {args.before}'s loop thread"], ours)
+        print(f"- with {args.before}'s loop thread it adds {old.describe()}.")
     return 0
 
 
-async def measure(url: str, rounds: int, calls: int) -> dict[str, float]:
+async def measure(url: str, rounds: int, calls: int, before: str | None) -> dict[str, Timings]:
     full = url.rstrip("/") + PATH
     headers = {"Authorization": KEY}
     session = aiohttp.ClientSession()
@@ -92,6 +105,11 @@ async def measure(url: str, rounds: int, calls: int) -> dict[str, float]:
         "requests.Session GET + `.json()`": lambda: rq.get(full, headers=headers).json(),
         "httpx.Client GET + `.json()`": lambda: hx_sync.get(full, headers=headers).json(),
     }
+    if before is not None:
+        old_client = apibricks.Client(api_key=KEY, base_url=url)
+        loop = loop_thread_of(before).LoopThread(old_client, old_client._async.close)
+        old_client._loop = old_client.invoices._loop = loop
+        contenders[f"apibricks `Client`, {before}'s loop thread"] = old_client.invoices.list_paid
     if peer is not None:
         from importlib import import_module
 
@@ -104,30 +122,15 @@ async def measure(url: str, rounds: int, calls: int) -> dict[str, float]:
             client=peer_client
         )
     try:
-        for label, call in contenders.items():  # warm up and check every contender works
+        for label, call in contenders.items():  # check every contender works
             result = call()
-            result = await result if isinstance(result, Awaitable) else result
+            result = await result if asyncio.iscoroutine(result) else result
             assert isinstance(result, bytes) or len(result) == 1, label
-        times: dict[str, list[float]] = {label: [] for label in contenders}
-        labels = list(contenders)
-        for r in range(rounds):
-            for label in labels[r % len(labels) :] + labels[: r % len(labels)]:
-                call = contenders[label]
-                gc.collect()
-                is_async = asyncio.iscoroutinefunction(call) or label.startswith(
-                    ("**apibricks `Async", "openapi-python-client 0.29 `asyncio")
-                )
-                start = time.perf_counter()
-                if is_async:
-                    for _ in range(calls):
-                        await call()
-                else:
-                    for _ in range(calls):
-                        call()
-                times[label].append((time.perf_counter() - start) / calls * 1e6)
-        return {label: statistics.median(values) for label, values in times.items()}
+        return await time_rounds(contenders, rounds, calls)
     finally:
         sync_client.close()
+        if before is not None:
+            old_client._loop.close()
         await client.close()
         await session.close()
         await hx.aclose()

@@ -2,42 +2,88 @@
 
 The sandbox runs in its own process (its loop and GIL do not compete with ours) and
 answers one invoice, so the request itself is as cheap as it gets and the difference is
-the facade: handing the coroutine to the loop thread and waking the caller. Both clients
-are measured in the same run, alternating call by call on the same thread (inside an
-event loop: the sync call blocks it, which is what sync code in a notebook does), each on
-its own warm keep-alive connection. A third pair isolates the hand-off with no I/O at all,
-and a bare two-thread ping-pong shows this machine's floor for any thread hand-off.
+the facade: handing the coroutine to the loop thread and waking the caller. Timed the way
+``bench_small_request.py`` times it (``_per_call.py``: every call timed, contenders in
+rotated rounds, medians of all calls), inside an event loop (the sync call blocks it, as
+sync code in a notebook does), each client on its own warm keep-alive connection. A
+second pair isolates the hand-off with no I/O at all, and a bare two-thread ping-pong
+shows this machine's floor for any thread hand-off. ``--before REF`` adds a third client
+whose loop thread is REF's ``_loop_thread.py`` (e.g. ``main``), for a before/after in one
+run. On Linux it also counts how often the calling thread sleeps per call. Last, from a
+plain thread (no running loop), it times what no hand-off at all would cost: the caller's
+own thread driving a private loop with ``run_until_complete`` per call (the lower bound of
+a design without a loop thread), beside ``Client`` and a batch of awaits on that loop.
 
-    python benchmarks/bench_sync_overhead.py [--quick] [--calls N]
+    python benchmarks/bench_sync_overhead.py [--quick] [--rounds N] [--calls N] [--before REF]
 
-Prints markdown; the target is at most 60 µs added per call (reported, never asserted).
+Prints markdown; the target is at most 60 µs added per call, median (reported, never
+asserted).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import importlib.util
 import queue
-import statistics
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+from _per_call import Timings, added, time_rounds
 from _sandbox_process import sandbox_process
 
 import apibricks
+from apibricks._sync import _loop_thread
 
 KEY = "sk_sandbox_bench~n1"
 TARGET_US = 60.0  # issue 13
+ROOT = Path(__file__).resolve().parent.parent
+ASYNC, SYNC = "`await AsyncClient.invoices.list_paid()`", "`Client.invoices.list_paid()`"
+NOOP, NOOP_SYNC = "`await` a coroutine with no I/O", "the same coroutine through the loop thread"
+FLOOR = "floor: a token to another thread and back"
+RUN_UNTIL_COMPLETE = "`loop.run_until_complete(aclient.invoices.list_paid())`, this thread"
 
 
 async def nothing() -> None:
     """A coroutine that does no I/O: timing it measures only how it is run."""
 
 
-def ping_pong(calls: int) -> list[float]:
-    """Microseconds for a token to go to another thread and back: the hand-off floor."""
+def loop_thread_of(ref: str) -> ModuleType:
+    """``apibricks/_sync/_loop_thread.py`` as it is at git ``ref``, imported beside ours."""
+    source = subprocess.run(
+        ["git", "show", f"{ref}:apibricks/_sync/_loop_thread.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    name = "apibricks._sync._loop_thread_before"
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "apibricks._sync"
+    sys.modules[name] = module
+    exec(compile(source, f"{ref}:_loop_thread.py", "exec"), module.__dict__)
+    return module
+
+
+def sync_client(url: str, runner: ModuleType) -> apibricks.Client:
+    """A sync client whose calls go through ``runner``'s loop thread."""
+    client = apibricks.Client(api_key=KEY, base_url=url)
+    if runner is not _loop_thread:
+        loop = runner.LoopThread(client, client._async.close)
+        client._loop = client.invoices._loop = loop
+    return client
+
+
+def ping_pong() -> tuple[Callable[[], None], Callable[[], None]]:
+    """A call that sends a token to another thread and waits for it back; and a stop."""
     there: queue.SimpleQueue[int | None] = queue.SimpleQueue()
     back: queue.SimpleQueue[int | None] = queue.SimpleQueue()
 
@@ -47,91 +93,179 @@ def ping_pong(calls: int) -> list[float]:
 
     thread = threading.Thread(target=echo, daemon=True)
     thread.start()
-    times = []
-    for round_ in range(-100, calls):
-        start = time.perf_counter()
-        there.put(round_)
+
+    def call() -> None:
+        there.put(1)
         back.get()
-        if round_ >= 0:
-            times.append((time.perf_counter() - start) * 1e6)
-    there.put(None)
-    thread.join()
-    return times
+
+    def stop() -> None:
+        there.put(None)
+        thread.join()
+
+    return call, stop
 
 
-async def measure(url: str, calls: int) -> dict[str, list[float]]:
-    """Microseconds per call for each contender, alternating; 100 warm-up rounds first."""
-    times: dict[str, list[float]] = {"async": [], "sync": [], "async-noop": [], "sync-noop": []}
-    clock = time.perf_counter
+def sleeps_per_call(call: Callable[[], Any], calls: int) -> float | None:
+    """How often the calling thread blocks (voluntary context switches) per call; Linux."""
+    try:
+        import resource
+
+        who = resource.RUSAGE_THREAD  # type: ignore[attr-defined,unused-ignore]
+    except (ImportError, AttributeError):
+        return None
+    before = resource.getrusage(who).ru_nvcsw
+    for _ in range(calls):
+        call()
+    return (resource.getrusage(who).ru_nvcsw - before) / calls
+
+
+async def measure(
+    url: str, rounds: int, calls: int, before: str | None
+) -> tuple[dict[str, Timings], dict[str, ModuleType]]:
+    runners = {"": _loop_thread}
+    if before is not None:
+        runners[f", {before}'s loop thread"] = loop_thread_of(before)
+    floor, stop_floor = ping_pong()
     async with apibricks.AsyncClient(api_key=KEY, base_url=url) as aclient:
-        with apibricks.Client(api_key=KEY, base_url=url) as client:
+        clients = {suffix: sync_client(url, runner) for suffix, runner in runners.items()}
+        try:
             assert len(await aclient.invoices.list_paid()) == 1
-            assert client.invoices.list_paid() == await aclient.invoices.list_paid()
-            loop_thread = client._loop  # the private runner, for the no-I/O pair
-            gc.disable()
-            try:
-                for round_ in range(-100, calls):
-                    t0 = clock()
-                    await aclient.invoices.list_paid()
-                    t1 = clock()
-                    client.invoices.list_paid()
-                    t2 = clock()
-                    await nothing()
-                    t3 = clock()
-                    loop_thread.run(nothing())
-                    t4 = clock()
-                    if round_ >= 0:
-                        times["async"].append((t1 - t0) * 1e6)
-                        times["sync"].append((t2 - t1) * 1e6)
-                        times["async-noop"].append((t3 - t2) * 1e6)
-                        times["sync-noop"].append((t4 - t3) * 1e6)
-            finally:
-                gc.enable()
-    return times
+            contenders: dict[str, Callable[[], Any]] = {ASYNC: aclient.invoices.list_paid}
+            for suffix, client in clients.items():
+                assert client.invoices.list_paid() == await aclient.invoices.list_paid()
+                contenders[SYNC + suffix] = client.invoices.list_paid
+            contenders[NOOP] = nothing
+            for suffix, client in clients.items():
+                contenders[NOOP_SYNC + suffix] = lambda run=client._loop.run: run(nothing())
+            contenders[FLOOR] = floor
+            times = await time_rounds(contenders, rounds, calls)
+        finally:
+            for client in clients.values():
+                client._loop.close()
+            stop_floor()
+    return times, {NOOP_SYNC + suffix: runner for suffix, runner in runners.items()}
 
 
-def report(times: dict[str, list[float]], calls: int) -> str:
-    def median(key: str) -> float:
-        return statistics.median(times[key])
+def caller_sleeps(runner: ModuleType, calls: int = 2000) -> float | None:
+    """How often a script's thread sleeps per no-I/O call through ``runner``'s loop thread."""
 
-    def p90(key: str) -> float:
-        return statistics.quantiles(times[key], n=10)[-1]
+    async def close() -> None:
+        pass
 
-    added = median("sync") - median("async")
-    paired = statistics.median(s - a for s, a in zip(times["sync"], times["async"], strict=True))
-    handoff = median("sync-noop") - median("async-noop")
-    verdict = "met" if added <= TARGET_US else "**not met**"
-    rows = [
-        ("`await AsyncClient.invoices.list_paid()`", "async"),
-        ("`Client.invoices.list_paid()`", "sync"),
-        ("`await` a coroutine with no I/O", "async-noop"),
-        ("the same coroutine through the loop thread", "sync-noop"),
-        ("floor: a token to another thread and back", "ping-pong"),
-    ]
-    lines = [
-        f"{calls} calls each, alternating, 1 invoice per response, sandbox in another process.",
-        "",
-        "| Call | median µs | p90 µs |",
-        "|---|---:|---:|",
-        *(f"| {label} | {median(key):.1f} | {p90(key):.1f} |" for label, key in rows),
-        "",
-        f"- **Added by the sync facade: {added:.1f} µs per call** (median of paired "
-        f"differences {paired:.1f} µs); target ≤ {TARGET_US:.0f} µs: {verdict}.",
-        f"- Loop-thread hand-off alone (no I/O): {handoff:.1f} µs.",
-    ]
-    return "\n".join(lines)
+    owner = type("Owner", (), {})()
+    loop_thread = runner.LoopThread(owner, close)
+    try:
+        loop_thread.run(nothing())
+        return sleeps_per_call(lambda: loop_thread.run(nothing()), calls)
+    finally:
+        loop_thread.close()
+
+
+def report(
+    times: dict[str, Timings], sleeps: dict[str, float | None], rounds: int, calls: int
+) -> Iterator[str]:
+    yield (
+        f"{rounds} rounds of {calls} calls per contender, rotated; 1 invoice per response, "
+        "sandbox in another process; every call timed, medians of all calls. CPU: this "
+        "process's CPU time per call (both threads for the sync client; the sandbox's "
+        "is not counted), median over rounds."
+    )
+    yield ""
+    yield "| Call | median µs | mean µs | p90 µs | CPU µs |"
+    yield "|---|---:|---:|---:|---:|"
+    for label, t in times.items():
+        yield f"| {label} | {t.median:.1f} | {t.mean:.1f} | {t.p90:.1f} | {t.cpu_per_call:.1f} |"
+    yield ""
+    for label in times:
+        if not label.startswith(SYNC):
+            continue
+        overhead = added(times[label], times[ASYNC])
+        verdict = "met" if overhead.median <= TARGET_US else "**not met**"
+        which = label.removeprefix(SYNC) or " (this checkout)"
+        yield (
+            f"- **Added by the sync facade{which}: {overhead.describe()}**; target ≤ "
+            f"{TARGET_US:.0f} µs median: {verdict}."
+        )
+    for label, count in sleeps.items():
+        handoff = added(times[label], times[NOOP])
+        which = label.removeprefix(NOOP_SYNC) or " (this checkout)"
+        slept = "" if count is None else f"; a script's thread sleeps {count:.2f} times per call"
+        yield (
+            f"- Loop-thread hand-off alone{which}: {handoff.median:.1f} µs "
+            f"(CPU {handoff.cpu:+.1f} µs){slept}."
+        )
+
+
+def without_hand_off(url: str, rounds: int, calls: int) -> dict[str, Timings]:
+    """Per-call timings on this (loop-less) thread: awaits in one loop run per batch, one
+    ``run_until_complete`` per call on the same loop and client, and the sync facade."""
+    loop = asyncio.new_event_loop()
+    aclient = apibricks.AsyncClient(api_key=KEY, base_url=url)
+    client = apibricks.Client(api_key=KEY, base_url=url)
+
+    async def awaits(times: list[float]) -> None:
+        for _ in range(calls):
+            start = clock()
+            await aclient.invoices.list_paid()
+            times.append((clock() - start) * 1e6)
+
+    def per_call(call: Callable[[], object]) -> Callable[[list[float]], None]:
+        def batch(times: list[float]) -> None:
+            for _ in range(calls):
+                start = clock()
+                call()
+                times.append((clock() - start) * 1e6)
+
+        return batch
+
+    clock = time.perf_counter
+    batches: dict[str, Callable[[list[float]], None]] = {
+        ASYNC: lambda times: loop.run_until_complete(awaits(times)),
+        RUN_UNTIL_COMPLETE: per_call(lambda: loop.run_until_complete(aclient.invoices.list_paid())),
+        SYNC: per_call(client.invoices.list_paid),
+    }
+    try:
+        for batch in batches.values():
+            batch([])  # warm up
+        times: dict[str, list[list[float]]] = {label: [] for label in batches}
+        labels = list(batches)
+        for r in range(rounds):
+            for label in labels[r % len(labels) :] + labels[: r % len(labels)]:
+                these: list[float] = []
+                batches[label](these)
+                times[label].append(these)
+    finally:
+        client.close()
+        loop.run_until_complete(aclient.close())
+        loop.close()
+    return {label: Timings(rounds_, [0.0] * rounds) for label, rounds_ in times.items()}
+
+
+def report_without_hand_off(times: dict[str, Timings]) -> Iterator[str]:
+    yield ""
+    yield "From a plain thread, no running loop (rotated rounds as above):"
+    yield ""
+    yield "| Call | median µs | added over the awaits, µs |"
+    yield "|---|---:|---:|"
+    for label, t in times.items():
+        yield f"| {label} | {t.median:.1f} | {added(t, times[ASYNC]).median:.1f} |"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run with few calls")
-    parser.add_argument("--calls", type=int, help="calls per contender (default 2000)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 15; quick 3)")
+    parser.add_argument("--calls", type=int, help="calls per contender per round (default 200)")
+    parser.add_argument("--before", metavar="REF", help="also time REF's loop thread")
     args = parser.parse_args()
-    calls = args.calls or (200 if args.quick else 2000)
+    rounds = args.rounds or (3 if args.quick else 15)
+    calls = args.calls or (50 if args.quick else 200)
     with sandbox_process(invoices=1) as url:
-        times = asyncio.run(measure(url, calls))
-    times["ping-pong"] = ping_pong(calls)
-    print(report(times, calls))
+        times, runners = asyncio.run(measure(url, rounds, calls, args.before))
+        sleeps = {label: caller_sleeps(runner) for label, runner in runners.items()}
+        plain = without_hand_off(url, max(3, rounds // 2), calls)
+    print("\n".join(report(times, sleeps, rounds, calls)))
+    print("\n".join(report_without_hand_off(plain)))
     return 0
 
 
