@@ -33,63 +33,13 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import aiohttp
+from _fan_out_runners import Runner, run_aiohttp, run_fan_out, run_fan_out_raw, run_httpx
 from _sandbox_process import sandbox_process
 
 import apibricks
-
-PATH = "/invoices/paid"
-Runner = Callable[[str, list[str], int], Awaitable[None]]
-
-
-async def run_aiohttp(url: str, keys: list[str], concurrency: int) -> None:
-    semaphore = asyncio.Semaphore(concurrency)
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(key: str) -> Any:
-            async with semaphore, session.get(url + PATH, headers={"Authorization": key}) as r:
-                r.raise_for_status()
-                return json.loads(await r.read())
-
-        await asyncio.gather(*(one(key) for key in keys))
-
-
-async def run_httpx(url: str, keys: list[str], concurrency: int) -> None:
-    import httpx
-
-    semaphore = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits) as client:
-
-        async def one(key: str) -> Any:
-            async with semaphore:
-                response = await client.get(PATH, headers={"Authorization": key})
-                response.raise_for_status()
-                return json.loads(response.content)
-
-        await asyncio.gather(*(one(key) for key in keys))
-
-
-async def _raw(org: apibricks.AsyncClient) -> Any:
-    return json.loads((await org._get(PATH)).body)
-
-
-async def _fan_out(url: str, keys: list[str], concurrency: int, operation: Any) -> None:
-    async with apibricks.AsyncClient(base_url=url, max_connections=concurrency) as client:
-        async for outcome in client.fan_out(keys, operation, concurrency=concurrency):
-            outcome.unwrap()
-
-
-async def run_fan_out_raw(url: str, keys: list[str], concurrency: int) -> None:
-    await _fan_out(url, keys, concurrency, _raw)
-
-
-async def run_fan_out(url: str, keys: list[str], concurrency: int) -> None:
-    await _fan_out(url, keys, concurrency, lambda org: org.invoices.list_paid())
 
 
 def contenders() -> dict[str, Runner]:

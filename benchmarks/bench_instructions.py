@@ -20,52 +20,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import shutil
 import subprocess
 import sys
-from typing import Any
 
+from _fan_out_runners import run_aiohttp, run_fan_out, run_fan_out_raw
 from _sandbox_process import sandbox_process
 
-PATH = "/invoices/paid"
 WARM_UP = 100
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-async def _aiohttp_sem(url: str, keys: list[str], concurrency: int) -> None:
-    import aiohttp
-
-    semaphore = asyncio.Semaphore(concurrency)
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(key: str) -> Any:
-            async with semaphore, session.get(url + PATH, headers={"Authorization": key}) as r:
-                r.raise_for_status()
-                return json.loads(await r.read())
-
-        await asyncio.gather(*(one(key) for key in keys))
-
-
-async def _fan_out(url: str, keys: list[str], concurrency: int, raw: bool) -> None:
-    import apibricks
-
-    async def operation(org: apibricks.AsyncClient) -> Any:
-        if raw:
-            return json.loads((await org._get(PATH)).body)
-        return await org.invoices.list_paid()
-
-    async with apibricks.AsyncClient(base_url=url, max_connections=concurrency) as client:
-        async for outcome in client.fan_out(keys, operation, concurrency=concurrency):
-            outcome.unwrap()
-
-
 CONTENDERS = {
-    "aiohttp+sem": lambda url, keys, c: _aiohttp_sem(url, keys, c),
-    "fan_out raw": lambda url, keys, c: _fan_out(url, keys, c, raw=True),
-    "fan_out list_paid": lambda url, keys, c: _fan_out(url, keys, c, raw=False),
+    "aiohttp+sem": run_aiohttp,
+    "fan_out raw": run_fan_out_raw,
+    "fan_out list_paid": run_fan_out,
 }
 
 
