@@ -221,7 +221,6 @@ class Transport:
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
         self._endpoints: dict[str, tuple[URL, str]] = {}
-        self._request_headers: dict[CallOptions, dict[str, str]] = {}
 
     @property
     def closed(self) -> bool:
@@ -343,15 +342,10 @@ class Transport:
             endpoint = self._endpoints[path] = url, safe_url(url)
         return endpoint
 
-    def _headers(self, options: CallOptions) -> dict[str, str]:
-        """Every request header but the key's: merged once per view's options."""
-        headers = self._request_headers.get(options)
-        if headers is None:
-            if len(self._request_headers) >= 64:  # views made per call: keep it bounded
-                self._request_headers.clear()
-            headers = {**options.headers, **self._proxied_request_headers}
-            self._request_headers[options] = headers
-        return headers
+    def _headers(self, options: CallOptions) -> Mapping[str, str]:
+        """Every request header but the key's (a proxy's credentials join only plain http)."""
+        extra = self._proxied_request_headers
+        return {**options.headers, **extra} if extra else options.headers
 
     def _was_cancelled_only_by_close(self, task: asyncio.Task[Any]) -> bool:
         if task not in self._cancelled_by_close:
