@@ -575,7 +575,9 @@ def test_command_line_runs_in_the_foreground() -> None:
         p.send_signal(signal.SIGINT)
         _, stderr = p.communicate(timeout=10)
     assert p.returncode == 0, stderr
-    assert stderr == ""
+    # Under -X dev asyncio reports a callback that held the loop over 0.1 s: a busy machine
+    # (CI runs the suite on parallel workers), not noise from the server.
+    assert re.sub(r"(?m)^Executing <.*> took \d+\.\d+ seconds\n", "", stderr) == ""
 
 
 def test_wait_until_wakes_on_requests_and_times_out() -> None:
