@@ -95,6 +95,11 @@ def tests(session: nox.Session) -> None:
     _install(session, "test")
     code = session.run(
         "pytest",
+        # One worker per CPU; the suite mostly waits on loopback servers and subprocesses.
+        # worksteal: the few long tests (rate limits, CLI runs) do not leave a worker idle.
+        # Pass -n 0 after -- to run in one process.
+        "--numprocesses=auto",
+        "--dist=worksteal",
         "--cov",
         "--cov-report=term",
         "-p",
