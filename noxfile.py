@@ -66,14 +66,12 @@ def _pythons() -> list[str]:
         nox.options.error_on_missing_interpreters = True
         return required
     found = [v for v in SUPPORTED if shutil.which(f"python{v}")]
-    missing = [v for v in SUPPORTED if v not in found]
-    if missing and "--list" not in sys.argv and "-l" not in sys.argv:
-        tested = ", ".join(found) or "none"
-        print(
-            f"nox: testing on CPython {tested}; not found, skipped: {', '.join(missing)}",
-            file=sys.stderr,
-        )
-    return found or [f"{sys.version_info.major}.{sys.version_info.minor}"]
+    tested = found or [f"{sys.version_info.major}.{sys.version_info.minor}"]
+    missing = [v for v in SUPPORTED if v not in tested]
+    if "--list" not in sys.argv and "-l" not in sys.argv:
+        skipped = f"; not found, skipped: {', '.join(missing)}" if missing else ""
+        print(f"nox: testing on CPython {', '.join(tested)}{skipped}", file=sys.stderr)
+    return tested
 
 
 _put_pyenv_pythons_on_path()
