@@ -80,6 +80,18 @@ PYTHONS = _pythons()
 MAIN = "3.11" if "3.11" in PYTHONS else PYTHONS[0]
 
 
+def _workers() -> int:
+    """pytest-xdist workers: one per usable CPU, plus one.
+
+    A worker spends about a third of its time waiting on loopback servers and subprocesses,
+    so one more fills the idle CPU (2 CPUs, CPython 3.11, coverage on: 1 worker 244 s,
+    2 workers 140 s, 3 workers 124 s).
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) + 1
+    return (os.cpu_count() or 1) + 1
+
+
 def _install(session: nox.Session, *groups: str, editable: bool = True) -> None:
     args = ["-e", "."] if editable else ["."]
     for group in groups:
@@ -93,10 +105,9 @@ def tests(session: nox.Session) -> None:
     _install(session, "test")
     code = session.run(
         "pytest",
-        # One worker per CPU; the suite mostly waits on loopback servers and subprocesses.
         # worksteal: the few long tests (rate limits, CLI runs) do not leave a worker idle.
         # Pass -n 0 after -- to run in one process.
-        "--numprocesses=auto",
+        f"--numprocesses={_workers()}",
         "--dist=worksteal",
         "--cov",
         "--cov-report=term",
