@@ -7,6 +7,7 @@ Scenario tables take the ``facade`` fixture, so every scenario runs against
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,16 @@ import apibricks
 from apibricks import sandbox
 
 FACADES = ["async", "sync"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the CLI and sandbox processes the tests start see the Ctrl-C (SIGINT) sent to them.
+
+    A child inherits an ignored SIGINT, and a runner under ``nohup`` or in a shell's
+    background job ignores it: the child would never stop. Each xdist worker runs this too.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -171,7 +171,7 @@ async def test_a_single_string_is_not_taken_for_many_keys(client: apibricks.Asyn
         await collect(client.fan_out("sk_sandbox_a", LIST_PAID))
 
 
-@pytest.mark.parametrize("straggler", ["~slow0.6", "~429r0.6x1"])
+@pytest.mark.parametrize("straggler", ["~slow2", "~429r2x1"])
 async def test_outcomes_stream_in_completion_order(
     client: apibricks.AsyncClient, straggler: str
 ) -> None:
@@ -185,7 +185,10 @@ async def test_outcomes_stream_in_completion_order(
             assert outcome.ok
             arrivals.append((outcome.index, loop.time() - started))
     assert arrivals[-1][0] == 0
-    assert arrivals[-2][1] < 0.5, "the fast organizations did not wait for the slow one"
+    # Measured against the straggler, not the clock: a loaded machine (parallel workers)
+    # may take a second over the fast forty, but they must not arrive together with it.
+    fast_done, straggler_done = arrivals[-2][1], arrivals[-1][1]
+    assert straggler_done - fast_done > 0.5, "the fast organizations waited for the slow one"
 
 
 async def test_break_cancels_in_flight_requests_and_the_client_stays_usable(

@@ -96,7 +96,9 @@ async def test_a_per_key_limit_does_not_slow_the_other_organizations() -> None:
 
     keys = [f"sk_sandbox_org{i}" for i in range(60)]
     ticks: list[Progress] = []
-    with serving(per_key_rate_limit=20.0, burst=1) as (sb, url):
+    # One token per 200 ms: a second call is refused even when a loaded machine (parallel
+    # workers) delays it; at 20/s a call 50 ms late was let through and refusals fell short.
+    with serving(per_key_rate_limit=5.0, burst=1) as (sb, url):
         outcomes = await run(url, keys, operation=twice, on_progress=ticks.append)
     assert sb.limiter is not None and sb.limiter.refused >= len(keys) // 2
     assert ticks[-1].throttled == sb.limiter.refused

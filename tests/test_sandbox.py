@@ -563,19 +563,24 @@ async def test_client_disconnect_mid_request_is_tolerated(
 def test_command_line_runs_in_the_foreground() -> None:
     command = [sys.executable, "-X", "dev", "-m", "apibricks.sandbox", "--port", "0"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
-        assert p.stdout is not None
-        line = p.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert url, line
-        request = urllib.request.Request(
-            f"{url[0]}/invoices/paid", headers={"Authorization": sandbox.DEMO_KEY}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.read() == sandbox.make_invoices_payload(sandbox.DEMO_KEY)
-        p.send_signal(signal.SIGINT)
-        _, stderr = p.communicate(timeout=10)
+        try:
+            assert p.stdout is not None
+            line = p.stdout.readline()
+            url = re.search(r"http://127\.0\.0\.1:\d+", line)
+            assert url, line
+            request = urllib.request.Request(
+                f"{url[0]}/invoices/paid", headers={"Authorization": sandbox.DEMO_KEY}
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.read() == sandbox.make_invoices_payload(sandbox.DEMO_KEY)
+            p.send_signal(signal.SIGINT)
+            _, stderr = p.communicate(timeout=10)
+        finally:
+            p.kill()  # only if it is still running: a failure must not wait on it forever
     assert p.returncode == 0, stderr
-    assert stderr == ""
+    # Under -X dev asyncio reports a callback that held the loop over 0.1 s: a busy machine
+    # (CI runs the suite on parallel workers), not noise from the server.
+    assert re.sub(r"(?m)^Executing <.*> took \d+\.\d+ seconds\n", "", stderr) == ""
 
 
 def test_wait_until_wakes_on_requests_and_times_out() -> None:
