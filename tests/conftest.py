@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 import apibricks
@@ -27,6 +29,22 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture
+def request_starts() -> tuple[aiohttp.TraceConfig, list[float]]:
+    """A trace config for an aiohttp session, and when each of its requests started.
+
+    Times are ``time.monotonic()``, the clock of asyncio's ``loop.time()``.
+    """
+    starts: list[float] = []
+
+    async def on_request_start(*_: Any) -> None:
+        starts.append(time.monotonic())
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    return trace, starts
 
 
 @pytest.fixture

@@ -319,16 +319,12 @@ async def test_an_operation_bug_becomes_that_keys_outcome(client: apibricks.Asyn
     assert all(o.unwrap() == 2 for o in outcomes if o.ok)
 
 
-async def test_rate_limit_spaces_the_requests(server: sandbox.Sandbox) -> None:
+async def test_rate_limit_spaces_the_requests(
+    server: sandbox.Sandbox, request_starts: tuple[aiohttp.TraceConfig, list[float]]
+) -> None:
     """``rate_limit`` counts requests (what a server's limiter counts), retries included."""
+    trace, starts = request_starts
     loop = asyncio.get_running_loop()
-    starts: list[float] = []
-
-    async def on_request_start(*_: Any) -> None:
-        starts.append(loop.time())
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_start.append(on_request_start)
     n, rate = 13, 40.0  # requests: 10 keys + one key answered 500, 500, 200
     keys = [f"sk_sandbox_rate{i}" for i in range(10)] + ["sk_sandbox_rate~500x2"]
     async with aiohttp.ClientSession(trace_configs=[trace]) as session:

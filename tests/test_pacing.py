@@ -147,16 +147,11 @@ async def test_retry_after_pauses_the_whole_fan_out() -> None:
         assert sum(0 < start < 0.8 for start in unpaced) >= 16
 
 
-async def test_a_retry_after_beyond_the_cap_pauses_nothing() -> None:
+async def test_a_retry_after_beyond_the_cap_pauses_nothing(
+    request_starts: tuple[aiohttp.TraceConfig, list[float]],
+) -> None:
     """Those calls fail at once (the cap says so): the other organizations go on unpaused."""
-    loop = asyncio.get_running_loop()
-    starts: list[float] = []
-
-    async def on_request_start(*_: Any) -> None:
-        starts.append(loop.time())
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_start.append(on_request_start)
+    trace, starts = request_starts
     keys = [f"sk_sandbox_busy{i}~429r9999" for i in range(16)]
     keys += [f"sk_sandbox_ok{i}" for i in range(200)]
     with serving(latency=0.05) as (_sb, url):
