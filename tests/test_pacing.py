@@ -42,9 +42,7 @@ async def run(url: str, keys: list[str], **options: Any) -> list[apibricks.Outco
 
 
 async def test_behind_a_limiter_the_default_fan_out_loses_nothing_and_finds_the_rate() -> None:
-    # 50/s: a rate a loaded machine still sustains (starved of CPU, the client itself is
-    # the limit, and the pace it finds is rightly lower).
-    rate, n = 50.0, 250
+    rate, n = 100.0, 500
     keys = [f"sk_sandbox_org{i}" for i in range(n)]
     ticks: list[Progress] = []
     with serving(rate_limit=rate, burst=10) as (sb, url):
