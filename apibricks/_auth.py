@@ -72,25 +72,28 @@ def hide_key(key: str | SecretKey) -> SecretKey: ...
 def hide_key(key: None) -> None: ...
 def hide_key(key: str | SecretKey | None) -> SecretKey | None:
     """``key`` wrapped (unchecked, never raising), so a caller can drop the raw name at once."""
-    return None if key is None else SecretKey(key)
+    if key is None or isinstance(key, SecretKey):  # immutable: no need for a copy
+        return key
+    return SecretKey(key)
 
 
 def _check(secret: SecretKey) -> SecretKey:
     """``secret`` if its key can be sent as a header value, else `APIKeyError`."""
-    if not isinstance(secret.reveal(), str):
-        raise APIKeyError(f"The API key must be a str, not {type(secret.reveal()).__name__}.")
-    if not secret.reveal().strip():
+    # Read through the object, never into a local: a failing check's frame holds no key.
+    if not isinstance(secret._value, str):
+        raise APIKeyError(f"The API key must be a str, not {type(secret._value).__name__}.")
+    if not secret._value.strip():
         raise APIKeyError("The API key is empty.")
-    if "\r" in secret.reveal() or "\n" in secret.reveal():
+    if "\r" in secret._value or "\n" in secret._value:
         raise APIKeyError("The API key contains a line break (CR or LF) and was refused.")
-    if not secret.reveal().isprintable():
+    if not secret._value.isprintable():
         raise APIKeyError("The API key contains non-printable characters and was refused.")
     return secret
 
 
 def secret_key(key: str | SecretKey) -> SecretKey:
     """``key`` wrapped and checked: `APIKeyError` if it cannot be sent as a header value."""
-    secret = SecretKey(key)
+    secret = hide_key(key)
     del key  # from here on, this frame's locals show only the hint
     return _check(secret)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import os
 import platform
 import sys
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -296,40 +296,45 @@ class Transport:
         until the request is built (see `_exchange`), so no frame here holds it as text
         for a crash reporter to record.
         """
-        task = asyncio.current_task()
-        assert task is not None
-        self._in_flight.add(task)
         active = tracer()
         attempt = _Attempt(self._endpoint(path), key, self._headers(options), options, active)
+        if active is None:  # the usual case: no span to open, nothing to record
+            return await self._call(attempt)
         with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
             try:
-                # The first attempt costs no retry machinery; backoff takes over after a
-                # failure (outside the handler, so later errors are not chained to it).
-                failure: APIBricksError | None = None
-                try:
-                    await self._attempt(attempt)
-                except APIBricksError as error:
-                    failure = error
-                if failure is not None:
-                    await options.retrying(self._replay)(attempt, [failure])
-            except HookFailed as failed:
-                record_outcome(span, status=None, error=failed.error)
-                raise failed.error from None
-            except asyncio.CancelledError:
-                record_outcome(span, status=None, error=asyncio.CancelledError())
-                if not self._was_cancelled_only_by_close(task):
-                    raise
-                raise APIConnectionError(
-                    "The client was closed while this request was in flight.", retryable=False
-                ) from None
+                reply = await self._call(attempt)
             except BaseException as error:
                 status = getattr(error, "status_code", None)
                 record_outcome(span, status=status, error=error, resend=attempt.number - 1)
                 raise
-            finally:
-                self._in_flight.discard(task)
-            assert attempt.reply is not None
-            record_outcome(span, status=attempt.reply.status, error=None, resend=attempt.number - 1)
+            record_outcome(span, status=reply.status, error=None, resend=attempt.number - 1)
+            return reply
+
+    async def _call(self, attempt: _Attempt) -> Reply:
+        """The attempts of one call: the first costs no retry machinery; backoff takes over
+        after a failure (outside the handler, so later errors are not chained to it)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        try:
+            failure: APIBricksError | None = None
+            try:
+                await self._attempt(attempt)
+            except APIBricksError as error:
+                failure = error
+            if failure is not None:
+                await attempt.options.retrying(self._replay)(attempt, [failure])
+        except HookFailed as failed:
+            raise failed.error from None
+        except asyncio.CancelledError:
+            if not self._was_cancelled_only_by_close(task):
+                raise
+            raise APIConnectionError(
+                "The client was closed while this request was in flight.", retryable=False
+            ) from None
+        finally:
+            self._in_flight.discard(task)
+        assert attempt.reply is not None
         return attempt.reply
 
     def _endpoint(self, path: str) -> tuple[URL, str]:
@@ -364,56 +369,65 @@ class Transport:
         await self._attempt(attempt)
 
     async def _attempt(self, attempt: _Attempt) -> None:
+        """One attempt, in its start slot when a fan-out paces it, in a span when tracing."""
         attempt.number += 1
-        options = attempt.options
-        session = self.session()
         lane = current_lane.get()  # set inside a fan-out: every attempt keeps its pace
         slot = await lane.acquire() if lane is not None else 0.0
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        attempt.answered(None, None)
-        with call_span(
-            attempt.tracer, "GET", client=True, url=attempt.start, resend=attempt.number - 1
-        ) as span:
+        active = attempt.tracer
+        if active is None:
+            await self._try(attempt, lane, slot)
+            return
+        resend = attempt.number - 1
+        with call_span(active, "GET", client=True, url=attempt.start, resend=resend) as span:
             try:
-                if "request" in options.hooks:
-                    event = attempt.event("request", attempt.start)
-                    await run_hooks(options.hooks["request"], event)
-                # One deadline over the whole attempt: redirects, body read and inflation
-                # (aiohttp runs no timers of its own: one per attempt is enough).
-                async with _deadline(options.timeout):
-                    await self._exchange(session, attempt, started, lane, slot)
-                record_outcome(span, status=attempt.status, error=None)
+                await self._try(attempt, lane, slot)
             except (APIBricksError, HookFailed) as raised:
                 cause = raised.error if isinstance(raised, HookFailed) else raised
                 record_outcome(span, status=attempt.status, error=cause)
                 raise
-            except asyncio.TimeoutError as exc:
-                timed_out = APITimeoutError(
-                    f"Request timed out after {options.timeout} s (attempt {attempt.number})."
+            record_outcome(span, status=attempt.status, error=None)
+
+    async def _try(self, attempt: _Attempt, lane: Lane | None, slot: float) -> None:
+        """Hooks and the exchange under one deadline; every failure as an `APIBricksError`."""
+        options = attempt.options
+        session = self.session()
+        started = time.monotonic()  # asyncio's clock
+        attempt.answered(None, None)
+        try:
+            if "request" in options.hooks:
+                event = attempt.event("request", attempt.start)
+                await run_hooks(options.hooks["request"], event)
+            # One deadline over the whole attempt: redirects, body read and inflation
+            # (aiohttp runs no timers of its own: one per attempt is enough).
+            if options.timeout is None:
+                await self._exchange(session, attempt, started, lane, slot)
+            else:
+                async with _timeout(options.timeout):
+                    await self._exchange(session, attempt, started, lane, slot)
+        except (APIBricksError, HookFailed):
+            raise
+        except asyncio.TimeoutError as exc:
+            raise APITimeoutError(
+                f"Request timed out after {options.timeout} s (attempt {attempt.number})."
+            ) from exc
+        except RecursionError:
+            raise  # a bug, not a network failure: never retried as one
+        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+            # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
+            # pool is closed under a request (ours, or an injected session by its owner).
+            raise _connection_error(exc, attempt.secret) from exc
+        finally:
+            attempt.elapsed = time.monotonic() - started
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "GET %s -> %s in %.1f ms (attempt %d, request id %s, key %s)",
+                    safe_url(attempt.url),
+                    attempt.status if attempt.status is not None else "no response",
+                    attempt.elapsed * 1000,
+                    attempt.number,
+                    attempt.request_id or "-",
+                    attempt.key_hint,
                 )
-                record_outcome(span, status=None, error=timed_out)
-                raise timed_out from exc
-            except RecursionError:
-                raise  # a bug, not a network failure: never retried as one
-            except (aiohttp.ClientError, OSError, RuntimeError) as exc:
-                # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
-                # pool is closed under a request (ours, or an injected session by its owner).
-                failed = _connection_error(exc, attempt.secret)
-                record_outcome(span, status=None, error=failed)
-                raise failed from exc
-            finally:
-                attempt.elapsed = loop.time() - started
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug(
-                        "GET %s -> %s in %.1f ms (attempt %d, request id %s, key %s)",
-                        safe_url(attempt.url),
-                        attempt.status if attempt.status is not None else "no response",
-                        attempt.elapsed * 1000,
-                        attempt.number,
-                        attempt.request_id or "-",
-                        attempt.key_hint,
-                    )
 
     async def _exchange(
         self,
@@ -425,12 +439,10 @@ class Transport:
     ) -> None:
         """One attempt: follow same-origin redirects by hand, read the body under the cap."""
         options = attempt.options
-        loop = asyncio.get_running_loop()
         url = attempt.start
         followed: set[tuple[URL, URL]] = set()
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url = url
-            attempt.answered(None, None)
             async with session.get(
                 url,
                 headers={**attempt.headers, "Authorization": attempt.key.reveal()},
@@ -446,13 +458,14 @@ class Transport:
                     lane.observe(slot, status, response.headers)
                 if status in _REDIRECTS:
                     url = _redirect_target(url, response, followed, attempt.secret)
+                    attempt.answered(None, None)  # a failure from here on got no reply
                     continue
                 ok = 200 <= status < 300
                 if ok:
                     body = await read_body(response, options.max_response_bytes, cut=False)
                 else:
                     body = await read_body(response, ERROR_BODY_LIMIT, cut=True)
-                attempt.elapsed = loop.time() - started
+                attempt.elapsed = time.monotonic() - started
                 if "response" in options.hooks:
                     event = attempt.event(
                         "response",
@@ -510,14 +523,6 @@ async def _run_on(
         ) from None
 
 
-def _deadline(timeout: float | None) -> contextlib.AbstractAsyncContextManager[object]:
-    """One deadline (``asyncio.timeout``; its backport on 3.10), or none."""
-    if timeout is None:
-        return _NO_DEADLINE
-    return _timeout(timeout)
-
-
-_NO_DEADLINE: Final = contextlib.nullcontext()
 _NOT_READ: Final[Any] = object()
 _NO_AIOHTTP_TIMEOUT: Final = aiohttp.ClientTimeout()
 
