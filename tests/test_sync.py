@@ -1,10 +1,11 @@
-"""The generated sync facade: same surface as `AsyncClient`, on a private loop thread.
+"""The generated sync facade: same surface as `AsyncClient`, on a private event loop.
 
 Real HTTP against the sandbox on loopback, served from its own thread (a sync call blocks
 the calling thread, so the server must not share it). Scenarios shared with the async
 client (decoding, errors, retries, headers) run through the ``facade`` fixture in the
-other test modules; this module covers what only the sync facade has: the loop thread's
-lifecycle, threads, forks, interruption, and the generator that writes it.
+other test modules; this module covers what only the sync facade has: who runs the loop
+(the caller's thread, or the loop thread), its lifecycle, threads, forks, interruption,
+and the generator that writes it.
 """
 
 from __future__ import annotations
@@ -69,9 +70,20 @@ def pending_tasks(client: apibricks.Client) -> list[asyncio.Task[Any]]:
     async def others() -> list[asyncio.Task[Any]]:
         return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
-    loop = client._loop._loop
-    assert loop is not None
-    return asyncio.run_coroutine_threadsafe(others(), loop).result(5)
+    return client._loop.run(others())
+
+
+def threads_of_requests() -> tuple[list[threading.Thread], dict[str, Any]]:
+    """A list that fills with the thread each request is sent from, and the hooks to pass."""
+    threads: list[threading.Thread] = []
+    return threads, {"request": [lambda event: threads.append(threading.current_thread())]}
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
 
 
 def run_script(script: str) -> subprocess.CompletedProcess[str]:
@@ -168,7 +180,8 @@ def test_views_do_not_close_the_pool(url: str) -> None:
         with view:
             assert view.invoices.list_paid()
         assert client.with_api_key("sk_sandbox_view").invoices.list_paid()
-        assert len(loop_threads()) == 1
+        loop = client._loop._loop
+        assert loop is not None and not loop.is_closed() and not client.is_closed
 
 
 # -- fan_out ---------------------------------------------------------------------------------
@@ -231,7 +244,7 @@ def test_one_client_from_twenty_threads(url: str) -> None:
 
         with ThreadPoolExecutor(20) as pool:
             assert list(pool.map(call, range(100))) == [2] * 100
-        assert len(loop_threads()) == 1
+        assert len(loop_threads()) <= 1
 
 
 def test_twenty_threads_are_served_concurrently(server: sandbox.Sandbox) -> None:
@@ -252,13 +265,17 @@ def test_twenty_threads_are_served_concurrently(server: sandbox.Sandbox) -> None
 def test_after_fork_the_child_gets_its_own_loop_and_session(url: str) -> None:
     with apibricks.Client(api_key=KEY, base_url=url) as client:
         assert client.invoices.list_paid()
-        parent_thread = client._loop._thread
+        assert list(client.fan_out(["sk_sandbox_f"], LIST_PAID))  # starts the loop thread
+        parent_loop, parent_thread = client._loop._loop, client._loop._thread
+        assert parent_thread is not None
         pid = os.fork()
         if pid == 0:  # the child: never return into pytest
             status = 3
             try:
                 fresh = len(client.invoices.list_paid()) == 2
-                fresh = fresh and client._loop._thread is not parent_thread
+                fresh = fresh and client._loop._loop not in (None, parent_loop)
+                fresh = fresh and len(list(client.fan_out(["sk_sandbox_f"], LIST_PAID))) == 1
+                fresh = fresh and client._loop._thread not in (None, parent_thread)
                 client.close()
                 status = 0 if fresh and not loop_threads() else 2
             except BaseException as error:
@@ -268,8 +285,9 @@ def test_after_fork_the_child_gets_its_own_loop_and_session(url: str) -> None:
         _, wait_status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(wait_status) == 0
         # The child closed only what it created: the parent's loop and pool work on.
-        assert client._loop._thread is parent_thread
+        assert client._loop._loop is parent_loop and client._loop._thread is parent_thread
         assert len(client.invoices.list_paid()) == 2
+        assert len(list(client.fan_out(["sk_sandbox_f"], LIST_PAID))) == 1
 
 
 # -- interruption ------------------------------------------------------------------------------
@@ -404,12 +422,18 @@ def test_ctrl_c_in_a_script_leaves_no_warning() -> None:
 # -- cleanup -----------------------------------------------------------------------------------
 
 
-def test_a_dropped_client_is_cleaned_up(url: str) -> None:
+@pytest.mark.parametrize("loop_thread", [False, True], ids=["driven-only", "with-loop-thread"])
+def test_a_dropped_client_is_cleaned_up(url: str, loop_thread: bool) -> None:
     client = apibricks.Client(api_key=KEY, base_url=url)
     client.invoices.list_paid()
-    assert len(loop_threads()) == 1
+    if loop_thread:
+        assert list(client.fan_out([KEY], LIST_PAID))
+        assert len(loop_threads()) == 1
+    loop = client._loop._loop
+    assert loop is not None
     del client
     gc.collect()
+    assert loop.is_closed()
     assert not loop_threads()
 
 
