@@ -184,6 +184,113 @@ def test_views_do_not_close_the_pool(url: str) -> None:
         assert loop is not None and not loop.is_closed() and not client.is_closed
 
 
+# -- who runs the loop -----------------------------------------------------------------------
+
+
+def test_an_uncontended_call_runs_on_the_callers_own_thread(url: str) -> None:
+    """No hand-off to another thread: the script's thread runs the client's loop itself."""
+    threads, hooks = threads_of_requests()
+    with apibricks.Client(api_key=KEY, base_url=url, event_hooks=hooks) as client:
+        assert len(client.invoices.list_paid()) == 2
+        assert len(client.invoices.list_paid()) == 2
+        assert threads == [threading.current_thread()] * 2
+        assert not loop_threads()  # never needed, never started
+        assert asyncio._get_running_loop() is None  # the loop let go of this thread
+
+
+async def test_inside_a_running_loop_the_call_runs_on_the_loop_thread(url: str) -> None:
+    threads, hooks = threads_of_requests()
+    with apibricks.Client(api_key=KEY, base_url=url, event_hooks=hooks) as client:
+        assert len(client.invoices.list_paid()) == 2
+        assert [t.name for t in threads] == ["apibricks-loop"]
+    assert not loop_threads()
+
+
+def test_calling_the_client_on_its_own_loop_raises(url: str) -> None:
+    """A hook (it runs on the loop) calling the blocking client would wait for itself."""
+    hooks: dict[str, Any] = {"request": [lambda event: client.invoices.list_paid()]}
+    with apibricks.Client(api_key=KEY, base_url=url, event_hooks=hooks) as client:
+        with pytest.raises(RuntimeError, match="own loop thread"):
+            client.invoices.list_paid()  # driven by this thread
+        (outcome,) = client.fan_out([KEY], LIST_PAID)  # on the loop thread
+        assert "own loop thread" in str(outcome.error)
+        assert not pending_tasks(client)
+
+
+def test_a_call_arriving_while_another_thread_runs_the_loop_is_served_at_once(
+    server: sandbox.Sandbox,
+) -> None:
+    """Not after the driving caller's (30 s) call ends; and close() cancels that call."""
+    threads, hooks = threads_of_requests()
+    client = apibricks.Client(base_url=server.test_url, event_hooks=hooks, max_retries=0)  # type: ignore[attr-defined]
+    stuck = "sk_sandbox_stuck~slow30"
+    errors: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            client.with_api_key(stuck).invoices.list_paid()
+        except BaseException as error:
+            errors.append(error)
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    server.wait_until(lambda: server.requests_for(stuck) > 0)
+    started = time.monotonic()
+    assert len(client.with_api_key("sk_sandbox_quick").invoices.list_paid()) == 2
+    assert time.monotonic() - started < 5
+    assert threads == [driver, driver]  # both sent by the thread running the loop
+    assert driver.is_alive()
+    client.close()
+    driver.join(10)
+    assert not driver.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], apibricks.APIBricksError), errors
+    assert not loop_threads()
+
+
+def test_a_driver_whose_call_ends_first_hands_the_loop_on(server: sandbox.Sandbox) -> None:
+    """Calls still pending when the driving caller returns finish on the loop thread; once
+    they are done, the loop is free for a caller's own thread again."""
+    responded: list[threading.Thread] = []
+    hooks = {"response": [lambda event: responded.append(threading.current_thread())]}
+    with apibricks.Client(base_url=server.test_url, event_hooks=hooks) as client:  # type: ignore[attr-defined]
+        first, second = "sk_sandbox_first~latency300", "sk_sandbox_second~latency600"
+        ended: list[str] = []
+
+        def call(key: str) -> None:
+            assert len(client.with_api_key(key).invoices.list_paid()) == 2
+            ended.append(key)
+
+        driver = threading.Thread(target=call, args=(first,))
+        driver.start()
+        server.wait_until(lambda: server.requests_for(first) > 0)
+        other = threading.Thread(target=call, args=(second,))
+        other.start()
+        other.join(10)
+        driver.join(10)
+        assert ended == [first, second]
+        assert responded[0] is driver
+        assert [t.name for t in responded[1:]] == ["apibricks-loop"]
+        wait_for(lambda: client._loop._runner is None)
+        responded.clear()
+        assert len(client.with_api_key("sk_sandbox_again").invoices.list_paid()) == 2
+        assert responded == [threading.current_thread()]
+
+
+def test_a_paused_fan_out_keeps_fetching_in_the_background(url: str) -> None:
+    """Between two items (the caller busy elsewhere) the other keys' requests go on."""
+    responses = threading.Semaphore(0)
+    hooks = {"response": [lambda event: responses.release()]}
+    keys = ["sk_sandbox_quick", "sk_sandbox_slow~latency300"]
+    with (
+        apibricks.Client(base_url=url, event_hooks=hooks) as client,
+        contextlib.closing(client.fan_out(keys, LIST_PAID, concurrency=2)) as outcomes,
+    ):
+        assert next(outcomes).index == 0
+        assert responses.acquire(timeout=10)  # the quick one's
+        assert responses.acquire(timeout=10), "nothing ran the loop while paused"
+        assert next(outcomes).index == 1
+
+
 # -- fan_out ---------------------------------------------------------------------------------
 
 
@@ -352,8 +459,9 @@ def test_an_interrupted_call_is_cancelled_on_the_loop(
     expected: type[BaseException],
 ) -> None:
     previous = signal.signal(signum, handler)
+    threads, hooks = threads_of_requests()
     try:
-        with apibricks.Client(api_key=KEY, base_url=hanging.url) as client:
+        with apibricks.Client(api_key=KEY, base_url=hanging.url, event_hooks=hooks) as client:
 
             def interrupt() -> None:
                 if hanging.request_seen.wait(10):
@@ -365,7 +473,8 @@ def test_an_interrupted_call_is_cancelled_on_the_loop(
                 client.invoices.list_paid()
             assert time.monotonic() - started < 5
             assert hanging.hung_up.wait(5), "the connection was left open"
-            assert not pending_tasks(client)
+            assert threads == [threading.main_thread()]  # interrupted while driving the loop
+            assert not pending_tasks(client)  # the loop runs the next call
     finally:
         signal.signal(signum, previous)
 

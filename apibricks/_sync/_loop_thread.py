@@ -162,7 +162,8 @@ class LoopThread:
             try:
                 return loop.run_until_complete(task)
             except BaseException as error:
-                _settle(loop, task)
+                if not (isinstance(error, Exception) and task.done()):  # interrupted
+                    _settle(loop, task)
                 if isinstance(error, asyncio.CancelledError) and self._closed:
                     raise _closed_error() from None  # cancelled by close() from another thread
                 raise
@@ -434,15 +435,21 @@ class _Call(Generic[T]):
 
 
 def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-    """After an exception out of the loop: cancel ``task`` and run its cancellation to the
-    end on this thread, as ``asyncio.run`` does; or mark its exception retrieved."""
-    if not task.done():
-        task.cancel()
-        # The exception that interrupted the call is the one to raise, not this one.
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            loop.run_until_complete(task)
-    elif not task.cancelled():
-        task.exception()  # else asyncio logs "exception was never retrieved"
+    """After an exception from outside ``task`` stopped the loop (Ctrl-C): cancel ``task``
+    and run its cancellation to the end on this thread, as ``asyncio.run`` does, and what
+    its end left scheduled (its connection's closing), since nothing else may run the
+    loop until the next call."""
+    task.cancel()
+    # The exception that interrupted the call is the one to raise, not one from here.
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        loop.run_until_complete(_unwound(task))
+
+
+async def _unwound(task: asyncio.Task[Any]) -> None:
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved: else asyncio logs "exception was never retrieved"
+    await asyncio.sleep(0)  # one more turn for the callbacks its end scheduled
 
 
 async def _anext(agen: AsyncIterator[T]) -> T | _End:
