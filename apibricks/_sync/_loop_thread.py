@@ -135,7 +135,6 @@ class LoopThread:
             finally:
                 with self._cond:
                     self._iterators -= 1
-                    self._stop_background_if_unwanted()
 
     def close(self) -> None:
         """Run ``on_close`` on the loop, then wind the loop down and stop the thread."""
@@ -151,14 +150,19 @@ class LoopThread:
     def _drive(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T | _Busy:
         """Run ``coro`` on the loop on this thread, unless another thread uses the loop."""
         driving = False
+        task: asyncio.Task[T] | None = None
         try:
             with self._cond:
-                if self._runner is not None or self._wanted() or self._closed:
-                    return _Busy.BUSY
+                while self._runner is not None or self._wanted() or self._closed:
+                    if self._wanted() or self._closed or not self._in_background:
+                        return _Busy.BUSY
+                    # The loop thread has the loop with nothing to run (it served other
+                    # threads, or a caller inside a running loop): take it back, once.
+                    loop.call_soon_threadsafe(self._stop_background)
+                    self._cond.wait()
                 driving = True
                 self._runner = threading.get_ident()
-            task: asyncio.Task[T] = loop.create_task(coro)
-            self._driven = task
+            task = self._driven = loop.create_task(coro)
             try:
                 return loop.run_until_complete(task)
             except BaseException as error:
@@ -167,6 +171,10 @@ class LoopThread:
                 if isinstance(error, asyncio.CancelledError) and self._closed:
                     raise _closed_error() from None  # cancelled by close() from another thread
                 raise
+        except BaseException:
+            if task is None:
+                coro.close()
+            raise
         finally:
             if driving:
                 self._driven = None
@@ -210,7 +218,6 @@ class LoopThread:
         finally:
             with self._cond:
                 self._submitted -= 1
-                self._stop_background_if_unwanted()
 
     def _start_background(self) -> None:
         """Wake the background thread, starting it the first time (under the lock)."""
@@ -235,6 +242,7 @@ class LoopThread:
                         self._in_background = False
                     if not self._closed:
                         self._runner = None
+                        self._cond.notify_all()  # a caller may be waiting to take it back
                 else:
                     self._cond.wait()
             if self._runner is None and self._loop is not None:
@@ -243,15 +251,14 @@ class LoopThread:
                 return
         self._wind_down()
 
-    def _stop_background_if_unwanted(self) -> None:
-        """Under the lock: have the background thread stop running the loop if idle."""
-        if self._in_background and not self._wanted() and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._stop_background)
-
     def _stop_background(self) -> None:
-        """On the loop. Decides again there: a call may have arrived meanwhile."""
-        if self._in_background and not self._wanted():
-            asyncio.get_running_loop().stop()
+        """On the loop, for a caller taking the loop back. Decides again here: a call may
+        have arrived meanwhile, which the waiting caller then hands over as well."""
+        with self._cond:
+            if self._in_background and not self._wanted():
+                asyncio.get_running_loop().stop()
+            else:
+                self._cond.notify_all()
 
     # -- closing -------------------------------------------------------------------------
 
