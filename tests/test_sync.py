@@ -471,6 +471,34 @@ def test_an_interrupted_call_is_cancelled_on_the_loop(
         signal.signal(signum, previous)
 
 
+@needs_signals
+def test_ctrl_c_while_driving_cancels_the_call_rather_than_raising_inside_the_loop(
+    url: str,
+) -> None:
+    """As ``asyncio.Runner`` does: the loop's work on this thread is never cut in the middle
+    (here a hook, elsewhere asyncio's own bookkeeping); the call is cancelled, then
+    KeyboardInterrupt follows."""
+    finished: list[str] = []
+
+    def ctrl_c_in_a_hook(event: apibricks.HookEvent) -> None:
+        if not finished:
+            signal.raise_signal(signal.SIGINT)  # its handler runs right here, on return
+        finished.append(event.event)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        hooks = {"request": [ctrl_c_in_a_hook]}
+        with apibricks.Client(api_key=KEY, base_url=url, event_hooks=hooks) as client:
+            with pytest.raises(KeyboardInterrupt):
+                client.invoices.list_paid()
+            assert finished == ["request"]  # the hook ran to its end
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            assert not pending_tasks(client)
+            assert len(client.invoices.list_paid()) == 2
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_closing_under_a_call_in_flight_fails_that_call_cleanly(hanging: HangingServer) -> None:
     client = apibricks.Client(api_key=KEY, base_url=hanging.url, max_retries=0)
     errors: list[BaseException] = []
