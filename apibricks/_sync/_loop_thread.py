@@ -87,7 +87,10 @@ class LoopThread:
         self._runner: int | None = None  # ident of the thread running or winding down the loop
         self._in_background = False  # the background thread is inside run_forever
         self._driven: asyncio.Task[Any] | None = None  # a caller's own call, while it drives
-        self._submitted = 0  # calls handed to whoever runs the loop, not yet returned
+        # Calls handed to whoever runs the loop: counted in by the callers (under the lock)
+        # and out as they finish, on the loop; one thread at a time runs it, so no lock is
+        # needed there, and a caller woken with its result takes no lock on its way out.
+        self._calls_in = self._calls_out = 0
         self._iterators = 0  # open iterate() generators: background progress wanted
         self._pid = os.getpid()
         self._closed = False
@@ -152,7 +155,7 @@ class LoopThread:
 
     def _wanted(self) -> bool:
         """Whether the background thread should run the loop (under the lock)."""
-        return self._submitted > 0 or (self._iterators > 0 and not self._closed)
+        return self._calls_in != self._calls_out or (self._iterators > 0 and not self._closed)
 
     def _drive(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T | _Busy:
         """Run ``coro`` on the loop on this thread, unless another thread uses the loop."""
@@ -217,7 +220,7 @@ class LoopThread:
             if self._closed:
                 coro.close()
                 raise _closed_error()
-            self._submitted += 1
+            self._calls_in += 1
             if self._runner is None:
                 self._start_background()
         try:
@@ -231,9 +234,6 @@ class LoopThread:
             if not call.finished:
                 call.cancel_and_wait(loop)
             raise
-        finally:
-            with self._cond:
-                self._submitted -= 1
 
     def _start_background(self) -> None:
         """Wake the background thread, starting it the first time (under the lock)."""
@@ -302,7 +302,7 @@ class LoopThread:
             _ABANDONED_AFTER_FORK.append(self._loop)
         self._loop = self._executor = self._thread = self._runner = self._driven = None
         self._in_background = False
-        self._submitted = self._iterators = 0
+        self._calls_in = self._calls_out = self._iterators = 0
         self._pid = os.getpid()
 
     def _shutdown(self, *, start: bool) -> None:
@@ -419,8 +419,10 @@ class _Call(Generic[T]):
             self._finish(None)
 
     def _finish(self, error: BaseException | None) -> None:
+        """On the loop: the outcome is in; wake the caller."""
         self.error = error
         self.finished = True
+        self.owner._calls_out += 1
         self.done.release()
 
     def wait(self, loop: asyncio.AbstractEventLoop) -> T:
