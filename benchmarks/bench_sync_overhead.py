@@ -41,7 +41,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from _per_call import Timings, added, time_rounds
+from _per_call import Timings, added, round_order, time_rounds
 from _sandbox_process import sandbox_process
 
 import apibricks
@@ -266,7 +266,7 @@ def from_a_plain_thread(
         cpu: dict[str, list[float]] = {label: [] for label in batches}
         labels = list(batches)
         for r in range(rounds):
-            for label in labels[r % len(labels) :] + labels[: r % len(labels)]:
+            for label in round_order(labels, r):
                 these: list[float] = []
                 gc.collect()
                 cpu_start = cpu_clock()
