@@ -598,6 +598,54 @@ def test_dropped_and_unclosed_clients_leave_no_warning() -> None:
     assert result.stdout.split() == ["0", "exiting"]
 
 
+def test_closed_from_inside_a_running_loop_after_plain_calls(url: str) -> None:
+    """This thread ran the loop for its calls, but cannot while its own loop runs: the
+    loop thread, started for it, winds the client's loop down."""
+    client = apibricks.Client(api_key=KEY, base_url=url)
+    assert len(client.invoices.list_paid()) == 2
+    loop = client._loop._loop
+    assert loop is not None and not loop_threads()
+
+    async def close() -> None:
+        client.close()
+
+    asyncio.run(close())
+    assert client.is_closed and loop.is_closed()
+    assert not loop_threads()
+
+
+def test_a_client_collected_on_its_own_loop_closes_there_without_warnings() -> None:
+    result = run_script(
+        """
+        import gc
+        import apibricks
+        from apibricks import sandbox
+
+        with sandbox.serve_in_thread() as url:
+            holder = [apibricks.Client(base_url=url)]
+            runner = holder[0]._loop
+
+            async def operation(org):
+                holder.clear()
+                gc.collect()  # the client's last reference goes, on its own loop thread
+                return await org.invoices.list_paid()
+
+            outcomes = holder[0].fan_out(["sk_sandbox_a"], operation)
+            try:
+                print([o.ok for o in outcomes])
+            except apibricks.APIBricksError as error:
+                print("closed" if "closed" in str(error) else repr(error))
+            runner._thread.join(10)
+            print(runner.closed, runner._thread.is_alive(), runner._loop is None)
+        """
+    )
+    assert_clean(result)
+    assert result.stdout.split() in (
+        ["closed", "True", "False", "True"],
+        ["[False]", "True", "False", "True"],
+    )
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 def test_open_close_cycles_leak_no_thread_and_no_fd(url: str) -> None:
     def cycle() -> None:
