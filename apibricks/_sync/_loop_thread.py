@@ -276,7 +276,7 @@ class LoopThread:
             else:
                 self._cond.notify_all()
 
-    # -- closing -------------------------------------------------------------------------
+    # -- the loop's life: created on first use, forgotten after a fork, wound down once --
 
     def _get_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
