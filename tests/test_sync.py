@@ -471,6 +471,45 @@ def test_an_interrupted_call_is_cancelled_on_the_loop(
         signal.signal(signum, previous)
 
 
+def test_threads_calling_in_a_loop_while_the_client_closes_all_end_cleanly(
+    server: sandbox.Sandbox,
+) -> None:
+    """Plain calls, fan-outs and a caller inside a running loop, all at once, so the loop
+    passes between the callers' threads and the loop thread; then close() in the middle."""
+    client = apibricks.Client(base_url=server.test_url, max_retries=0)  # type: ignore[attr-defined]
+    ended: list[BaseException] = []
+
+    def caller(i: int) -> None:
+        try:
+            while True:
+                if i % 3 == 0:
+                    outcomes = list(client.fan_out([f"sk_sandbox_f{i}", "sk_sandbox_g"], LIST_PAID))
+                    assert all(o.ok or "closed" in str(o.error) for o in outcomes)
+                else:
+                    assert len(client.with_api_key(f"sk_sandbox_w{i}").invoices.list_paid()) == 2
+        except BaseException as error:
+            ended.append(error)
+
+    def caller_in_a_loop() -> None:
+        async def calls() -> None:
+            caller(1)
+
+        asyncio.run(calls())
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(5)]
+    threads.append(threading.Thread(target=caller_in_a_loop))
+    for thread in threads:
+        thread.start()
+    server.wait_until(lambda: server.total_requests >= 300, timeout=30)
+    client.close()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(ended) == len(threads)
+    assert all(isinstance(e, apibricks.APIBricksError) and "closed" in str(e) for e in ended), ended
+    assert not loop_threads()
+
+
 @needs_signals
 def test_ctrl_c_while_driving_cancels_the_call_rather_than_raising_inside_the_loop(
     url: str,
