@@ -2,11 +2,12 @@
 
 Every call is timed on its own. A round runs each contender ``calls`` times back to back
 (as a script calling in a loop does), the contenders in an order that rotates from round
-to round, so drift and the machine's other load fall on all of them alike. A contender is
-summarized by the median of all its calls; "what B adds over A" is the difference of
-those two medians, taken from the same rounds, with the spread of the same difference
-round by round beside it: one number from one noisy median minus another from a
-different run is how two scripts once reported 45 and 71 µs for the same facade.
+to round and reverses every other round, so drift, the machine's other load and what ran
+just before fall on all of them alike. A contender is summarized by the median of all its
+calls; "what B adds over A" is the difference of those two medians, taken from the same
+rounds, with the spread of the same difference round by round beside it: one number from
+one noisy median minus another from a different run is how two scripts once reported 45
+and 71 µs for the same facade.
 """
 
 from __future__ import annotations
@@ -79,6 +80,16 @@ def added(slow: Timings, fast: Timings) -> Added:
     return Added(slow.median - fast.median, slow.mean - fast.mean, per_round, cpu)
 
 
+def round_order(labels: list[str], r: int) -> list[str]:
+    """Round ``r``'s order: rotated, and reversed every other round. Rotation alone keeps
+    each contender after the same neighbour, and what ran just before matters here (one
+    sync client measured 110 or 200 µs slower than the async one, as it ran after another
+    sync client or after the async one, whose batch leaves the loop thread's core idle)."""
+    shift = r % len(labels)
+    order = labels[shift:] + labels[:shift]
+    return order[::-1] if r % 2 else order
+
+
 async def time_rounds(
     contenders: Mapping[str, Callable[[], Any]], rounds: int, calls: int, warm_up: int = 20
 ) -> dict[str, Timings]:
@@ -102,8 +113,7 @@ async def time_rounds(
     cpu: dict[str, list[float]] = {label: [] for label in labels}
     clock, cpu_clock = time.perf_counter, time.process_time
     for r in range(rounds):
-        shift = r % len(labels)
-        for label in labels[shift:] + labels[:shift]:
+        for label in round_order(labels, r):
             call, these = contenders[label], []
             gc.collect()  # every batch starts with the same (empty) debt
             cpu_start = cpu_clock()

@@ -2,28 +2,34 @@
 
 The sandbox runs in its own process (its loop and GIL do not compete with ours) and
 answers one invoice, so the request itself is as cheap as it gets and the difference is
-the facade: handing the coroutine to the loop thread and waking the caller. Timed the way
-``bench_small_request.py`` times it (``_per_call.py``: every call timed, contenders in
-rotated rounds, medians of all calls), inside an event loop (the sync call blocks it, as
-sync code in a notebook does), each client on its own warm keep-alive connection. A
-second pair isolates the hand-off with no I/O at all, and a bare two-thread ping-pong
-shows this machine's floor for any thread hand-off. ``--before REF`` adds a third client
-whose loop thread is REF's ``_loop_thread.py`` (e.g. ``main``), for a before/after in one
-run. On Linux it also counts how often the calling thread sleeps per call. Last, from a
-plain thread (no running loop), it times what no hand-off at all would cost: the caller's
-own thread driving a private loop with ``run_until_complete`` per call (the lower bound of
-a design without a loop thread), beside ``Client`` and a batch of awaits on that loop.
+the facade. Every call is timed, contenders in rotated rounds, medians of all calls
+(``_per_call.py``); each client on its own warm keep-alive connection.
+
+Two places a sync call comes from, two tables:
+
+- **A plain thread (a script)**, the case the target is for: ``Client`` runs the call on
+  its loop on the calling thread. Beside it: awaits in one loop run per batch (the
+  baseline) and ``loop.run_until_complete`` per call, what any design without a hand-off
+  costs at least.
+- **Inside a running event loop (a notebook cell)**: the call must go to the client's
+  loop thread. A no-I/O pair isolates that hand-off, and a bare two-thread ping-pong
+  shows this machine's floor for any hand-off; on Linux it also counts how often a
+  caller through the loop thread sleeps per call.
+
+``--before REF`` adds a client whose ``_loop_thread.py`` is REF's (e.g. ``main``) to both
+tables, for a before/after in one run.
 
     python benchmarks/bench_sync_overhead.py [--quick] [--rounds N] [--calls N] [--before REF]
 
-Prints markdown; the target is at most 60 µs added per call, median (reported, never
-asserted).
+Prints markdown; the target is at most 60 µs added per call, median, from a plain thread
+(reported, never asserted).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib.util
 import queue
 import subprocess
@@ -35,7 +41,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from _per_call import Timings, added, time_rounds
+from _per_call import Timings, added, round_order, time_rounds
 from _sandbox_process import sandbox_process
 
 import apibricks
@@ -45,7 +51,7 @@ KEY = "sk_sandbox_bench~n1"
 TARGET_US = 60.0  # issue 13
 ROOT = Path(__file__).resolve().parent.parent
 ASYNC, SYNC = "`await AsyncClient.invoices.list_paid()`", "`Client.invoices.list_paid()`"
-NOOP, NOOP_SYNC = "`await` a coroutine with no I/O", "the same coroutine through the loop thread"
+NOOP, NOOP_SYNC = "`await` a coroutine with no I/O", "the same coroutine through the sync facade"
 FLOOR = "floor: a token to another thread and back"
 RUN_UNTIL_COMPLETE = "`loop.run_until_complete(aclient.invoices.list_paid())`, this thread"
 
@@ -120,11 +126,9 @@ def sleeps_per_call(call: Callable[[], Any], calls: int) -> float | None:
 
 
 async def measure(
-    url: str, rounds: int, calls: int, before: str | None
-) -> tuple[dict[str, Timings], dict[str, ModuleType]]:
-    runners = {"": _loop_thread}
-    if before is not None:
-        runners[f", {before}'s loop thread"] = loop_thread_of(before)
+    url: str, rounds: int, calls: int, runners: dict[str, ModuleType]
+) -> dict[str, Timings]:
+    """Per-call timings inside a running loop: async, sync, no-I/O, and the hand-off floor."""
     floor, stop_floor = ping_pong()
     async with apibricks.AsyncClient(api_key=KEY, base_url=url) as aclient:
         clients = {suffix: sync_client(url, runner) for suffix, runner in runners.items()}
@@ -143,65 +147,96 @@ async def measure(
             for client in clients.values():
                 client._loop.close()
             stop_floor()
-    return times, {NOOP_SYNC + suffix: runner for suffix, runner in runners.items()}
+    return times
 
 
 def caller_sleeps(runner: ModuleType, calls: int = 2000) -> float | None:
-    """How often a script's thread sleeps per no-I/O call through ``runner``'s loop thread."""
+    """How often a caller inside a running loop sleeps per no-I/O call through ``runner``."""
 
     async def close() -> None:
         pass
+
+    async def count() -> float | None:
+        return sleeps_per_call(lambda: loop_thread.run(nothing()), calls)
 
     owner = type("Owner", (), {})()
     loop_thread = runner.LoopThread(owner, close)
     try:
         loop_thread.run(nothing())
-        return sleeps_per_call(lambda: loop_thread.run(nothing()), calls)
+        return asyncio.run(count())
     finally:
         loop_thread.close()
 
 
-def report(
-    times: dict[str, Timings], sleeps: dict[str, float | None], rounds: int, calls: int
-) -> Iterator[str]:
-    yield (
-        f"{rounds} rounds of {calls} calls per contender, rotated; 1 invoice per response, "
-        "sandbox in another process; every call timed, medians of all calls. CPU: this "
-        "process's CPU time per call (both threads for the sync client; the sandbox's "
-        "is not counted), median over rounds."
-    )
-    yield ""
+def table(times: dict[str, Timings]) -> Iterator[str]:
     yield "| Call | median µs | mean µs | p90 µs | CPU µs |"
     yield "|---|---:|---:|---:|---:|"
     for label, t in times.items():
         yield f"| {label} | {t.median:.1f} | {t.mean:.1f} | {t.p90:.1f} | {t.cpu_per_call:.1f} |"
     yield ""
+
+
+def added_by_sync(times: dict[str, Timings], where: str, target: bool) -> Iterator[str]:
     for label in times:
         if not label.startswith(SYNC):
             continue
         overhead = added(times[label], times[ASYNC])
-        verdict = "met" if overhead.median <= TARGET_US else "**not met**"
         which = label.removeprefix(SYNC) or " (this checkout)"
+        verdict = ""
+        if target:
+            met = "met" if overhead.median <= TARGET_US else "**not met**"
+            verdict = f"; target ≤ {TARGET_US:.0f} µs median: {met}"
+        yield f"- **Added by the sync facade{which}, {where}: {overhead.describe()}**{verdict}."
+
+
+def report_plain(times: dict[str, Timings], rounds: int, calls: int) -> Iterator[str]:
+    yield (
+        f"From a plain thread, no running loop (a script): {rounds} rounds of {calls} calls "
+        "per contender, rotated; 1 invoice per response, sandbox in another process; "
+        "every call timed, medians of all calls. CPU: this process's CPU time per call "
+        "(all its threads; the sandbox's is not counted), median over rounds."
+    )
+    yield ""
+    yield from table(times)
+    yield from added_by_sync(times, "from a plain thread", target=True)
+    if RUN_UNTIL_COMPLETE in times:
+        floor = added(times[RUN_UNTIL_COMPLETE], times[ASYNC])
         yield (
-            f"- **Added by the sync facade{which}: {overhead.describe()}**; target ≤ "
-            f"{TARGET_US:.0f} µs median: {verdict}."
+            f"- `run_until_complete` per call alone adds {floor.median:.1f} µs "
+            f"(CPU {floor.cpu:+.1f} µs)."
         )
+
+
+def report_in_loop(
+    times: dict[str, Timings], sleeps: dict[str, float | None], rounds: int, calls: int
+) -> Iterator[str]:
+    yield ""
+    yield (
+        f"Inside a running event loop (a notebook cell; the sync call blocks that loop): "
+        f"{rounds} rounds of {calls} calls, as above."
+    )
+    yield ""
+    yield from table(times)
+    yield from added_by_sync(times, "inside a running loop", target=False)
     for label, count in sleeps.items():
         handoff = added(times[label], times[NOOP])
         which = label.removeprefix(NOOP_SYNC) or " (this checkout)"
-        slept = "" if count is None else f"; a script's thread sleeps {count:.2f} times per call"
+        slept = "" if count is None else f"; the caller sleeps {count:.2f} times per call"
         yield (
-            f"- Loop-thread hand-off alone{which}: {handoff.median:.1f} µs "
+            f"- Hand-off to the loop thread alone{which}: {handoff.median:.1f} µs "
             f"(CPU {handoff.cpu:+.1f} µs){slept}."
         )
 
 
-def without_hand_off(url: str, rounds: int, calls: int) -> dict[str, Timings]:
+def from_a_plain_thread(
+    url: str, rounds: int, calls: int, runners: dict[str, ModuleType]
+) -> dict[str, Timings]:
     """Per-call timings on this (loop-less) thread: awaits in one loop run per batch, one
-    ``run_until_complete`` per call on the same loop and client, and the sync facade."""
+    ``run_until_complete`` per call on the same loop and client, and the sync facade(s)."""
     loop = asyncio.new_event_loop()
     aclient = apibricks.AsyncClient(api_key=KEY, base_url=url)
-    client = apibricks.Client(api_key=KEY, base_url=url)
+    clients = {suffix: sync_client(url, runner) for suffix, runner in runners.items()}
+    clock, cpu_clock = time.perf_counter, time.process_time
 
     async def awaits(times: list[float]) -> None:
         for _ in range(calls):
@@ -218,37 +253,32 @@ def without_hand_off(url: str, rounds: int, calls: int) -> dict[str, Timings]:
 
         return batch
 
-    clock = time.perf_counter
     batches: dict[str, Callable[[list[float]], None]] = {
         ASYNC: lambda times: loop.run_until_complete(awaits(times)),
         RUN_UNTIL_COMPLETE: per_call(lambda: loop.run_until_complete(aclient.invoices.list_paid())),
-        SYNC: per_call(client.invoices.list_paid),
     }
+    for suffix, client in clients.items():
+        batches[SYNC + suffix] = per_call(client.invoices.list_paid)
     try:
         for batch in batches.values():
             batch([])  # warm up
         times: dict[str, list[list[float]]] = {label: [] for label in batches}
+        cpu: dict[str, list[float]] = {label: [] for label in batches}
         labels = list(batches)
         for r in range(rounds):
-            for label in labels[r % len(labels) :] + labels[: r % len(labels)]:
+            for label in round_order(labels, r):
                 these: list[float] = []
+                gc.collect()
+                cpu_start = cpu_clock()
                 batches[label](these)
+                cpu[label].append((cpu_clock() - cpu_start) / calls * 1e6)
                 times[label].append(these)
     finally:
-        client.close()
+        for client in clients.values():
+            client._loop.close()
         loop.run_until_complete(aclient.close())
         loop.close()
-    return {label: Timings(rounds_, [0.0] * rounds) for label, rounds_ in times.items()}
-
-
-def report_without_hand_off(times: dict[str, Timings]) -> Iterator[str]:
-    yield ""
-    yield "From a plain thread, no running loop (rotated rounds as above):"
-    yield ""
-    yield "| Call | median µs | added over the awaits, µs |"
-    yield "|---|---:|---:|"
-    for label, t in times.items():
-        yield f"| {label} | {t.median:.1f} | {added(t, times[ASYNC]).median:.1f} |"
+    return {label: Timings(times[label], cpu[label]) for label in times}
 
 
 def main() -> int:
@@ -260,12 +290,15 @@ def main() -> int:
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 15)
     calls = args.calls or (50 if args.quick else 200)
+    runners = {"": _loop_thread}
+    if args.before is not None:
+        runners[f", {args.before}'s `_loop_thread.py`"] = loop_thread_of(args.before)
     with sandbox_process(invoices=1) as url:
-        times, runners = asyncio.run(measure(url, rounds, calls, args.before))
-        sleeps = {label: caller_sleeps(runner) for label, runner in runners.items()}
-        plain = without_hand_off(url, max(3, rounds // 2), calls)
-    print("\n".join(report(times, sleeps, rounds, calls)))
-    print("\n".join(report_without_hand_off(plain)))
+        plain = from_a_plain_thread(url, rounds, calls, runners)
+        times = asyncio.run(measure(url, max(3, rounds // 2), calls, runners))
+        sleeps = {NOOP_SYNC + suffix: caller_sleeps(runner) for suffix, runner in runners.items()}
+    print("\n".join(report_plain(plain, rounds, calls)))
+    print("\n".join(report_in_loop(times, sleeps, max(3, rounds // 2), calls)))
     return 0
 
 

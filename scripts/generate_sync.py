@@ -1,7 +1,7 @@
 """Generate the blocking facade ``apibricks/_sync/`` from the async classes (``--check``: compare).
 
 Not unasync: token rewriting (``await x`` -> ``x``) would make a second, blocking implementation,
-but ``Client`` runs the *same* async code on a private loop thread (``_loop_thread.py``). So each
+but ``Client`` runs the *same* async code on a private event loop (``_loop_thread.py``). So each
 public member of ``AsyncX`` becomes a hand-off in ``X``, derived from the AST: ``async def`` ->
 ``self._loop.run(...)``, async generators -> ``iterate``, a returned client -> a view on the same
 loop (from a classmethod: a new client), any other ``AsyncX`` (returned, or an attribute such as
@@ -31,22 +31,23 @@ OWN = {"LoopThread": "._loop_thread", "Iterator": "collections.abc", "hide_key":
 HIDE_KEY = "secret = hide_key(api_key)\ndel api_key  # crash reporters print locals: hint only\n"
 DROP_KEYS = "pending = {call}\ndel keys  # only the async side holds the keys now\n"
 WORDS = [(r"\basync (with|for)\b", r"\1"), (r"\bawait ", ""), (r"\baclosing\b", "closing")]
-ROOT_NOTE = """Calls run on a private event loop in a daemon thread that this client owns: started
-by the first call, stopped by `close` or the end of the ``with`` block (or when the client is
-garbage collected). One client may be shared by many threads, and works inside a running event
-loop too."""
-CALLBACK_NOTE = """Callables passed here run on the client's loop thread and receive the same
-async objects as with `AsyncClient`, so one lambda serves both clients."""
+ROOT_NOTE = """Calls run on a private event loop that this client owns: a plain call runs it on
+the calling thread; a daemon loop thread, started when first needed, runs it for calls from
+inside a running event loop, for calls arriving while another is in flight, and while a
+``fan_out`` iterator is open. `close` or the end of the ``with`` block (or garbage collection
+of the client) closes it. One client may be shared by many threads."""
+CALLBACK_NOTE = """Callables passed here run on the thread running the client's loop and receive
+the same async objects as with `AsyncClient`, so one lambda serves both clients."""
 MODULE = f'''{HEADER}
 """The blocking facade: each method runs its `AsyncClient` twin on the client's private
-event loop thread (see ``_loop_thread.py``, the only hand-written part).
+event loop (see ``_loop_thread.py``, the only hand-written part).
 """
 from __future__ import annotations
 IMPORTS
 __all__ = {{names}}
 '''
 INIT = '''{}
-"""The blocking facade: `Client` runs `AsyncClient` on a private loop thread."""
+"""The blocking facade: `Client` runs `AsyncClient` on a private event loop."""
 
 from ._client import {}
 

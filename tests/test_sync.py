@@ -1,10 +1,11 @@
-"""The generated sync facade: same surface as `AsyncClient`, on a private loop thread.
+"""The generated sync facade: same surface as `AsyncClient`, on a private event loop.
 
 Real HTTP against the sandbox on loopback, served from its own thread (a sync call blocks
 the calling thread, so the server must not share it). Scenarios shared with the async
 client (decoding, errors, retries, headers) run through the ``facade`` fixture in the
-other test modules; this module covers what only the sync facade has: the loop thread's
-lifecycle, threads, forks, interruption, and the generator that writes it.
+other test modules; this module covers what only the sync facade has: who runs the loop
+(the caller's thread, or the loop thread), its lifecycle, threads, forks, interruption,
+and the generator that writes it.
 """
 
 from __future__ import annotations
@@ -69,9 +70,13 @@ def pending_tasks(client: apibricks.Client) -> list[asyncio.Task[Any]]:
     async def others() -> list[asyncio.Task[Any]]:
         return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
-    loop = client._loop._loop
-    assert loop is not None
-    return asyncio.run_coroutine_threadsafe(others(), loop).result(5)
+    return client._loop.run(others())
+
+
+def threads_of_requests() -> tuple[list[threading.Thread], dict[str, Any]]:
+    """A list that fills with the thread each request is sent from, and the hooks to pass."""
+    threads: list[threading.Thread] = []
+    return threads, {"request": [lambda event: threads.append(threading.current_thread())]}
 
 
 def run_script(script: str) -> subprocess.CompletedProcess[str]:
@@ -168,7 +173,114 @@ def test_views_do_not_close_the_pool(url: str) -> None:
         with view:
             assert view.invoices.list_paid()
         assert client.with_api_key("sk_sandbox_view").invoices.list_paid()
-        assert len(loop_threads()) == 1
+        loop = client._loop._loop
+        assert loop is not None and not loop.is_closed() and not client.is_closed
+
+
+# -- who runs the loop -----------------------------------------------------------------------
+
+
+def test_an_uncontended_call_runs_on_the_callers_own_thread(url: str) -> None:
+    """No hand-off to another thread: the script's thread runs the client's loop itself."""
+    threads, hooks = threads_of_requests()
+    with apibricks.Client(api_key=KEY, base_url=url, event_hooks=hooks) as client:
+        assert len(client.invoices.list_paid()) == 2
+        assert len(client.invoices.list_paid()) == 2
+        assert threads == [threading.current_thread()] * 2
+        assert not loop_threads()  # never needed, never started
+        assert asyncio._get_running_loop() is None  # the loop let go of this thread
+
+
+async def test_inside_a_running_loop_the_call_runs_on_the_loop_thread(url: str) -> None:
+    threads, hooks = threads_of_requests()
+    with apibricks.Client(api_key=KEY, base_url=url, event_hooks=hooks) as client:
+        assert len(client.invoices.list_paid()) == 2
+        assert [t.name for t in threads] == ["apibricks-loop"]
+    assert not loop_threads()
+
+
+def test_calling_the_client_on_its_own_loop_raises(url: str) -> None:
+    """A hook (it runs on the loop) calling the blocking client would wait for itself."""
+    hooks: dict[str, Any] = {"request": [lambda event: client.invoices.list_paid()]}
+    with apibricks.Client(api_key=KEY, base_url=url, event_hooks=hooks) as client:
+        with pytest.raises(RuntimeError, match="own loop thread"):
+            client.invoices.list_paid()  # driven by this thread
+        (outcome,) = client.fan_out([KEY], LIST_PAID)  # on the loop thread
+        assert "own loop thread" in str(outcome.error)
+        assert not pending_tasks(client)
+
+
+def test_a_call_arriving_while_another_thread_runs_the_loop_is_served_at_once(
+    server: sandbox.Sandbox,
+) -> None:
+    """Not after the driving caller's (30 s) call ends; and close() cancels that call."""
+    threads, hooks = threads_of_requests()
+    client = apibricks.Client(base_url=server.test_url, event_hooks=hooks, max_retries=0)  # type: ignore[attr-defined]
+    stuck = "sk_sandbox_stuck~slow30"
+    errors: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            client.with_api_key(stuck).invoices.list_paid()
+        except BaseException as error:
+            errors.append(error)
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    server.wait_until(lambda: server.requests_for(stuck) > 0)
+    started = time.monotonic()
+    assert len(client.with_api_key("sk_sandbox_quick").invoices.list_paid()) == 2
+    assert time.monotonic() - started < 5
+    assert threads == [driver, driver]  # both sent by the thread running the loop
+    assert driver.is_alive()
+    client.close()
+    driver.join(10)
+    assert not driver.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], apibricks.APIBricksError), errors
+    assert not loop_threads()
+
+
+def test_a_driver_whose_call_ends_first_hands_the_loop_on(server: sandbox.Sandbox) -> None:
+    """Calls still pending when the driving caller returns finish on the loop thread; the
+    next caller that can run the loop itself takes it back."""
+    responded: list[threading.Thread] = []
+    hooks = {"response": [lambda event: responded.append(threading.current_thread())]}
+    with apibricks.Client(base_url=server.test_url, event_hooks=hooks) as client:  # type: ignore[attr-defined]
+        first, second = "sk_sandbox_first~latency300", "sk_sandbox_second~latency600"
+        ended: list[str] = []
+
+        def call(key: str) -> None:
+            assert len(client.with_api_key(key).invoices.list_paid()) == 2
+            ended.append(key)
+
+        driver = threading.Thread(target=call, args=(first,))
+        driver.start()
+        server.wait_until(lambda: server.requests_for(first) > 0)
+        other = threading.Thread(target=call, args=(second,))
+        other.start()
+        other.join(10)
+        driver.join(10)
+        assert ended == [first, second]
+        assert responded[0] is driver
+        assert [t.name for t in responded[1:]] == ["apibricks-loop"]
+        responded.clear()  # the loop thread still has the loop; this thread takes it back:
+        assert len(client.with_api_key("sk_sandbox_again").invoices.list_paid()) == 2
+        assert responded == [threading.current_thread()]
+
+
+def test_a_paused_fan_out_keeps_fetching_in_the_background(url: str) -> None:
+    """Between two items (the caller busy elsewhere) the other keys' requests go on."""
+    responses = threading.Semaphore(0)
+    hooks = {"response": [lambda event: responses.release()]}
+    keys = ["sk_sandbox_quick", "sk_sandbox_slow~latency300"]
+    with (
+        apibricks.Client(base_url=url, event_hooks=hooks) as client,
+        contextlib.closing(client.fan_out(keys, LIST_PAID, concurrency=2)) as outcomes,
+    ):
+        assert next(outcomes).index == 0
+        assert responses.acquire(timeout=10)  # the quick one's
+        assert responses.acquire(timeout=10), "nothing ran the loop while paused"
+        assert next(outcomes).index == 1
 
 
 # -- fan_out ---------------------------------------------------------------------------------
@@ -231,7 +343,7 @@ def test_one_client_from_twenty_threads(url: str) -> None:
 
         with ThreadPoolExecutor(20) as pool:
             assert list(pool.map(call, range(100))) == [2] * 100
-        assert len(loop_threads()) == 1
+        assert len(loop_threads()) <= 1
 
 
 def test_twenty_threads_are_served_concurrently(server: sandbox.Sandbox) -> None:
@@ -252,13 +364,17 @@ def test_twenty_threads_are_served_concurrently(server: sandbox.Sandbox) -> None
 def test_after_fork_the_child_gets_its_own_loop_and_session(url: str) -> None:
     with apibricks.Client(api_key=KEY, base_url=url) as client:
         assert client.invoices.list_paid()
-        parent_thread = client._loop._thread
+        assert list(client.fan_out(["sk_sandbox_f"], LIST_PAID))  # starts the loop thread
+        parent_loop, parent_thread = client._loop._loop, client._loop._thread
+        assert parent_thread is not None
         pid = os.fork()
         if pid == 0:  # the child: never return into pytest
             status = 3
             try:
                 fresh = len(client.invoices.list_paid()) == 2
-                fresh = fresh and client._loop._thread is not parent_thread
+                fresh = fresh and client._loop._loop not in (None, parent_loop)
+                fresh = fresh and len(list(client.fan_out(["sk_sandbox_f"], LIST_PAID))) == 1
+                fresh = fresh and client._loop._thread not in (None, parent_thread)
                 client.close()
                 status = 0 if fresh and not loop_threads() else 2
             except BaseException as error:
@@ -268,8 +384,9 @@ def test_after_fork_the_child_gets_its_own_loop_and_session(url: str) -> None:
         _, wait_status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(wait_status) == 0
         # The child closed only what it created: the parent's loop and pool work on.
-        assert client._loop._thread is parent_thread
+        assert client._loop._loop is parent_loop and client._loop._thread is parent_thread
         assert len(client.invoices.list_paid()) == 2
+        assert len(list(client.fan_out(["sk_sandbox_f"], LIST_PAID))) == 1
 
 
 # -- interruption ------------------------------------------------------------------------------
@@ -334,8 +451,9 @@ def test_an_interrupted_call_is_cancelled_on_the_loop(
     expected: type[BaseException],
 ) -> None:
     previous = signal.signal(signum, handler)
+    threads, hooks = threads_of_requests()
     try:
-        with apibricks.Client(api_key=KEY, base_url=hanging.url) as client:
+        with apibricks.Client(api_key=KEY, base_url=hanging.url, event_hooks=hooks) as client:
 
             def interrupt() -> None:
                 if hanging.request_seen.wait(10):
@@ -347,9 +465,77 @@ def test_an_interrupted_call_is_cancelled_on_the_loop(
                 client.invoices.list_paid()
             assert time.monotonic() - started < 5
             assert hanging.hung_up.wait(5), "the connection was left open"
-            assert not pending_tasks(client)
+            assert threads == [threading.main_thread()]  # interrupted while driving the loop
+            assert not pending_tasks(client)  # the loop runs the next call
     finally:
         signal.signal(signum, previous)
+
+
+def test_threads_calling_in_a_loop_while_the_client_closes_all_end_cleanly(
+    server: sandbox.Sandbox,
+) -> None:
+    """Plain calls, fan-outs and a caller inside a running loop, all at once, so the loop
+    passes between the callers' threads and the loop thread; then close() in the middle."""
+    client = apibricks.Client(base_url=server.test_url, max_retries=0)  # type: ignore[attr-defined]
+    ended: list[BaseException] = []
+
+    def caller(i: int) -> None:
+        try:
+            while True:
+                if i % 3 == 0:
+                    outcomes = list(client.fan_out([f"sk_sandbox_f{i}", "sk_sandbox_g"], LIST_PAID))
+                    assert all(o.ok or "closed" in str(o.error) for o in outcomes)
+                else:
+                    assert len(client.with_api_key(f"sk_sandbox_w{i}").invoices.list_paid()) == 2
+        except BaseException as error:
+            ended.append(error)
+
+    def caller_in_a_loop() -> None:
+        async def calls() -> None:
+            caller(1)
+
+        asyncio.run(calls())
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(5)]
+    threads.append(threading.Thread(target=caller_in_a_loop))
+    for thread in threads:
+        thread.start()
+    server.wait_until(lambda: server.total_requests >= 300, timeout=30)
+    client.close()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(ended) == len(threads)
+    assert all(isinstance(e, apibricks.APIBricksError) and "closed" in str(e) for e in ended), ended
+    assert not loop_threads()
+
+
+@needs_signals
+def test_ctrl_c_while_driving_cancels_the_call_rather_than_raising_inside_the_loop(
+    url: str,
+) -> None:
+    """As ``asyncio.Runner`` does: the loop's work on this thread is never cut in the middle
+    (here a hook, elsewhere asyncio's own bookkeeping); the call is cancelled, then
+    KeyboardInterrupt follows."""
+    finished: list[str] = []
+
+    def ctrl_c_in_a_hook(event: apibricks.HookEvent) -> None:
+        if not finished:
+            signal.raise_signal(signal.SIGINT)  # its handler runs right here, on return
+        finished.append(event.event)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        hooks = {"request": [ctrl_c_in_a_hook]}
+        with apibricks.Client(api_key=KEY, base_url=url, event_hooks=hooks) as client:
+            with pytest.raises(KeyboardInterrupt):
+                client.invoices.list_paid()
+            assert finished == ["request"]  # the hook ran to its end
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            assert not pending_tasks(client)
+            assert len(client.invoices.list_paid()) == 2
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_closing_under_a_call_in_flight_fails_that_call_cleanly(hanging: HangingServer) -> None:
@@ -404,12 +590,18 @@ def test_ctrl_c_in_a_script_leaves_no_warning() -> None:
 # -- cleanup -----------------------------------------------------------------------------------
 
 
-def test_a_dropped_client_is_cleaned_up(url: str) -> None:
+@pytest.mark.parametrize("loop_thread", [False, True], ids=["driven-only", "with-loop-thread"])
+def test_a_dropped_client_is_cleaned_up(url: str, loop_thread: bool) -> None:
     client = apibricks.Client(api_key=KEY, base_url=url)
     client.invoices.list_paid()
-    assert len(loop_threads()) == 1
+    if loop_thread:
+        assert list(client.fan_out([KEY], LIST_PAID))
+        assert len(loop_threads()) == 1
+    loop = client._loop._loop
+    assert loop is not None
     del client
     gc.collect()
+    assert loop.is_closed()
     assert not loop_threads()
 
 
@@ -443,6 +635,54 @@ def test_dropped_and_unclosed_clients_leave_no_warning() -> None:
     )
     assert_clean(result)
     assert result.stdout.split() == ["0", "exiting"]
+
+
+def test_closed_from_inside_a_running_loop_after_plain_calls(url: str) -> None:
+    """This thread ran the loop for its calls, but cannot while its own loop runs: the
+    loop thread, started for it, winds the client's loop down."""
+    client = apibricks.Client(api_key=KEY, base_url=url)
+    assert len(client.invoices.list_paid()) == 2
+    loop = client._loop._loop
+    assert loop is not None and not loop_threads()
+
+    async def close() -> None:
+        client.close()
+
+    asyncio.run(close())
+    assert client.is_closed and loop.is_closed()
+    assert not loop_threads()
+
+
+def test_a_client_collected_on_its_own_loop_closes_there_without_warnings() -> None:
+    result = run_script(
+        """
+        import gc
+        import apibricks
+        from apibricks import sandbox
+
+        with sandbox.serve_in_thread() as url:
+            holder = [apibricks.Client(base_url=url)]
+            runner = holder[0]._loop
+
+            async def operation(org):
+                holder.clear()
+                gc.collect()  # the client's last reference goes, on its own loop thread
+                return await org.invoices.list_paid()
+
+            outcomes = holder[0].fan_out(["sk_sandbox_a"], operation)
+            try:
+                print([o.ok for o in outcomes])
+            except apibricks.APIBricksError as error:
+                print("closed" if "closed" in str(error) else repr(error))
+            runner._thread.join(10)
+            print(runner.closed, runner._thread.is_alive(), runner._loop is None)
+        """
+    )
+    assert_clean(result)
+    assert result.stdout.split() in (
+        ["closed", "True", "False", "True"],
+        ["[False]", "True", "False", "True"],
+    )
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")

@@ -1,25 +1,41 @@
 """The private event loop behind the sync facade: the only hand-written sync code.
 
-Each `Client` owns one `LoopThread`: a daemon thread running its own asyncio loop,
-started on the first call. Blocking methods submit the async client's coroutines to it
-and wait, so they work in plain scripts, from many threads at once, and inside a running
-event loop (a notebook) alike. The thread stops when the client closes, or when the
-client is garbage collected, or at interpreter exit.
+Each `Client` owns ONE asyncio loop for its whole life (its aiohttp session is bound to
+it), and never lets two threads run it at once. Who runs it depends on the call:
 
-After ``os.fork()`` the child notices the new pid and starts a fresh thread and loop; the
-parent's loop is abandoned in the child, never run, stopped or closed there.
+- A caller with no running loop of its own, while no other thread is using the loop,
+  runs its call on that loop itself (``run_until_complete``). Handing the call to another
+  thread and being woken back up costs two thread wake-ups per call, which on an idle
+  machine is most of what the facade would add; this is the common case, a script.
+- Otherwise the call goes to whichever thread runs the loop now, which serves it at
+  once: another caller, or the loop thread, a daemon started the first time it is needed.
+  The loop thread takes the loop when a driving caller's own call ends while others are
+  pending, serves callers inside a running event loop (a notebook), and keeps the loop
+  running while a ``fan_out`` iterator is open, so its other keys are fetched while the
+  caller handles an item. It keeps the loop until a caller who can run it asks for it back
+  (one wake-up, once), so a notebook's calls cost one hand-off each, not more.
+
+An interrupted call (Ctrl-C, a signal handler's exception) is cancelled on the loop and
+its cancellation run to the end before the exception goes on, as ``asyncio.run`` does.
+`close`, garbage collection of the client or interpreter exit closes the async client,
+then whichever thread holds the loop cancels what is left, finalizes async generators
+and closes it. After ``os.fork()`` the child starts afresh: the parent's loop is
+abandoned there, never run or closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import enum
 import os
+import signal
 import sys
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from types import FrameType
 from typing import Any, Generic, TypeVar
 
 from .._exceptions import APIBricksError
@@ -37,6 +53,10 @@ _WAIT_SLICE = 0.1
 _ABANDONED_AFTER_FORK: list[asyncio.AbstractEventLoop] = []
 _LIVE: weakref.WeakSet[LoopThread] = weakref.WeakSet()
 
+# signal.getsignal() and signal.signal() convert handlers to enums in Python: 12 µs per
+# driven call on this 2-core VM, against 0.5 µs for the C functions they wrap.
+_C_SIGNAL: Any = getattr(signal, "_signal", signal)
+
 
 def _closed_error() -> APIBricksError:
     return APIBricksError("This client is closed; create a new one.")
@@ -46,18 +66,32 @@ class _End(enum.Enum):
     END = enum.auto()
 
 
-class LoopThread:
-    """A lazily started daemon thread running a private asyncio loop.
+class _Busy(enum.Enum):
+    BUSY = enum.auto()
 
-    ``on_close`` (the async client's ``close``) runs on the loop when the thread is
-    stopped: by `close`, or when ``owner`` is garbage collected, or at interpreter exit.
+
+class LoopThread:
+    """A client's private asyncio loop, run by the calling thread when it can and by a
+    lazily started daemon thread when it cannot.
+
+    ``on_close`` (the async client's ``close``) runs on the loop when the client closes:
+    by `close`, or when ``owner`` is garbage collected, or at interpreter exit.
     """
 
     def __init__(self, owner: object, on_close: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._on_close = on_close
-        self._lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())  # guards every field below
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None  # the background thread, once started
+        self._runner: int | None = None  # ident of the thread running or winding down the loop
+        self._in_background = False  # the background thread is inside run_forever
+        self._driven: asyncio.Task[Any] | None = None  # a caller's own call, while it drives
+        # Calls handed to whoever runs the loop: counted in by the callers (under the lock)
+        # and out as they finish, on the loop; one thread at a time runs it, so no lock is
+        # needed there, and a caller woken with its result takes no lock on its way out.
+        self._calls_in = self._calls_out = 0
+        self._iterators = 0  # open iterate() generators: background progress wanted
         self._pid = os.getpid()
         self._closed = False
         # Holds self and on_close but not owner, so owner can be collected.
@@ -69,39 +103,35 @@ class LoopThread:
         return self._closed
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the loop thread and return its result, blocking this thread.
-
-        If the wait is interrupted (``KeyboardInterrupt``, a signal handler's exception),
-        the coroutine is cancelled on the loop and the cancellation awaited before the
-        exception goes on: nothing is left running behind the caller's back.
-        """
+        """Run ``coro`` on the loop and return its result, blocking this thread."""
         try:
-            loop = self._running_loop()
+            loop = self._get_loop()
         except BaseException:
             coro.close()
             raise
-        if threading.current_thread() is self._thread:
+        running = asyncio._get_running_loop()
+        if running is loop:
             coro.close()
             raise RuntimeError(
                 "A sync apibricks client was called on its own loop thread, where it would "
                 "wait for itself forever; inside fan_out's operation use the async client "
                 "it is given."
             )
-        call = _Call(coro, self)
-        try:
-            loop.call_soon_threadsafe(call.start)
-            return call.wait(loop)
-        except BaseException:
-            if not call.finished:
-                call.cancel_and_wait(loop)
-            raise
+        if running is None:
+            result = self._drive(loop, coro)
+            if result is not _Busy.BUSY:
+                return result
+        return self._submit(loop, coro)
 
     def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
-        """A plain iterator over ``agen``, pulling one item at a time on the loop thread.
+        """A plain iterator over ``agen``, pulling one item at a time; while it is open the
+        loop runs in the background, so ``agen``'s work goes on between items.
 
         Leaving early (``break``, an exception, garbage collection) closes ``agen`` on
         the loop, which cancels whatever it still had in flight.
         """
+        with self._cond:
+            self._iterators += 1
         try:
             while True:
                 item = self.run(_anext(agen))
@@ -109,71 +139,250 @@ class LoopThread:
                     return
                 yield item
         finally:
-            if not self._closed:
-                self.run(_aclose(agen))
+            try:
+                if not self._closed:
+                    self.run(_aclose(agen))
+            finally:
+                with self._cond:
+                    self._iterators -= 1
 
     def close(self) -> None:
-        """Run ``on_close`` on the loop, then stop the thread and wait for it to end."""
+        """Run ``on_close`` on the loop, then wind the loop down and stop the thread."""
         if self._finalizer.detach() is not None:
             self._shutdown(start=True)
 
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
+    # -- who runs the loop ---------------------------------------------------------------
+
+    def _wanted(self) -> bool:
+        """Whether the background thread should run the loop (under the lock)."""
+        return self._calls_in != self._calls_out or (self._iterators > 0 and not self._closed)
+
+    def _drive(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T | _Busy:
+        """Run ``coro`` on the loop on this thread, unless another thread uses the loop."""
+        driving = False
+        task: asyncio.Task[T] | None = None
+        try:
+            with self._cond:
+                while self._runner is not None or self._wanted() or self._closed:
+                    if self._wanted() or self._closed or not self._in_background:
+                        return _Busy.BUSY
+                    # The loop thread has the loop with nothing to run (it served other
+                    # threads, or a caller inside a running loop): take it back, once.
+                    loop.call_soon_threadsafe(self._stop_background)
+                    self._cond.wait(_WAIT_SLICE)
+                driving = True
+                self._runner = threading.get_ident()
+            task = self._driven = loop.create_task(coro)
+            ctrl_c = _CtrlC.install(loop, task)
+            try:
+                result = loop.run_until_complete(task)
+            except BaseException as error:
+                if not (isinstance(error, Exception) and task.done()):  # interrupted
+                    _settle(loop, task)
+                if ctrl_c is not None and ctrl_c.pressed:
+                    raise KeyboardInterrupt from None  # the call is cancelled, and unwound
+                if isinstance(error, asyncio.CancelledError) and self._closed:
+                    raise _closed_error() from None  # cancelled by close() from another thread
+                raise
+            finally:
+                if ctrl_c is not None:
+                    ctrl_c.uninstall()
+            if ctrl_c is not None and ctrl_c.pressed:
+                raise KeyboardInterrupt  # pressed as the call ended
+            return result
+        except BaseException:
+            if task is None:
+                coro.close()
+            raise
+        finally:
+            if driving:
+                self._driven = None
+                self._let_go()
+
+    def _let_go(self) -> None:
+        """This thread stops running the loop: pass it on, or wind it down if closed."""
+        with self._cond:
+            if not self._closed:
+                self._runner = None
+                if self._wanted():
+                    self._start_background()
+                return
+        self._wind_down()
+
+    def _submit(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+        """Hand ``coro`` to whichever thread runs the loop (the background one if none) and wait.
+
+        If the wait is interrupted, the coroutine is cancelled on the loop and the
+        cancellation awaited before the exception goes on.
+        """
+        call = _Call(coro, self)
+        with self._cond:
+            if self._closed:
+                coro.close()
+                raise _closed_error()
+            self._calls_in += 1
+            if self._runner is None:
+                self._start_background()
+        try:
+            try:
+                loop.call_soon_threadsafe(call.start)
+            except RuntimeError:  # closed (and wound down) since the check above
+                coro.close()
+                raise _closed_error() from None
+            return call.wait(loop)
+        except BaseException:
+            if not call.finished:
+                call.cancel_and_wait(loop)
+            raise
+
+    def _start_background(self) -> None:
+        """Wake the background thread, starting it the first time (under the lock)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="apibricks-loop", daemon=True)
+            self._thread.start()
+        self._cond.notify_all()
+
+    def _serve(self) -> None:
+        """The background thread: run the loop whenever it is wanted and free, until closed."""
+        me = threading.get_ident()
+        with self._cond:
+            while not self._closed:
+                loop = self._loop
+                if self._runner is None and self._wanted() and loop is not None:
+                    self._runner, self._in_background = me, True
+                    self._cond.release()
+                    try:
+                        loop.run_forever()
+                    finally:
+                        self._cond.acquire()
+                        self._in_background = False
+                    if not self._closed:
+                        self._runner = None
+                        self._cond.notify_all()  # a caller may be waiting to take it back
+                else:
+                    self._cond.wait()
+            if self._runner is None and self._loop is not None:
+                self._runner = me
+            if self._runner != me:
+                return
+        self._wind_down()
+
+    def _stop_background(self) -> None:
+        """On the loop, for a caller taking the loop back. Decides again here: a call may
+        have arrived meanwhile, which the waiting caller then hands over as well."""
+        with self._cond:
+            if self._in_background and not self._wanted():
+                asyncio.get_running_loop().stop()
+            else:
+                self._cond.notify_all()
+
+    # -- the loop's life: created on first use, forgotten after a fork, wound down once --
+
+    def _get_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
         if loop is not None and self._pid == os.getpid():
             return loop
-        with self._lock:
+        with self._cond:
             if self._pid != os.getpid():
                 self._forget_after_fork()
             if self._closed:
                 raise _closed_error()
             if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=_serve, args=(loop,), name="apibricks-loop", daemon=True
+                self._loop = asyncio.new_event_loop()
+                # Our own executor (aiohttp resolves host names in it), shut down by us: the
+                # loop's shutdown_default_executor() starts a thread, which exit forbids.
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    thread_name_prefix="apibricks-loop-dns"
                 )
-                thread.start()
-                self._loop, self._thread = loop, thread
+                self._loop.set_default_executor(self._executor)
             return self._loop
 
     def _forget_after_fork(self) -> None:
         if self._loop is not None:
             _ABANDONED_AFTER_FORK.append(self._loop)
-        self._loop = self._thread = None
+        self._loop = self._executor = self._thread = self._runner = self._driven = None
+        self._in_background = False
+        self._calls_in = self._calls_out = self._iterators = 0
         self._pid = os.getpid()
 
     def _shutdown(self, *, start: bool) -> None:
-        """Close the async client on the loop, then stop the loop and join its thread.
+        """Close the async client on the loop, then wind the loop down and end the thread.
 
         From the finalizer ``start`` is False: a loop that never ran has nothing to
-        release, and no thread may be started at interpreter exit.
+        release, and no loop may be created at interpreter exit.
         """
-        with self._lock:
+        with self._cond:
             if self._pid != os.getpid():
                 self._forget_after_fork()
             if self._closed or (self._loop is None and not start):
                 self._closed = True
                 return
-            if threading.current_thread() is self._thread:
-                # Collected on the loop thread itself: it cannot wait for itself.
-                self._closed = True
-                self._loop = self._thread = None
-                running = asyncio.get_running_loop()
-                running.create_task(self._on_close()).add_done_callback(lambda _: running.stop())
+            if self._loop is not None and asyncio._get_running_loop() is self._loop:
+                # On the loop itself (collected there): it cannot wait for itself. The
+                # thread running the loop winds it down once it lets go.
+                self._loop.create_task(self._close_on_loop())
                 return
         try:
             self.run(self._on_close())
         finally:
-            with self._lock:
-                self._closed = True  # from here on, calls that reach the loop are refused
-                loop, thread = self._loop, self._thread
-                self._loop = self._thread = None
-            if loop is not None and thread is not None:
-                loop.call_soon_threadsafe(loop.stop)
-                thread.join()
+            self._close_and_wait()
+
+    async def _close_on_loop(self) -> None:
+        try:
+            await self._on_close()
+        finally:
+            with self._cond:
+                self._closed = True
+            self._make_runner_let_go()
+
+    def _close_and_wait(self) -> None:
+        """Refuse calls from now on, get the loop wound down, and end the thread."""
+        me = threading.get_ident()
+        with self._cond:
+            self._closed = True
+            if self._runner is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(self._make_runner_let_go)
+            while self._loop is not None and self._runner != me:
+                if self._runner is None:
+                    if asyncio._get_running_loop() is None:
+                        self._runner = me  # this thread can run the loop: wind it down here
+                        break
+                    self._start_background()  # it can (a caller inside a running loop)
+                self._cond.wait()
+            wind_down = self._runner == me
+            thread = self._thread
+        if wind_down:
+            self._wind_down()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _make_runner_let_go(self) -> None:
+        """On the loop, once closed: the background thread stops; a caller's call is cancelled."""
+        if self._in_background:
+            asyncio.get_running_loop().stop()
+        elif self._driven is not None:
+            self._driven.cancel()
+
+    def _wind_down(self) -> None:
+        """By the thread holding the loop, once closed: cancel what is left (calls from
+        other threads), finalize async generators, join the executor, close the loop."""
+        loop, executor = self._loop, self._executor
+        try:
+            if loop is not None:
+                loop.run_until_complete(_cancel_the_rest())
+            if executor is not None:
+                executor.shutdown(wait=True)
+        finally:
+            if loop is not None:
+                loop.close()
+            with self._cond:
+                self._loop = self._executor = None
+                self._runner = None
+                self._cond.notify_all()
 
 
 class _Call(Generic[T]):
-    """One coroutine submitted to the loop thread, and the waiting caller's handle on it.
+    """One coroutine handed to the thread running the loop, and the waiting caller's handle.
 
     A plain lock, released by the task itself as it ends, wakes the caller: cheaper than
     a future and its done callbacks, which would cost the loop an extra turn per call.
@@ -192,7 +401,7 @@ class _Call(Generic[T]):
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """On the loop thread: run the coroutine as a task, unless the client is closing."""
+        """On the loop: run the coroutine as a task, unless the client is closing."""
         if self.owner.closed:
             self.coro.close()
             self._finish(_closed_error())
@@ -210,8 +419,10 @@ class _Call(Generic[T]):
             self._finish(None)
 
     def _finish(self, error: BaseException | None) -> None:
+        """On the loop: the outcome is in; wake the caller."""
         self.error = error
         self.finished = True
+        self.owner._calls_out += 1
         self.done.release()
 
     def wait(self, loop: asyncio.AbstractEventLoop) -> T:
@@ -248,6 +459,60 @@ class _Call(Generic[T]):
             self._finish(asyncio.CancelledError())
 
 
+class _CtrlC:
+    """While a caller drives the loop on the main thread, Ctrl-C cancels its call's task,
+    which unwinds on the loop, and KeyboardInterrupt follows; rather than being raised
+    wherever the loop happens to be (as ``asyncio.Runner`` does). A second Ctrl-C, or any
+    other signal handler's exception, raises at once, and `_settle` cleans up."""
+
+    __slots__ = ("loop", "pressed", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        self.loop, self.task, self.pressed = loop, task, False
+
+    @classmethod
+    def install(cls, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> _CtrlC | None:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        if _C_SIGNAL.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None  # the caller's own handler: left alone
+        self = cls(loop, task)
+        _C_SIGNAL.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def uninstall(self) -> None:
+        _C_SIGNAL.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        if self.pressed or self.task.done():
+            raise KeyboardInterrupt
+        self.pressed = True
+        self.task.cancel()
+        self.loop.call_soon_threadsafe(_nothing)  # wakes the loop out of select()
+
+
+def _nothing() -> None:
+    pass
+
+
+def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+    """After an exception from outside ``task`` stopped the loop (Ctrl-C): cancel ``task``
+    and run its cancellation to the end on this thread, as ``asyncio.run`` does, and what
+    its end left scheduled (its connection's closing), since nothing else may run the
+    loop until the next call."""
+    task.cancel()
+    # The exception that interrupted the call is the one to raise, not one from here.
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        loop.run_until_complete(_unwound(task))
+
+
+async def _unwound(task: asyncio.Task[Any]) -> None:
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved: else asyncio logs "exception was never retrieved"
+    await asyncio.sleep(0)  # one more turn for the callbacks its end scheduled
+
+
 async def _anext(agen: AsyncIterator[T]) -> T | _End:
     try:
         return await agen.__anext__()
@@ -261,23 +526,7 @@ async def _aclose(agen: AsyncIterator[Any]) -> None:
         await aclose()
 
 
-def _serve(loop: asyncio.AbstractEventLoop) -> None:
-    """The loop thread: run until stopped, then wind down as ``asyncio.run`` does."""
-    # Our own executor (aiohttp resolves host names in it), shut down right here: the
-    # loop's shutdown_default_executor() starts a thread, which interpreter exit forbids.
-    executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="apibricks-loop-dns")
-    loop.set_default_executor(executor)
-    try:
-        loop.run_forever()
-    finally:
-        try:
-            loop.run_until_complete(_wind_down())
-            executor.shutdown(wait=True)
-        finally:
-            loop.close()
-
-
-async def _wind_down() -> None:
+async def _cancel_the_rest() -> None:
     """Cancel what is left (calls from other threads) and finalize async generators."""
     tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
     for task in tasks:
@@ -289,7 +538,7 @@ async def _wind_down() -> None:
 def _after_fork_in_child() -> None:
     # A lock held by another thread at fork time would stay held forever in the child.
     for runner in list(_LIVE):
-        runner._lock = threading.Lock()
+        runner._cond = threading.Condition(threading.Lock())
 
 
 if hasattr(os, "register_at_fork"):
