@@ -58,6 +58,27 @@ async def test_behind_a_limiter_the_default_fan_out_loses_nothing_and_finds_the_
     assert 0.5 * rate <= median <= 1.3 * rate, median
 
 
+@pytest.mark.parametrize(
+    ("rate", "burst", "n"),
+    [(5.0, 1, 20), (10.0, 1, 40), (20.0, 10, 80)],
+    ids=["5/s-burst-1", "10/s-burst-1", "20/s-burst-10"],
+)
+async def test_behind_a_low_limit_the_default_fan_out_loses_nothing(
+    rate: float, burst: int, n: int
+) -> None:
+    """Fewer keys than the default concurrency of 32 (or about as many): every first
+    request goes out in the unpaced start, most are refused, and their retries meet a pace
+    the pacer is still cutting. Those refusals are the pacer's, not the keys': they must
+    not use up the keys' three attempts (before the fix 5/s lost 6-7 keys of 20 per run).
+    """
+    keys = [f"sk_sandbox_low{i}" for i in range(n)]
+    with serving(rate_limit=rate, burst=burst) as (sb, url):
+        outcomes = await run(url, keys)
+    assert sb.limiter is not None and sb.limiter.refused > 0
+    assert [o.error for o in outcomes if not o.ok] == []
+    assert len(outcomes) == n
+
+
 async def test_without_adaptive_pacing_the_same_limiter_fails_keys() -> None:
     """The control: the fault is real, and retries alone do not handle it.
 

@@ -65,6 +65,8 @@ MIN_ANSWERS: Final = 8  # answers since the last cut before another may happen
 RECENT: Final = 50  # the share of throttled answers is taken over the last this many
 PROBE: Final = 25  # answers after a measured cut that tell whether it helped
 BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
+MAX_THRESHOLD: Final = 0.95  # ... up to this: above it, refusals are the server's, not the pace's
+FREE_RETRIES: Final = 6  # resends per key of 429s the pace caused, on top of max_retries
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
 
@@ -73,6 +75,7 @@ class Pacer:
     """One fan-out's pace, shared by all of its tasks (single event loop, no locks)."""
 
     __slots__ = (
+        "_answered",
         "_answers",
         "_cut_share",
         "_last_cut",
@@ -89,6 +92,7 @@ class Pacer:
         "_threshold",
         "_throttles",
         "adaptive",
+        "excused",
         "retry_after_cap",
         "throttled",
     )
@@ -118,7 +122,9 @@ class Pacer:
         self._cut_share: float | None = None
         self._measure_from = -math.inf
         self._successes: collections.deque[float] = collections.deque()
-        self._seen: set[int] = set()
+        self._seen: set[int] = set()  # keys answered at all (for 503s)
+        self._answered: set[int] = set()  # keys answered 2xx (a later 429: their own limit)
+        self.excused = 0  # 429s resent without spending a retry
 
     @property
     def pace(self) -> float | None:
@@ -147,22 +153,33 @@ class Pacer:
             await asyncio.sleep(delay)
         return now
 
-    def observe(self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from one answer (its status line and headers) to a request queued then."""
+    def observe(self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]) -> bool:
+        """Learn from one answer (its status line and headers) to a request queued then.
+
+        True: a 429 that the pace caused, not the key; the transport resends it at the pace
+        without spending one of the call's retries (see `_excuse`).
+        """
         throttled = status in THROTTLE_STATUSES
         if throttled:
             self.throttled += 1
         if not self.adaptive:
-            return
-        first_for_key = self._first_answer(lane._token)
+            return False
+        token = lane._token
         if 200 <= status < 300:
             self._succeeded()
+            if not self._first_success(token):
+                return False  # a key's later answers speak for its own limit only
         elif not throttled:
-            return
-        # Only a key's first answer speaks for the shared pace (later ones: its own limit),
-        # and only for a request sent at the current pace.
-        if not first_for_key or queued < self._last_cut:
-            return
+            return False
+        elif token in self._answered:
+            return False  # over its own limit: its call backs off by the retry schedule
+        elif status != 429 and not self._first_answer(token):
+            return False  # a 503 is a key's own trouble as often as the pace: once per key
+        # Until a key is first answered, each of its answers speaks for the shared pace (a
+        # key refused in the unpaced start still tells, on its retries, whether the cut
+        # pace is low enough), but only one to a request sent at the current pace.
+        if queued < self._last_cut:
+            return throttled and self._excuse(lane, status, headers)  # sent at a pace since cut
         self._answers += 1
         recent = self._recent
         if len(recent) == recent.maxlen:
@@ -173,18 +190,48 @@ class Pacer:
         judging = self._cut_share is not None
         if self._answers == PROBE and self._cut_share is not None:
             if share >= BACKGROUND * self._cut_share and self._throttles > 2:  # no help
-                self._threshold = min(0.95, max(self._threshold, share + THRESHOLD))
+                self._threshold = min(MAX_THRESHOLD, max(self._threshold, share + THRESHOLD))
             self._cut_share = None
+        if not throttled or share <= self._threshold:
+            return False  # one organization's 429 holds back only itself (its own retry waits)
         needed = PROBE if judging else MIN_ANSWERS  # a judged cut is judged before the next
-        if not throttled or self._answers < needed or share <= self._threshold:
-            return  # one organization's 429 holds back only itself (its own retry waits)
-        now = self._loop.time()
+        if self._answers >= needed:
+            now = self._loop.time()
+            retry_after = parse_retry_after(headers)
+            # Beyond the cap the call gives up at once (as documented), so nobody waits for
+            # it: pausing the whole fan-out for the cap would stall every other organization.
+            if retry_after is not None and retry_after <= self.retry_after_cap:
+                self._paused_until = max(self._paused_until, now + retry_after)
+            self._cut(now, share)
+        # Over the threshold: the pace is too high (cut now, or as soon as enough answers
+        # tell): this refusal is the pacer's.
+        return self._excuse(lane, status, headers)
+
+    def _excuse(self, lane: Lane, status: int, headers: Mapping[str, str]) -> bool:
+        """Whether a 429 the pace caused is resent without spending one of the call's retries.
+
+        Bounded, so that a server refusing everything still ends every call: at most
+        ``FREE_RETRIES`` per key; none once a cut has been found not to help (the
+        refusals are the server's background, not our pace) or the pace is at its floor;
+        none before the first cut (the resend would not be paced); none for a
+        ``Retry-After`` beyond the cap (that call fails at once). A ``Retry-After`` within
+        it pauses the fan-out until then, so the resend obeys it too.
+        """
+        rate = self._rate
+        if status != 429 or rate is None or not self.adaptive:
+            return False
+        if rate <= MIN_RATE or self._threshold >= MAX_THRESHOLD:
+            return False
         retry_after = parse_retry_after(headers)
-        # Beyond the cap the call gives up at once (as documented), so nobody waits for it:
-        # pausing the whole fan-out for the cap would stall every other organization.
-        if retry_after is not None and retry_after <= self.retry_after_cap:
-            self._paused_until = max(self._paused_until, now + retry_after)
-        self._cut(now, share)
+        if retry_after is not None and retry_after > self.retry_after_cap:
+            return False
+        if lane.excused >= FREE_RETRIES:
+            return False
+        lane.excused += 1
+        self.excused += 1
+        if retry_after is not None:
+            self._paused_until = max(self._paused_until, self._loop.time() + retry_after)
+        return True
 
     def _accepted_rate(self, now: float) -> float | None:
         """Successes per second over the last second, since the first throttle at most.
@@ -236,6 +283,16 @@ class Pacer:
             # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s.
             self._rate = min(self._max_rate, rate + self._slope / rate)
 
+    def _first_success(self, token: int) -> bool:
+        """True the first time a key is answered 2xx (recent keys remembered)."""
+        answered = self._answered
+        if token in answered:
+            return False
+        if len(answered) >= _SEEN_KEYS:  # bounded: forget them all (a rare extra "first")
+            answered.clear()
+        answered.add(token)
+        return True
+
     def _first_answer(self, token: int) -> bool:
         """True the first time an answer for a key is seen (recent keys remembered)."""
         seen = self._seen
@@ -250,18 +307,20 @@ class Pacer:
 class Lane:
     """One fan-out task's view of its `Pacer`, tagged with (a hash of) its key."""
 
-    __slots__ = ("_token", "acquire", "pacer")
+    __slots__ = ("_token", "acquire", "excused", "pacer")
 
     def __init__(self, pacer: Pacer, key: Hashable) -> None:
         self.pacer = pacer
+        self.excused = 0  # this key's 429s resent without spending a retry
         self.acquire = pacer.acquire  # wait for the next start slot; returns when queued
         self._token = hash(key)  # in memory only: the lane keeps no reference to the key
 
     def __repr__(self) -> str:
         return f"<Lane pace={self.pacer.pace}>"  # never the key
 
-    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> None:
-        self.pacer.observe(self, queued, status, headers)
+    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> bool:
+        """Tell the pace an answer; True: a 429 to resend at once, not counted as a retry."""
+        return self.pacer.observe(self, queued, status, headers)
 
 
 current_lane: contextvars.ContextVar[Lane | None] = contextvars.ContextVar(
