@@ -67,6 +67,7 @@ PROBE: Final = 25  # answers after a measured cut that tell whether it helped
 BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
 MAX_THRESHOLD: Final = 0.95  # ... up to this: above it, refusals are the server's, not the pace's
 FREE_RETRIES: Final = 6  # resends per key of 429s the pace caused, on top of max_retries
+ACCEPTING: Final = 2.0  # ... only while the server accepted a request within this many seconds
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
 
@@ -79,6 +80,7 @@ class Pacer:
         "_answers",
         "_cut_share",
         "_last_cut",
+        "_last_success",
         "_loop",
         "_max_rate",
         "_measure_from",
@@ -121,6 +123,7 @@ class Pacer:
         self._threshold = THRESHOLD
         self._cut_share: float | None = None
         self._measure_from = -math.inf
+        self._last_success = -math.inf
         self._successes: collections.deque[float] = collections.deque()
         self._seen: set[int] = set()  # keys answered at all (for 503s)
         self._answered: set[int] = set()  # keys answered 2xx (a later 429: their own limit)
@@ -220,8 +223,11 @@ class Pacer:
         rate = self._rate
         if status != 429 or rate is None or not self.adaptive:
             return False
+        now = self._loop.time()
         if rate <= MIN_RATE or self._threshold >= MAX_THRESHOLD:
             return False
+        if now - self._last_success > ACCEPTING + max(0.0, self._paused_until - now):
+            return False  # a server that accepts nothing has no pace to find
         retry_after = parse_retry_after(headers)
         if retry_after is not None and retry_after > self.retry_after_cap:
             return False
@@ -230,7 +236,7 @@ class Pacer:
         lane.excused += 1
         self.excused += 1
         if retry_after is not None:
-            self._paused_until = max(self._paused_until, self._loop.time() + retry_after)
+            self._paused_until = max(self._paused_until, now + retry_after)
         return True
 
     def _accepted_rate(self, now: float) -> float | None:
@@ -273,7 +279,7 @@ class Pacer:
         self._cut_share = share if accepted is not None and not first else None
 
     def _succeeded(self) -> None:
-        now = self._loop.time()
+        now = self._last_success = self._loop.time()
         successes = self._successes
         successes.append(now)
         if len(successes) > 4096 and successes[0] < now - WINDOW:  # bounded without cuts
