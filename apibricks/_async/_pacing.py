@@ -35,10 +35,22 @@ concurrency-limits:
 * A per-key limit must not slow the other organizations: only a throttle on a key's first
   request in this fan-out cuts the shared pace. A key that is throttled after it has been
   answered before is over its own limit; its call backs off by the retry schedule alone.
+* A 429 the pace caused is not the key's fault, so it does not spend the call's retries:
+  the unpaced start and every pace above the server's rate end in refusals, and a key
+  refused there could spend its three attempts (backoff below 2 and 4 s) before the
+  pace is low enough (at 5/s, burst 1, 6 of 20 keys were lost per run). Until a key is
+  first answered 2xx, each of its answers speaks for the shared pace, and a 429 to a
+  request sent at a pace since cut, or while refusals are over the threshold, is resent
+  for free: after a jittered wait (up to ``RESEND_JITTER``; or the ``Retry-After``,
+  which pauses the fan-out), at the pace. Bounded, so a server that refuses everything
+  still ends every call in ``RateLimitError``: ``FREE_RETRIES`` per key, none before the
+  first cut, at ``MIN_RATE``, after a cut found not to help, or when the server has
+  accepted nothing for ``ACCEPTING`` seconds.
 
 Each fan-out task sets `current_lane` (a ``ContextVar``, so it follows the task and the
 tasks it spawns); the transport asks the lane before every attempt, retries included, and
-tells it every status. Without a lane (plain calls) the transport does nothing extra.
+tells it every status (`Lane.observe`, whose answer says whether a 429 is resent for
+free). Without a lane (plain calls) the transport does nothing extra.
 """
 
 from __future__ import annotations
@@ -47,7 +59,8 @@ import asyncio
 import collections
 import contextvars
 import math
-from collections.abc import Hashable, Mapping
+import random
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Final
 
 from .._retry import parse_retry_after
@@ -67,6 +80,7 @@ PROBE: Final = 25  # answers after a measured cut that tell whether it helped
 BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
 MAX_THRESHOLD: Final = 0.95  # ... up to this: above it, refusals are the server's, not the pace's
 FREE_RETRIES: Final = 6  # resends per key of 429s the pace caused, on top of max_retries
+RESEND_JITTER: Final = 1.0  # seconds: a free resend waits a uniform draw below this first
 ACCEPTING: Final = 2.0  # ... only while the server accepted a request within this many seconds
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
@@ -159,8 +173,8 @@ class Pacer:
     def observe(self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]) -> bool:
         """Learn from one answer (its status line and headers) to a request queued then.
 
-        True: a 429 that the pace caused, not the key; the transport resends it at the pace
-        without spending one of the call's retries (see `_excuse`).
+        True: a 429 that the pace caused, not the key; the transport resends it (after a
+        jittered wait, at the pace) without spending one of the call's retries (`_excuse`).
         """
         throttled = status in THROTTLE_STATUSES
         if throttled:
@@ -237,6 +251,8 @@ class Pacer:
         self.excused += 1
         if retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
+        else:
+            lane.acquire = lane.resend  # once: a jittered wait, then a slot at the pace
         return True
 
     def _accepted_rate(self, now: float) -> float | None:
@@ -315,6 +331,8 @@ class Lane:
 
     __slots__ = ("_token", "acquire", "excused", "pacer")
 
+    acquire: Callable[[], Awaitable[float]]
+
     def __init__(self, pacer: Pacer, key: Hashable) -> None:
         self.pacer = pacer
         self.excused = 0  # this key's 429s resent without spending a retry
@@ -324,8 +342,16 @@ class Lane:
     def __repr__(self) -> str:
         return f"<Lane pace={self.pacer.pace}>"  # never the key
 
+    async def resend(self) -> float:
+        """A free resend's start: after a jittered wait, so the refused keys do not all
+        come back at once at a pace the pacer is still cutting (full jitter, as backoff)."""
+        pacer = self.pacer
+        self.acquire = pacer.acquire
+        await asyncio.sleep(random.uniform(0.0, RESEND_JITTER))
+        return await pacer.acquire()
+
     def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> bool:
-        """Tell the pace an answer; True: a 429 to resend at once, not counted as a retry."""
+        """Tell the pace an answer; True: a 429 to resend, not counted as a retry."""
         return self.pacer.observe(self, queued, status, headers)
 
 
