@@ -98,7 +98,7 @@ async def test_a_server_refusing_everything_still_ends_every_key_in_an_error() -
     assert sb.limiter is not None
     refused = [sb.limiter.refused_for(key) for key in keys]
     assert max(refused) <= 3 + _pacing.FREE_RETRIES
-    assert sum(refused) < 12 * (3 + _pacing.FREE_RETRIES)  # excuses stop: cuts did not help
+    assert sum(refused) < 12 * (3 + _pacing.FREE_RETRIES)  # none before the first cut
 
 
 async def test_a_key_over_its_own_limit_still_fails_after_its_retries() -> None:
