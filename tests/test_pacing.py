@@ -8,6 +8,7 @@ Assertions count (refusals, failures, pace values) rather than time wherever pos
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import random
@@ -20,6 +21,7 @@ import pytest
 
 import apibricks
 from apibricks import _retry, sandbox
+from apibricks._async import _pacing
 from apibricks._outcome import Progress
 from apibricks.sandbox.__main__ import _parser
 
@@ -27,8 +29,12 @@ LIST_PAID = lambda org: org.invoices.list_paid()  # noqa: E731
 
 
 @contextlib.contextmanager
-def serving(**options: Any) -> Iterator[tuple[sandbox.Sandbox, str]]:
+def serving(
+    retry_after: float | None = None, **options: Any
+) -> Iterator[tuple[sandbox.Sandbox, str]]:
     sb = sandbox.Sandbox(invoices_per_org=1, **options)
+    if sb.limiter is not None:
+        sb.limiter.retry_after = retry_after  # on the limiter's 429s
     with sb.serve_in_thread() as url:
         yield sb, url
 
@@ -56,6 +62,72 @@ async def test_behind_a_limiter_the_default_fan_out_loses_nothing_and_finds_the_
     assert all(pace is not None for pace in tail)
     median = statistics.median(p for p in tail if p is not None)
     assert 0.5 * rate <= median <= 1.3 * rate, median
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "n", "retry_after"),
+    [(5.0, 1, 20, None), (10.0, 1, 40, None), (20.0, 10, 80, None), (5.0, 1, 10, 0.5)],
+    ids=["5/s-burst-1", "10/s-burst-1", "20/s-burst-10", "5/s-burst-1-retry-after-0.5"],
+)
+async def test_behind_a_low_limit_the_default_fan_out_loses_nothing(
+    rate: float, burst: int, n: int, retry_after: float | None
+) -> None:
+    """Fewer keys than the default concurrency of 32 (or about as many): every first
+    request goes out in the unpaced start, most are refused, and their retries meet a pace
+    the pacer is still cutting. Those refusals are the pacer's, not the keys': they must
+    not use up the keys' three attempts (before the fix 5/s lost 6-7 keys of 20 per run).
+    """
+    keys = [f"sk_sandbox_low{i}" for i in range(n)]
+    with serving(retry_after, rate_limit=rate, burst=burst) as (sb, url):
+        outcomes = await run(url, keys)
+    assert sb.limiter is not None and sb.limiter.refused > 0
+    assert [o.error for o in outcomes if not o.ok] == []
+    assert len(outcomes) == n
+
+
+async def test_a_server_refusing_everything_still_ends_every_key_in_an_error() -> None:
+    """Free resends are bounded: the limiter admits one request in 100 s, far below any
+    pace the pacer can reach; every other key ends in RateLimitError, each after at most
+    its three attempts plus ``FREE_RETRIES`` (counted per key by the server)."""
+    keys = [f"sk_sandbox_wall{i}" for i in range(12)]
+    with serving(rate_limit=0.01, burst=1) as (sb, url):
+        outcomes = await run(url, keys)
+    errors = [o.error for o in outcomes if not o.ok]
+    assert len(outcomes) == 12 and len(errors) == 11
+    assert all(isinstance(e, apibricks.RateLimitError) for e in errors)
+    assert sb.limiter is not None
+    refused = [sb.limiter.refused_for(key) for key in keys]
+    assert max(refused) <= 3 + _pacing.FREE_RETRIES
+    assert sum(refused) < 12 * (3 + _pacing.FREE_RETRIES)  # none before the first cut
+
+
+async def test_a_key_over_its_own_limit_still_fails_after_its_retries() -> None:
+    """A 429 to a key answered before is that key's (its own limit), even while a shared
+    limit has the pacer cutting its pace and resending: the call gets 1 + max_retries
+    attempts, no free ones."""
+    answers: dict[str, list[int]] = collections.defaultdict(list)
+
+    async def on_request_end(_s: Any, _c: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        answers[params.headers["Authorization"]].append(params.response.status)
+
+    async def twice(org: apibricks.AsyncClient) -> int:
+        await org.invoices.list_paid()
+        return len(await org.invoices.list_paid())  # its own bucket is empty for 20 s
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(on_request_end)
+    keys = [f"sk_sandbox_own{i}" for i in range(16)]
+    with serving(rate_limit=20, burst=1, per_key_rate_limit=0.05) as (_sb, url):
+        async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+            client = apibricks.AsyncClient(base_url=url, session=session)
+            stream = client.fan_out(keys, twice)
+            async with client, contextlib.aclosing(stream) as outcomes:
+                errors = [o.error async for o in outcomes]
+    assert all(isinstance(e, apibricks.RateLimitError) for e in errors)
+    assert len(errors) == len(keys)
+    for key in keys:  # the second call: one attempt and two retries, all refused
+        statuses = answers[key]
+        assert statuses[statuses.index(200) + 1 :] == [429, 429, 429], statuses
 
 
 async def test_without_adaptive_pacing_the_same_limiter_fails_keys() -> None:

@@ -35,10 +35,22 @@ concurrency-limits:
 * A per-key limit must not slow the other organizations: only a throttle on a key's first
   request in this fan-out cuts the shared pace. A key that is throttled after it has been
   answered before is over its own limit; its call backs off by the retry schedule alone.
+* A 429 the pace caused is not the key's fault, so it does not spend the call's retries:
+  the unpaced start and every pace above the server's rate end in refusals, and a key
+  refused there could spend its three attempts (backoff below 2 and 4 s) before the
+  pace is low enough (at 5/s, burst 1, 6 of 20 keys were lost per run). Until a key is
+  first answered 2xx, each of its answers speaks for the shared pace, and a 429 to a
+  request sent at a pace since cut, or while refusals are over the threshold, is resent
+  for free: after a jittered wait (up to ``RESEND_JITTER``; or the ``Retry-After``,
+  which pauses the fan-out), at the pace. Bounded, so a server that refuses everything
+  still ends every call in ``RateLimitError``: ``FREE_RETRIES`` per key, none before the
+  first cut, at ``MIN_RATE``, after a cut found not to help, or when the server has
+  accepted nothing for ``ACCEPTING`` seconds.
 
 Each fan-out task sets `current_lane` (a ``ContextVar``, so it follows the task and the
 tasks it spawns); the transport asks the lane before every attempt, retries included, and
-tells it every status. Without a lane (plain calls) the transport does nothing extra.
+tells it every status (`Lane.observe`, whose answer says whether a 429 is resent for
+free). Without a lane (plain calls) the transport does nothing extra.
 """
 
 from __future__ import annotations
@@ -47,7 +59,8 @@ import asyncio
 import collections
 import contextvars
 import math
-from collections.abc import Hashable, Mapping
+import random
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Final
 
 from .._retry import parse_retry_after
@@ -65,6 +78,10 @@ MIN_ANSWERS: Final = 8  # answers since the last cut before another may happen
 RECENT: Final = 50  # the share of throttled answers is taken over the last this many
 PROBE: Final = 25  # answers after a measured cut that tell whether it helped
 BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
+MAX_THRESHOLD: Final = 0.95  # ... up to this: above it, refusals are the server's, not the pace's
+FREE_RETRIES: Final = 6  # resends per key of 429s the pace caused, on top of max_retries
+RESEND_JITTER: Final = 1.0  # seconds: a free resend waits a uniform draw below this first
+ACCEPTING: Final = 2.0  # ... only while the server accepted a request within this many seconds
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
 
@@ -73,9 +90,11 @@ class Pacer:
     """One fan-out's pace, shared by all of its tasks (single event loop, no locks)."""
 
     __slots__ = (
+        "_answered",
         "_answers",
         "_cut_share",
         "_last_cut",
+        "_last_success",
         "_loop",
         "_max_rate",
         "_measure_from",
@@ -89,6 +108,7 @@ class Pacer:
         "_threshold",
         "_throttles",
         "adaptive",
+        "excused",
         "retry_after_cap",
         "throttled",
     )
@@ -117,8 +137,11 @@ class Pacer:
         self._threshold = THRESHOLD
         self._cut_share: float | None = None
         self._measure_from = -math.inf
+        self._last_success = -math.inf
         self._successes: collections.deque[float] = collections.deque()
-        self._seen: set[int] = set()
+        self._seen: set[int] = set()  # keys answered at all (for 503s)
+        self._answered: set[int] = set()  # keys answered 2xx (a later 429: their own limit)
+        self.excused = 0  # 429s resent without spending a retry
 
     @property
     def pace(self) -> float | None:
@@ -147,22 +170,33 @@ class Pacer:
             await asyncio.sleep(delay)
         return now
 
-    def observe(self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from one answer (its status line and headers) to a request queued then."""
+    def observe(self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]) -> bool:
+        """Learn from one answer (its status line and headers) to a request queued then.
+
+        True: a 429 that the pace caused, not the key; the transport resends it (after a
+        jittered wait, at the pace) without spending one of the call's retries (`_excuse`).
+        """
         throttled = status in THROTTLE_STATUSES
         if throttled:
             self.throttled += 1
         if not self.adaptive:
-            return
-        first_for_key = self._first_answer(lane._token)
+            return False
+        token = lane._token
         if 200 <= status < 300:
             self._succeeded()
+            if not self._first_success(token):
+                return False  # a key's later answers speak for its own limit only
         elif not throttled:
-            return
-        # Only a key's first answer speaks for the shared pace (later ones: its own limit),
-        # and only for a request sent at the current pace.
-        if not first_for_key or queued < self._last_cut:
-            return
+            return False
+        elif token in self._answered:
+            return False  # over its own limit: its call backs off by the retry schedule
+        elif status != 429 and not self._first_answer(token):
+            return False  # a 503 is a key's own trouble as often as the pace: once per key
+        # Until a key is first answered, each of its answers speaks for the shared pace (a
+        # key refused in the unpaced start still tells, on its retries, whether the cut
+        # pace is low enough), but only one to a request sent at the current pace.
+        if queued < self._last_cut:
+            return throttled and self._excuse(lane, status, headers)  # sent at a pace since cut
         self._answers += 1
         recent = self._recent
         if len(recent) == recent.maxlen:
@@ -173,18 +207,53 @@ class Pacer:
         judging = self._cut_share is not None
         if self._answers == PROBE and self._cut_share is not None:
             if share >= BACKGROUND * self._cut_share and self._throttles > 2:  # no help
-                self._threshold = min(0.95, max(self._threshold, share + THRESHOLD))
+                self._threshold = min(MAX_THRESHOLD, max(self._threshold, share + THRESHOLD))
             self._cut_share = None
+        if not throttled or share <= self._threshold:
+            return False  # one organization's 429 holds back only itself (its own retry waits)
         needed = PROBE if judging else MIN_ANSWERS  # a judged cut is judged before the next
-        if not throttled or self._answers < needed or share <= self._threshold:
-            return  # one organization's 429 holds back only itself (its own retry waits)
+        if self._answers >= needed:
+            now = self._loop.time()
+            retry_after = parse_retry_after(headers)
+            # Beyond the cap the call gives up at once (as documented), so nobody waits for
+            # it: pausing the whole fan-out for the cap would stall every other organization.
+            if retry_after is not None and retry_after <= self.retry_after_cap:
+                self._paused_until = max(self._paused_until, now + retry_after)
+            self._cut(now, share)
+        # Over the threshold: the pace is too high (cut now, or as soon as enough answers
+        # tell): this refusal is the pacer's.
+        return self._excuse(lane, status, headers)
+
+    def _excuse(self, lane: Lane, status: int, headers: Mapping[str, str]) -> bool:
+        """Whether a 429 the pace caused is resent without spending one of the call's retries.
+
+        Bounded, so that a server refusing everything still ends every call: at most
+        ``FREE_RETRIES`` per key; none once a cut has been found not to help (the
+        refusals are the server's background, not our pace) or the pace is at its floor;
+        none before the first cut (the resend would not be paced); none for a
+        ``Retry-After`` beyond the cap (that call fails at once). A ``Retry-After`` within
+        it pauses the fan-out until then, so the resend obeys it too.
+        """
+        rate = self._rate
+        if status != 429 or rate is None or not self.adaptive:
+            return False
         now = self._loop.time()
+        if rate <= MIN_RATE or self._threshold >= MAX_THRESHOLD:
+            return False
+        if now - self._last_success > ACCEPTING + max(0.0, self._paused_until - now):
+            return False  # a server that accepts nothing has no pace to find
         retry_after = parse_retry_after(headers)
-        # Beyond the cap the call gives up at once (as documented), so nobody waits for it:
-        # pausing the whole fan-out for the cap would stall every other organization.
-        if retry_after is not None and retry_after <= self.retry_after_cap:
+        if retry_after is not None and retry_after > self.retry_after_cap:
+            return False
+        if lane.excused >= FREE_RETRIES:
+            return False
+        lane.excused += 1
+        self.excused += 1
+        if retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
-        self._cut(now, share)
+        else:
+            lane.acquire = lane.resend  # once: a jittered wait, then a slot at the pace
+        return True
 
     def _accepted_rate(self, now: float) -> float | None:
         """Successes per second over the last second, since the first throttle at most.
@@ -226,7 +295,7 @@ class Pacer:
         self._cut_share = share if accepted is not None and not first else None
 
     def _succeeded(self) -> None:
-        now = self._loop.time()
+        now = self._last_success = self._loop.time()
         successes = self._successes
         successes.append(now)
         if len(successes) > 4096 and successes[0] < now - WINDOW:  # bounded without cuts
@@ -235,6 +304,16 @@ class Pacer:
         if rate is not None and rate < self._max_rate:
             # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s.
             self._rate = min(self._max_rate, rate + self._slope / rate)
+
+    def _first_success(self, token: int) -> bool:
+        """True the first time a key is answered 2xx (recent keys remembered)."""
+        answered = self._answered
+        if token in answered:
+            return False
+        if len(answered) >= _SEEN_KEYS:  # bounded: forget them all (a rare extra "first")
+            answered.clear()
+        answered.add(token)
+        return True
 
     def _first_answer(self, token: int) -> bool:
         """True the first time an answer for a key is seen (recent keys remembered)."""
@@ -250,18 +329,30 @@ class Pacer:
 class Lane:
     """One fan-out task's view of its `Pacer`, tagged with (a hash of) its key."""
 
-    __slots__ = ("_token", "acquire", "pacer")
+    __slots__ = ("_token", "acquire", "excused", "pacer")
+
+    acquire: Callable[[], Awaitable[float]]
 
     def __init__(self, pacer: Pacer, key: Hashable) -> None:
         self.pacer = pacer
+        self.excused = 0  # this key's 429s resent without spending a retry
         self.acquire = pacer.acquire  # wait for the next start slot; returns when queued
         self._token = hash(key)  # in memory only: the lane keeps no reference to the key
 
     def __repr__(self) -> str:
         return f"<Lane pace={self.pacer.pace}>"  # never the key
 
-    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> None:
-        self.pacer.observe(self, queued, status, headers)
+    async def resend(self) -> float:
+        """A free resend's start: after a jittered wait, so the refused keys do not all
+        come back at once at a pace the pacer is still cutting (full jitter, as backoff)."""
+        pacer = self.pacer
+        self.acquire = pacer.acquire
+        await asyncio.sleep(random.uniform(0.0, RESEND_JITTER))
+        return await pacer.acquire()
+
+    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> bool:
+        """Tell the pace an answer; True: a 429 to resend, not counted as a retry."""
+        return self.pacer.observe(self, queued, status, headers)
 
 
 current_lane: contextvars.ContextVar[Lane | None] = contextvars.ContextVar(

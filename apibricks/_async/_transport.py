@@ -25,7 +25,13 @@ import backoff
 from yarl import URL
 
 from .._auth import SecretKey, key_hint
-from .._exceptions import APIBricksError, APIConnectionError, APITimeoutError, RedirectError
+from .._exceptions import (
+    APIBricksError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    RedirectError,
+)
 from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
@@ -117,6 +123,7 @@ class _Attempt:
     __slots__ = (
         "_request_id",
         "elapsed",
+        "excused",
         "headers",
         "key",
         "number",
@@ -148,6 +155,7 @@ class _Attempt:
         self.options = options
         self.tracer = tracer
         self.number = 0
+        self.excused = False  # the last answer: a 429 the fan-out's pace caused (see _replay)
         self.elapsed = 0.0
         self.reply: Reply | None = None
 
@@ -364,13 +372,21 @@ class Transport:
     async def _replay(self, attempt: _Attempt, failed: list[APIBricksError]) -> None:
         """Backoff's callable: re-raises the first attempt's failure, so that backoff
         counts it and waits, then attempts again."""
-        if failed:
+        if failed and not attempt.excused:
             raise failed.pop()
-        await self._attempt(attempt)
+        failed.clear()
+        while True:
+            try:
+                await self._attempt(attempt)
+                return
+            except APIStatusError:
+                if not attempt.excused:  # else the fan-out's pace, not the key: resend, free
+                    raise
 
     async def _attempt(self, attempt: _Attempt) -> None:
         """One attempt, in its start slot when a fan-out paces it, in a span when tracing."""
         attempt.number += 1
+        attempt.excused = False
         lane = current_lane.get()  # set inside a fan-out: every attempt keeps its pace
         slot = await lane.acquire() if lane is not None else 0.0
         active = attempt.tracer
@@ -455,7 +471,7 @@ class Transport:
                 status = response.status
                 attempt.answered(status, response.headers)
                 if lane is not None:  # the fan-out's pace learns from every answer
-                    lane.observe(slot, status, response.headers)
+                    attempt.excused = lane.observe(slot, status, response.headers)
                 if status in _REDIRECTS:
                     url = _redirect_target(url, response, followed, attempt.secret)
                     attempt.answered(None, None)  # a failure from here on got no reply

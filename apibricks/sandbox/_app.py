@@ -261,7 +261,9 @@ class Sandbox:
             if self.latency and not await self._sleep(self.latency):
                 return _disconnect(request)
             if self.limiter is not None and not self.limiter.admit(key or ""):
-                return _problem(429, "Rate limit exceeded.", _trace_id(request))
+                wait = self.limiter.retry_after
+                extra = None if wait is None else {"Retry-After": f"{wait:g}"}
+                return _problem(429, "Rate limit exceeded.", _trace_id(request), extra)
             return await self._route(request, key, _trace_id(request))
         finally:
             self.in_flight -= 1

@@ -4,7 +4,8 @@ Token buckets: one shared by every request (``rate_limit``) and one per API key
 (``per_key_rate_limit``), each refilled continuously and holding at most ``burst`` tokens
 (at least one). A request needs a token from each bucket it is subject to; a refused one
 takes none and is answered 429 with no ``Retry-After`` (as nginx, gateways and CDNs
-usually answer), so clients have to find the pace themselves.
+usually answer), so clients have to find the pace themselves; set ``retry_after`` (seconds)
+to send one, as a limiter configured to (nginx ``add_header Retry-After ... always``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Limiter:
         self._clock = clock
         self._global = None if rate_limit is None else _Bucket(rate_limit, max(1, burst), clock())
         self._keys: dict[str, _Bucket] = {}
+        self.retry_after: float | None = None  # sent on every 429 when set
         self.refused = 0
         self._refused: dict[str, int] = {}
 
