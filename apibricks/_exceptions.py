@@ -8,11 +8,12 @@ No message built here ever contains the API key.
 from __future__ import annotations
 
 import copy
-import pickle
+import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from multidict import CIMultiDict, CIMultiDictProxy
+if TYPE_CHECKING:
+    from multidict import CIMultiDictProxy
 
 __all__ = [
     "APIBricksError",
@@ -74,8 +75,10 @@ class APIBricksError(Exception):
 
 def _portable(attributes: dict[str, Any]) -> dict[str, Any]:
     """Instance state with header proxies (unpicklable) as plain ``(name, value)`` pairs."""
+    multidict = sys.modules.get("multidict")  # not loaded: no proxy to convert
+    proxy = multidict.CIMultiDictProxy if multidict is not None else ()
     return {
-        name: _HeaderPairs(value.items()) if isinstance(value, CIMultiDictProxy) else value
+        name: _HeaderPairs(value.items()) if isinstance(value, proxy) else value
         for name, value in attributes.items()
     }
 
@@ -84,7 +87,17 @@ class _HeaderPairs(list[tuple[str, str]]):
     """Headers in transit; `_restore` turns them back into a case-insensitive proxy."""
 
 
+def _header_proxy(headers: Mapping[str, str] | list[tuple[str, str]]) -> CIMultiDictProxy[str]:
+    # multidict loads with aiohttp, which every call that raises this has loaded already;
+    # `apibricks --help` imports this module without either.
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    return CIMultiDictProxy(CIMultiDict(headers))
+
+
 def _picklable(value: object) -> bool:
+    import pickle  # here: `apibricks --help` imports this module and never pickles
+
     try:
         pickle.dumps(value)
     except Exception:
@@ -100,7 +113,7 @@ def _restore(
     cause = state.pop("__cause__", None)
     for name, value in state.items():
         if isinstance(value, _HeaderPairs):
-            value = CIMultiDictProxy(CIMultiDict(value))
+            value = _header_proxy(value)
         setattr(error, name, value)
     if cause is not None:
         error.__cause__ = cause
@@ -180,7 +193,7 @@ class APIStatusError(APIBricksError):
         self.status_code = status_code
         self.request_id = request_id
         # Case-insensitive, like HTTP: error.headers["retry-after"] works.
-        self.headers = CIMultiDictProxy(CIMultiDict(headers or {}))
+        self.headers = _header_proxy(headers or {})
         self.body = body
         self.retry_after = retry_after
 

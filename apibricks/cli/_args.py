@@ -10,9 +10,10 @@ import argparse
 import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TextIO
+
+import attrs
 
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
 from .._settings import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
@@ -39,7 +40,7 @@ _COLUMN_FORMATS = ("table", "csv")
 _RESUME_FORMATS = ("jsonl", "parquet")
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class Config:
     keys: Keys
     fan_out: bool  # keys came from --keys-file: show progress, summarise failures

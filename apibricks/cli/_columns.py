@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +21,7 @@ from .._models import Invoice, Organization
 __all__ = ["DEFAULT_COLUMNS", "Column", "column_names", "columns"]
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class Column:
     name: str
     get: Callable[[Invoice], Any]  # a JSON-ready value, or a Decimal for amountUsd

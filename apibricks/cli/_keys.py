@@ -9,9 +9,10 @@ cannot be read twice, so its text (not one object per key) is kept.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+
+import attrs
 
 from .._auth import APIKeyError, validate_api_key
 from ._errors import UsageError
@@ -20,7 +21,7 @@ from ._shard import Shard
 __all__ = ["KeyFile", "KeySource", "Keys"]
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class KeySource:
     """One API key and where it came from, so a failure can point at the keys-file line."""
 

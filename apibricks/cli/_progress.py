@@ -18,8 +18,9 @@ import abc
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TextIO
+
+import attrs
 
 if TYPE_CHECKING:
     from .._outcome import Progress
@@ -29,7 +30,7 @@ __all__ = ["Display", "Snapshot", "make_display"]
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class Snapshot:
     """What every display shows; from the fan-out's `Progress` plus the run's own clock."""
 
@@ -97,7 +98,7 @@ class Display(abc.ABC):
 
     def _final(self) -> None:
         """The last snapshot, its elapsed time brought up to now."""
-        self.last = replace(self.last, elapsed=self.clock() - self.started)
+        self.last = attrs.evolve(self.last, elapsed=self.clock() - self.started)
 
     def clear(self) -> None:  # noqa: B027 - most displays have nothing on screen to wipe
         """Wipe what is on screen, so records written to the same terminal start clean."""

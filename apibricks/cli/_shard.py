@@ -8,18 +8,19 @@ it with no coordination: the shards are disjoint and together hold every key.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+import attrs
 
 __all__ = ["Shard", "fingerprint", "parse_shard"]
 
 
 def fingerprint(key: str) -> str:
     """The key's SHA-256, hex: identifies an organization's key without revealing it."""
+    import hashlib  # here: OpenSSL takes ~8 ms to load, and `--help` never hashes
+
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class Shard:
     index: int  # 1-based, as written on the command line
     count: int
