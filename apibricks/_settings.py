@@ -18,9 +18,19 @@ from typing import Any, Final
 
 import attrs
 
+from ._defaults import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_AFTER_CAP,
+    DEFAULT_TIMEOUT,
+)
 from ._exceptions import ConfigurationError
 
 __all__ = [
+    "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -33,13 +43,6 @@ __all__ = [
     "NotGiven",
 ]
 
-DEFAULT_BASE_URL: Final = "https://api-console.apibricks.io"
-BASE_URL_ENV: Final = "APIBRICKS_BASE_URL"
-DEFAULT_TIMEOUT: Final = 30.0
-DEFAULT_MAX_RETRIES: Final = 2
-DEFAULT_RETRY_AFTER_CAP: Final = 60.0
-DEFAULT_MAX_CONNECTIONS: Final = 100
-DEFAULT_MAX_RESPONSE_BYTES: Final = 256 * 2**20
 
 # RFC 9110 field-name: a token.
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

@@ -430,3 +430,12 @@ async def test_progress_shows_the_pace_found_behind_a_limiter(
     # (--no-adaptive: each request only retries on its own).
     assert " throttled" in last
     assert ("pace " in last) is adaptive
+
+
+def test_a_key_source_never_shows_its_key() -> None:
+    from apibricks.cli._keys import KeySource
+
+    key = "sk_live_0123456789abcdef"
+    source = KeySource(key, "keys.txt:3")
+    assert key not in repr(source) and key not in str(source)
+    assert "keys.txt:3" in repr(source) and source.key == key

@@ -13,9 +13,9 @@ import pytest
 import apibricks
 
 HEAVY = ("aiohttp", "asyncio", "yarl", "cattrs", "orjson", "backoff")
-# Loaded where used, never by `--help`: 6-17 ms each on the 2-core VM (dataclasses pulls
-# in inspect and ast; hashlib loads OpenSSL).
-HELP_NEVER_NEEDS = ("multidict", "pickle", "hashlib", "dataclasses")
+# Loaded where used, never by `--help`: 6-23 ms each on the 2-core VM (attrs and
+# dataclasses pull in inspect and ast; hashlib loads OpenSSL).
+HELP_NEVER_NEEDS = ("attrs", "multidict", "pickle", "hashlib", "dataclasses")
 
 
 def modules_after(code: str) -> set[str]:

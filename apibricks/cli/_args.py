@@ -11,12 +11,10 @@ import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
-
-import attrs
+from typing import NamedTuple, NoReturn, TextIO
 
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
-from .._settings import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from .._defaults import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from .._version import __version__
 from ._errors import UsageError
 from ._keys import KeyFile, Keys, KeySource
@@ -40,8 +38,7 @@ _COLUMN_FORMATS = ("table", "csv")
 _RESUME_FORMATS = ("jsonl", "parquet")
 
 
-@attrs.frozen
-class Config:
+class Config(NamedTuple):  # not attrs: `--help` loads none (see .._defaults)
     keys: Keys
     fan_out: bool  # keys came from --keys-file: show progress, summarise failures
     base_url: str | None  # None with --sandbox: the embedded sandbox's URL is used

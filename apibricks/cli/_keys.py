@@ -10,23 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
-import attrs
-
-from .._auth import APIKeyError, validate_api_key
+from .._auth import APIKeyError, key_hint, validate_api_key
 from ._errors import UsageError
 from ._shard import Shard
 
 __all__ = ["KeyFile", "KeySource", "Keys"]
 
 
-@attrs.frozen
-class KeySource:
+class KeySource(NamedTuple):  # not attrs: `--help` loads none (see .._defaults)
     """One API key and where it came from, so a failure can point at the keys-file line."""
 
     key: str
     where: str
+
+    def __repr__(self) -> str:
+        return f"KeySource(key={key_hint(self.key)!r}, where={self.where!r})"  # never the key
 
 
 class KeyFile:

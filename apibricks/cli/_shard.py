@@ -8,7 +8,7 @@ it with no coordination: the shards are disjoint and together hold every key.
 
 from __future__ import annotations
 
-import attrs
+from typing import NamedTuple
 
 __all__ = ["Shard", "fingerprint", "parse_shard"]
 
@@ -20,16 +20,15 @@ def fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@attrs.frozen
-class Shard:
-    index: int  # 1-based, as written on the command line
-    count: int
+class Shard(NamedTuple):  # not attrs: `--help` loads none (see .._defaults)
+    number: int  # 1-based, as written on the command line
+    of: int
 
     def holds(self, key: str) -> bool:
-        return int(fingerprint(key)[:16], 16) % self.count == self.index - 1
+        return int(fingerprint(key)[:16], 16) % self.of == self.number - 1
 
     def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
+        return f"{self.number}/{self.of}"
 
 
 def parse_shard(text: str) -> Shard:
@@ -39,6 +38,6 @@ def parse_shard(text: str) -> Shard:
         shard = Shard(int(index), int(count)) if slash else None
     except ValueError:
         shard = None
-    if shard is None or not 1 <= shard.index <= shard.count:
+    if shard is None or not 1 <= shard.number <= shard.of:
         raise ValueError(f"expected I/N with 1 <= I <= N (e.g. 1/4), got {text!r}")
     return shard
