@@ -184,13 +184,13 @@ class Pacer:
         token = lane._token
         if 200 <= status < 300:
             self._succeeded()
-            if not self._first_success(token):
+            if not _first_time(self._answered, token):
                 return False  # a key's later answers speak for its own limit only
         elif not throttled:
             return False
         elif token in self._answered:
             return False  # over its own limit: its call backs off by the retry schedule
-        elif status != 429 and not self._first_answer(token):
+        elif status != 429 and not _first_time(self._seen, token):
             return False  # a 503 is a key's own trouble as often as the pace: once per key
         # Until a key is first answered, each of its answers speaks for the shared pace (a
         # key refused in the unpaced start still tells, on its retries, whether the cut
@@ -305,25 +305,16 @@ class Pacer:
             # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s.
             self._rate = min(self._max_rate, rate + self._slope / rate)
 
-    def _first_success(self, token: int) -> bool:
-        """True the first time a key is answered 2xx (recent keys remembered)."""
-        answered = self._answered
-        if token in answered:
-            return False
-        if len(answered) >= _SEEN_KEYS:  # bounded: forget them all (a rare extra "first")
-            answered.clear()
-        answered.add(token)
-        return True
 
-    def _first_answer(self, token: int) -> bool:
-        """True the first time an answer for a key is seen (recent keys remembered)."""
-        seen = self._seen
-        if token in seen:
-            return False
-        if len(seen) >= _SEEN_KEYS:  # bounded: forget them all (a rare extra "first")
-            seen.clear()
-        seen.add(token)
-        return True
+def _first_time(seen: set[int], token: int) -> bool:
+    """True the first time ``token`` is added to ``seen`` (a bounded memory: when full it
+    forgets them all, a rare extra "first")."""
+    if token in seen:
+        return False
+    if len(seen) >= _SEEN_KEYS:
+        seen.clear()
+    seen.add(token)
+    return True
 
 
 class Lane:
