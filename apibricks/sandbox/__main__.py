@@ -45,8 +45,12 @@ async def _run(args: argparse.Namespace) -> None:
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # Ctrl-C too ends the wait, then the server shuts down in order: a KeyboardInterrupt
+    # raised wherever the loop happens to be (asyncio.run on 3.10) can land inside a
+    # response being written and leave its coroutine never awaited.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            loop.add_signal_handler(signum, stop.set)
     async with sandbox.serve(args.host, args.port) as url:
         print(f"APIBricks sandbox listening on {url}", flush=True)
         print(f"  curl -H 'Authorization: {DEMO_KEY}' {url}/invoices/paid", flush=True)
