@@ -2,7 +2,7 @@
 
 ASP.NET answers errors with RFC 9457 problem details (``title``, ``detail``,
 ``traceId``); anything else (an HTML page from a proxy, an empty body) still gives a
-useful message built from the status line.
+useful message built from the status line and the page's title or first line of text.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 
 from ._auth import SecretKey
 from ._exceptions import APIStatusError, status_error_class
+from ._page import headline
 from ._retry import parse_retry_after
-from ._sanitize import clean, redact, redact_headers
+from ._sanitize import clean, hide, redact, redact_headers
 
 __all__ = ["REQUEST_ID_HEADERS", "request_id_from", "status_error"]
 
@@ -38,21 +39,27 @@ def request_id_from(
     return None
 
 
-def _parse_body(raw: bytes) -> Any:
+def _parse_body(raw: bytes, secret: SecretKey | None) -> Any:
+    """The body as parsed JSON, else as text: the key hidden first, then cut."""
     if not raw:
         return None
     text = raw.decode("utf-8", "replace")
     try:
-        return json.loads(text)
+        return redact(json.loads(text), secret)
     except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested body
-        return text[:_MAX_TEXT_BODY]
+        return hide(text, secret)[:_MAX_TEXT_BODY]
+
+
+def reason_phrase(status: int) -> str:
+    """The standard phrase of ``status`` ("HTTP error" for one HTTP does not define)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "HTTP error"
 
 
 def _describe(status: int, body: Any, secret: SecretKey | None) -> str:
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = "HTTP error"
+    reason = reason_phrase(status)
     message = f"{status} {reason}"
     if isinstance(body, dict):
         parts = [
@@ -62,8 +69,10 @@ def _describe(status: int, body: Any, secret: SecretKey | None) -> str:
         ]
         if parts:
             message += ": " + " - ".join(parts)
-    elif isinstance(body, str) and body.strip():
-        message += ": " + clean(body.strip(), secret=secret)
+    elif isinstance(body, str):
+        line = headline(body).removeprefix(message).strip(" :-")
+        if line and line != reason:
+            message += ": " + clean(line, secret=secret)
     return message
 
 
@@ -75,8 +84,8 @@ def status_error(
     secret: SecretKey | None = None,
 ) -> APIStatusError:
     """The error for a non-2xx answer; ``secret`` (the request's key) is hidden wherever
-    the server echoed it: message, ``.body``, ``.headers``."""
-    body = redact(_parse_body(raw_body), secret)
+    the server echoed it, whole or in part: message, ``.body``, ``.headers``."""
+    body = _parse_body(raw_body, secret)
     request_id = request_id_from(headers, body, secret=secret)
     message = _describe(status, body, secret)
     if request_id:

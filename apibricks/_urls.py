@@ -11,7 +11,9 @@ import ipaddress
 
 from yarl import URL
 
+from ._auth import SecretKey
 from ._exceptions import ConfigurationError
+from ._sanitize import hide
 
 __all__ = ["check_base_url", "is_loopback", "safe_url"]
 
@@ -51,10 +53,13 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool) -> URL:
     return url.with_query(None).with_fragment(None)
 
 
-def safe_url(url: URL | str) -> str:
-    """The URL as it may appear in logs and errors: no userinfo, no query."""
+def safe_url(url: URL | str, secret: SecretKey | None = None) -> str:
+    """The URL as it may appear in logs, hooks and errors: no userinfo, no query, and
+    every echo of ``secret`` (in a path a server redirected to, even in a host name)
+    hidden like one in server text."""
     try:
         parsed = URL(url) if isinstance(url, str) else url
-        return str(parsed.with_user(None).with_query(None).with_fragment(None))
+        shown = str(parsed.with_user(None).with_query(None).with_fragment(None))
     except (TypeError, ValueError, UnicodeError):
         return "<unparsable URL>"
+    return hide(shown, secret)

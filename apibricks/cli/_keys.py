@@ -3,14 +3,17 @@
 A keys file is checked line by line before anything is sent (a bad line is a usage error
 naming its number), then read again as the fan-out pulls keys, rather than held: a run over
 10**6 organizations holds the keys in flight, not a million key objects. Standard input
-cannot be read twice, so its text (not one object per key) is kept.
+cannot be read twice, so its bytes (not one object per key) are kept. A file and standard
+input go through one reader with one set of rules: UTF-8, a leading BOM skipped, any
+other encoding refused as "not UTF-8 text".
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple, TextIO
+from typing import BinaryIO, NamedTuple, TextIO
 
 from .._auth import APIKeyError, key_hint, validate_api_key
 from ._errors import UsageError
@@ -36,7 +39,7 @@ class KeyFile:
         self.label = "stdin" if name == "-" else name
         self.shard = shard
         self._path = None if name == "-" else Path(name)
-        self._text = self._read(stdin.read) if name == "-" else None
+        self._data = self._read(lambda: _bytes_of(stdin)) if name == "-" else None
         self._count = self._check()
 
     def _read(self, read: object) -> str:
@@ -47,17 +50,20 @@ class KeyFile:
             raise UsageError(
                 f"cannot read keys file {self.label}: {reason}; check the path"
             ) from None
-        except UnicodeDecodeError:
+        except UnicodeError:  # decoding, or a text stream's undecodable escapes
             raise UsageError(
                 f"keys file {self.label} is not UTF-8 text; save it as UTF-8"
             ) from None
 
     def _lines(self) -> Iterator[tuple[int, str]]:
-        if self._text is not None:
-            yield from enumerate(self._text.splitlines(), 1)
-            return
-        assert self._path is not None
-        with self._path.open(encoding="utf-8-sig") as lines:
+        """Numbered lines, decoded by the same rules for a file and for standard input."""
+        raw: BinaryIO
+        if self._data is not None:
+            raw = io.BytesIO(self._data)
+        else:
+            assert self._path is not None
+            raw = self._path.open("rb")
+        with io.TextIOWrapper(raw, encoding="utf-8-sig") as lines:
             yield from enumerate(lines, 1)
 
     def _check(self) -> int:
@@ -94,6 +100,15 @@ class KeyFile:
 
     def __len__(self) -> int:
         return self._count
+
+
+def _bytes_of(stdin: TextIO) -> bytes:
+    """Standard input's bytes as sent: decoding is the reader's job, not the locale's."""
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:
+        return bytes(buffer.read())
+    # A text stream only (tests, embedding): its own decoding's escapes turned back.
+    return stdin.read().encode("utf-8", "surrogateescape")
 
 
 Keys = list[KeySource] | KeyFile

@@ -10,7 +10,8 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TextIO
 
-from .._auth import key_hint
+from .._auth import SecretKey, key_hint
+from .._sanitize import hide
 from ._args import Config, KeySource
 from ._ledger import Journal
 from ._output import Writer
@@ -37,7 +38,7 @@ async def _base_url(config: Config) -> AsyncIterator[str]:
 def describe_failure(source: KeySource, error: BaseException | None, *, fan_out: bool) -> str:
     """One stderr line: where the key came from, its hint, the error; never the key itself."""
     hint = key_hint(source.key)
-    message = one_line(str(error)).replace(source.key, hint) if error is not None else ""
+    message = hide(one_line(str(error)), SecretKey(source.key)) if error is not None else ""
     kind = type(error).__name__ if error is not None else "Error"
     where = f"{source.where}: " if fan_out else ""
     return f"apibricks: error: {where}key {hint}: {kind}: {message}".rstrip(": ")
