@@ -11,15 +11,17 @@ other encoding refused as "not UTF-8 text".
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, TextIO
+from typing import BinaryIO, NamedTuple, TextIO, TypeVar
 
 from .._auth import APIKeyError, key_hint, validate_api_key
 from ._errors import UsageError
 from ._shard import Shard
 
 __all__ = ["KeyFile", "KeySource", "Keys"]
+
+_T = TypeVar("_T")
 
 
 class KeySource(NamedTuple):  # not attrs: `--help` loads none (see .._defaults)
@@ -42,9 +44,9 @@ class KeyFile:
         self._data = self._read(lambda: _bytes_of(stdin)) if name == "-" else None
         self._count = self._check()
 
-    def _read(self, read: object) -> str:
+    def _read(self, read: Callable[[], _T]) -> _T:
         try:
-            return read()  # type: ignore[operator,no-any-return]
+            return read()
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise UsageError(
