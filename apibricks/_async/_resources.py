@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._converter import decode_invoices
+from .._decoded import invoices_of
 from .._models import Invoice
 from .._problem import request_id_from
 from .._response import APIResponse
@@ -32,8 +33,8 @@ class AsyncInvoices:
         Every invoice carries the organization; within one response they share a single
         `Organization` instance.
         """
-        reply = await self._client._get("/invoices/paid")
-        return decode_invoices(reply.body)
+        # No local holds the reply: a failed decode leaves no frame keeping the body.
+        return invoices_of(await self._client._get("/invoices/paid"), self._client._api_key)
 
 
 class AsyncInvoicesWithRawResponse:
@@ -50,7 +51,7 @@ class AsyncInvoicesWithRawResponse:
         return APIResponse(
             status_code=reply.status,
             headers=reply.headers,
-            request_id=request_id_from(reply.headers),
+            request_id=request_id_from(reply.headers, secret=self._client._api_key),
             url=reply.url,
             elapsed=reply.elapsed,
             retries_taken=reply.retries,

@@ -1,0 +1,55 @@
+"""A 2xx answer's invoices, or a `DecodeError` that says what came back.
+
+A captive portal's ``200 text/html`` is not "invalid JSON: Expecting value": the error
+names the status, the content type and the page's title. The error is built where the
+body is no longer held (see `_release`): it keeps its message, never the body, the parsed
+data or the frames that read them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._auth import SecretKey
+from ._converter import decode_invoices
+from ._exceptions import DecodeError
+from ._models import Invoice
+from ._page import headline
+from ._release import release
+from ._sanitize import clean, hide
+
+if TYPE_CHECKING:
+    from ._async._transport import Reply
+
+__all__ = ["invoices_of"]
+
+
+def invoices_of(reply: Reply, secret: SecretKey | None) -> list[Invoice]:
+    """The invoices in ``reply``'s body, or a `DecodeError` (any echo of ``secret`` hidden)."""
+    try:
+        return decode_invoices(reply.body)
+    except DecodeError as exc:
+        release(exc)  # the decoder's frames: the body and what it parsed into
+        failure = _described(exc, reply, secret)
+    del reply
+    try:
+        raise failure
+    finally:
+        del failure  # the traceback holds this frame: no cycle through the error
+
+
+def _described(error: DecodeError, reply: Reply, secret: SecretKey | None) -> DecodeError:
+    """A fresh error (no traceback, no chain) saying what the server sent."""
+    message = hide(error.message, secret)
+    if not error.message.startswith("invalid JSON"):  # JSON, but not the documented shape
+        described = DecodeError(message)
+        described.path = error.path  # the message already names it
+        return described
+    content_type = reply.headers.get("Content-Type", "").partition(";")[0].strip()
+    what = f"{reply.status} {clean(content_type or 'without a Content-Type', secret=secret)}"
+    if not reply.body:
+        return DecodeError(f"{what} with an empty body, not the JSON array of invoices")
+    page = headline(reply.body[:65536].decode("utf-8", "replace"))
+    if page:
+        what += f" ({clean(page, secret=secret, limit=120)})"
+    return DecodeError(f"{what} is not JSON: {message.removeprefix('invalid JSON: ')}")
