@@ -258,7 +258,7 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 
 
 def status_error_class(status: int) -> type[APIStatusError]:
-    """The most specific error class for an HTTP status."""
-    if status >= 500:
+    """The most specific error class for an HTTP status (outside 100-599: the base class)."""
+    if 500 <= status <= 599:
         return InternalServerError
     return _BY_STATUS.get(status, APIStatusError)

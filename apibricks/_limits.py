@@ -97,7 +97,10 @@ async def read_body(response: aiohttp.ClientResponse, limit: int | None, *, cut:
                 except zlib.error as exc:
                     if cut:
                         return bytes(body)
-                    raise APIConnectionError(f"The {encoding} body is corrupt: {exc}.") from exc
+                    raise DecodeError(
+                        f"The body says Content-Encoding {encoding!r} but is not {encoding} "
+                        f"({exc}); it can never decode: not retried."
+                    ) from None
                 if limit is not None and len(body) > limit:
                     break
                 data = inflater.tail

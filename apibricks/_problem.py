@@ -52,6 +52,8 @@ def _parse_body(raw: bytes, secret: SecretKey | None) -> Any:
 
 def reason_phrase(status: int) -> str:
     """The standard phrase of ``status`` ("HTTP error" for one HTTP does not define)."""
+    if not 100 <= status <= 599:
+        return "is not an HTTP status (100-599): no HTTP server answered; not retried"
     try:
         return HTTPStatus(status).phrase
     except ValueError:

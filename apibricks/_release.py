@@ -9,6 +9,7 @@ once it reaches the edge of the library; frames still running drop their own (``
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Final
@@ -34,10 +35,8 @@ def release(error: BaseException) -> None:
         while tb is not None:
             frame = tb.tb_frame
             if frame.f_globals.get("__name__", "").partition(".")[0] in _OURS:
-                try:
+                with contextlib.suppress(RuntimeError):  # still running: drops its own
                     frame.clear()
-                except RuntimeError:  # still executing: it drops its own locals
-                    pass
             tb = tb.tb_next
 
 

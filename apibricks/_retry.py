@@ -40,7 +40,7 @@ def is_retryable(error: BaseException) -> bool:
     if isinstance(error, APIConnectionError):
         return error.retryable
     if isinstance(error, APIStatusError):
-        return error.status_code in RETRYABLE_STATUSES or error.status_code >= 500
+        return error.status_code in RETRYABLE_STATUSES or 500 <= error.status_code <= 599
     return False
 
 

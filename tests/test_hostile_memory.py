@@ -17,8 +17,8 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pytest
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 

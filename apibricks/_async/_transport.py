@@ -39,8 +39,9 @@ from .._exceptions import (
 from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
+from .._release import release
 from .._retry import next_attempt
-from .._sanitize import clean, redact_headers
+from .._sanitize import clean, hide, redact_headers
 from .._tracing import call_span, record_outcome, tracer
 from .._urls import check_base_url, safe_url
 from .._version import __version__
@@ -177,7 +178,7 @@ class _Attempt:
         return HookEvent(
             event=name,
             method="GET",
-            url=safe_url(url),
+            url=safe_url(url, self.key),
             attempt=self.number,
             key_hint=self.key_hint,
             **fields,
@@ -296,17 +297,24 @@ class Transport:
         """
         active = tracer()
         attempt = _Attempt(self._endpoint(path), key, self._headers(options), options, active)
-        if active is None:  # the usual case: no span to open, nothing to record
-            return await self._call(attempt, lane)
-        with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
-            try:
-                reply = await self._call(attempt, lane)
-            except BaseException as error:
-                status = getattr(error, "status_code", None)
-                record_outcome(span, status=status, error=error, resend=attempt.number - 1)
-                raise
-            record_outcome(span, status=reply.status, error=None, resend=attempt.number - 1)
-            return reply
+        try:
+            if active is None:  # the usual case: no span to open, nothing to record
+                return await self._call(attempt, lane)
+            with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
+                try:
+                    reply = await self._call(attempt, lane)
+                except BaseException as error:
+                    status = getattr(error, "status_code", None)
+                    record_outcome(span, status=status, error=error, resend=attempt.number - 1)
+                    raise
+                record_outcome(span, status=reply.status, error=None, resend=attempt.number - 1)
+                return reply
+        except APIBricksError as error:
+            # The error leaves the library: the frames it left keep none of what they read
+            # (the body, the response, what was parsed), and this one keeps no reply.
+            release(error)
+            del attempt
+            raise
 
     async def _call(self, attempt: _Attempt, lane: Lane | None) -> Reply:
         """The attempt loop: attempt; on failure decide (`next_attempt`), tell, wait, again."""
@@ -339,7 +347,7 @@ class Transport:
                         "retrying in %.2f s: GET %s attempt %d of %d failed with %s "
                         "(request id %s, key %s)",
                         then.wait,
-                        safe_url(attempt.url),
+                        safe_url(attempt.url, attempt.key),
                         attempt.number,
                         options.max_retries + 1,
                         status if status is not None else type(failure).__name__,
@@ -433,7 +441,7 @@ class Transport:
                     if logger.isEnabledFor(logging.DEBUG):
                         logger.debug(
                             "GET %s -> %s in %.1f ms (attempt %d, request id %s, key %s)",
-                            safe_url(attempt.url),
+                            safe_url(attempt.url, attempt.key),
                             attempt.status if attempt.status is not None else "no response",
                             attempt.elapsed * 1000,
                             attempt.number,
@@ -459,6 +467,7 @@ class Transport:
         options = attempt.options
         url = attempt.start
         followed: set[tuple[URL, URL]] = set()
+        redirected: tuple[int, CIMultiDictProxy[str]] | None = None  # the last 3xx
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url = url
             async with session.get(
@@ -476,6 +485,7 @@ class Transport:
                     attempt.free_resend = lane.observe(queued, status, response.headers)
                 if status in _REDIRECTS:
                     url = _redirect_target(url, response, followed, attempt.key)
+                    redirected = status, response.headers
                     attempt.answered(None, None)  # a failure from here on got no reply
                     continue
                 ok = 200 <= status < 300
@@ -500,16 +510,19 @@ class Transport:
                 return Reply(
                     status,
                     response.headers,
-                    attempt.shown if url is attempt.start else safe_url(url),
+                    attempt.shown if url is attempt.start else safe_url(url, attempt.key),
                     body,
                     attempt.elapsed,
                     attempt.number - 1,
                 )
+        assert redirected is not None
+        attempt.answered(*redirected)  # the error, logs and spans report the last 3xx
         raise RedirectError(
-            f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
-            f"{safe_url(url)}.",
-            status_code=attempt.status or 0,
+            f"Too many redirects (more than {_MAX_REDIRECTS}); the last, a {redirected[0]}, "
+            f"pointed to {safe_url(url, attempt.key)}.",
+            status_code=redirected[0],
             request_id=attempt.request_id,
+            headers=redact_headers(redirected[1], attempt.key),
         )
 
 
@@ -558,7 +571,7 @@ def _redirect_target(
 
     def refuse(why: str) -> RedirectError:
         return RedirectError(
-            f"{status} redirect {why}.",
+            hide(f"{status} redirect {why}.", secret),  # a Location may echo the key
             status_code=status,
             request_id=request_id_from(response.headers, secret=secret),
             headers=redact_headers(response.headers, secret),
@@ -575,14 +588,18 @@ def _redirect_target(
         origin = target.origin()
     except (TypeError, ValueError, UnicodeError) as exc:
         raise refuse(
-            f"with an invalid Location header ({location[:200]!a}: {exc}); not followed"
+            f"with an invalid Location header ({hide(location, secret)[:200]!a}: {exc}); "
+            "not followed"
         ) from None
     if origin != url.origin():
         raise refuse(
             f"to another origin ({origin}) refused: the API key is never sent to another host"
         )
     if (url, target) in followed:
-        raise refuse(f"loop: {safe_url(url)} sent us to {safe_url(target)} again in this attempt")
+        raise refuse(
+            f"loop: {safe_url(url, secret)} sent us to {safe_url(target, secret)} again in this "
+            "attempt"
+        )
     followed.add((url, target))
     return target
 
@@ -594,8 +611,15 @@ def _basic_auth(login: str, password: str) -> str:
 def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
     # aiohttp's text may quote what the server sent (a bad status line, a header).
+    text = clean(str(exc), secret=secret)
+    if "WRONG_VERSION_NUMBER" in text:  # TLS spoken to a port that answers in plain HTTP
+        return APIConnectionError(
+            "Connection error: the server at this port does not speak TLS "
+            f"(WRONG_VERSION_NUMBER): is base_url http:// rather than https://? Not retried: "
+            f"the next attempt would meet the same answer. ({type(exc).__name__}: {text})",
+            retryable=False,
+        )
     permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))
     return APIConnectionError(
-        f"Connection error: {type(exc).__name__}: {clean(str(exc), secret=secret)}",
-        retryable=not permanent,
+        f"Connection error: {type(exc).__name__}: {text}", retryable=not permanent
     )
