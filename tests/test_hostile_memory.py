@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import gzip
+import sys
 import types
 import weakref
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,6 +27,7 @@ from aiohttp.test_utils import TestServer
 import apibricks
 from apibricks import _retry
 
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 MIB = 2**20
 BODY = 24 * MIB  # every scenario's body, inflated
 CAP = 8 * MIB  # max_response_bytes where the scenario needs one
@@ -203,3 +206,19 @@ async def test_a_decode_error_hides_an_echoed_key(facade: Any, small_answers: Te
             base_url=str(small_answers.make_url("/echo")),
         )
     assert KEY[2:10] not in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["dropped", "kept"])
+def test_a_failing_fan_out_peaks_at_concurrency_times_cap(keep: bool) -> None:
+    """In a fresh process: 48 keys, each a gzip bomb past a 4 MiB cap, 4 at a time. Before
+    this fix the failures' frames kept every body: +109 MiB dropped, +221 MiB kept."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from bench_failure_memory import run_child
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    result = run_child(keys=48, concurrency=4, cap_mib=4, keep=keep)
+    assert result["kept"] == (48 if keep else 0)
+    margin = 32  # MiB: allocator slack and the interpreter's own noise, generous
+    assert result["peak_growth_mib"] < result["bound_mib"] + margin, result
+    assert result["held_after_mib"] < 16, result
