@@ -72,7 +72,9 @@ def _describe(status: int, body: Any, secret: SecretKey | None) -> str:
         if parts:
             message += ": " + " - ".join(parts)
     elif isinstance(body, str):
-        line = headline(body).removeprefix(message).strip(" :-")
+        line = headline(body)
+        if line.startswith(message):  # nginx: "502 Bad Gateway" twice is once too many
+            line = line[len(message) :].lstrip(" :-")
         if line and line != reason:
             message += ": " + clean(line, secret=secret)
     return message
