@@ -8,6 +8,7 @@ data or the frames that read them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ._auth import SecretKey
@@ -21,7 +22,7 @@ from ._sanitize import clean, hide
 if TYPE_CHECKING:
     from ._async._transport import Reply
 
-__all__ = ["invoices_of"]
+__all__ = ["InvoicesParser", "invoices_of"]
 
 
 def invoices_of(reply: Reply, secret: SecretKey | None) -> list[Invoice]:
@@ -29,8 +30,7 @@ def invoices_of(reply: Reply, secret: SecretKey | None) -> list[Invoice]:
     try:
         return decode_invoices(reply.body)
     except DecodeError as exc:
-        release(exc)  # the decoder's frames: the body and what it parsed into
-        failure = _described(exc, reply, secret)
+        failure = _described(exc, reply.status, reply.headers, reply.body, secret)
     del reply
     try:
         raise failure
@@ -38,18 +38,46 @@ def invoices_of(reply: Reply, secret: SecretKey | None) -> list[Invoice]:
         del failure  # the traceback holds this frame: no cycle through the error
 
 
-def _described(error: DecodeError, reply: Reply, secret: SecretKey | None) -> DecodeError:
-    """A fresh error (no traceback, no chain) saying what the server sent."""
+class InvoicesParser:
+    """`APIResponse.parse` for ``list_paid``: the same errors as the plain call."""
+
+    __slots__ = ("_headers", "_secret", "_status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], secret: SecretKey | None) -> None:
+        self._status, self._headers, self._secret = status, headers, secret
+
+    def __call__(self, content: bytes) -> list[Invoice]:
+        try:
+            return decode_invoices(content)
+        except DecodeError as exc:
+            failure = _described(exc, self._status, self._headers, content, self._secret)
+        del content  # the response keeps it; this frame does not
+        try:
+            raise failure
+        finally:
+            del failure
+
+
+def _described(
+    error: DecodeError,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: SecretKey | None,
+) -> DecodeError:
+    """A fresh error (no traceback, no chain) saying what the server sent; ``error``'s
+    frames (the body and what it was parsed into) are released."""
+    release(error)
     message = hide(error.message, secret)
     if not error.message.startswith("invalid JSON"):  # JSON, but not the documented shape
         described = DecodeError(message)
         described.path = error.path  # the message already names it
         return described
-    content_type = reply.headers.get("Content-Type", "").partition(";")[0].strip()
-    what = f"{reply.status} {clean(content_type or 'without a Content-Type', secret=secret)}"
-    if not reply.body:
+    content_type = headers.get("Content-Type", "").partition(";")[0].strip()
+    what = f"{status} {clean(content_type or 'without a Content-Type', secret=secret)}"
+    if not body:
         return DecodeError(f"{what} with an empty body, not the JSON array of invoices")
-    page = headline(reply.body[:65536].decode("utf-8", "replace"))
+    page = headline(body[:65536].decode("utf-8", "replace"))
     if page:
         what += f" ({clean(page, secret=secret, limit=120)})"
     return DecodeError(f"{what} is not JSON: {message.removeprefix('invalid JSON: ')}")

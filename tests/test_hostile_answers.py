@@ -112,6 +112,15 @@ async def test_a_captive_portal_200_names_status_type_and_title(
     assert str(error).startswith("200 text/html (Guest Wi-Fi & Login) is not JSON"), str(error)
 
 
+async def test_a_raw_response_parses_to_the_same_errors(pages: Counted) -> None:
+    """``with_raw_response``: ``.content`` keeps the page; ``parse()`` says what it is."""
+    async with apibricks.AsyncClient(api_key=KEY, base_url=f"{pages.url}portal") as client:
+        response = await client.invoices.with_raw_response.list_paid()
+    assert response.content.decode() == PORTAL
+    with pytest.raises(apibricks.DecodeError, match=r"^200 text/html \(Guest Wi-Fi & Login\)"):
+        response.parse()
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     title=st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "Zs")), max_size=80),

@@ -198,6 +198,16 @@ async def test_a_2xx_that_is_not_json_says_what_came_back(
     assert str(caught.value).startswith(start), str(caught.value)
 
 
+async def test_a_raw_parse_error_hides_an_echoed_key(small_answers: TestServer) -> None:
+    url = str(small_answers.make_url("/echo"))
+    async with apibricks.AsyncClient(api_key=KEY, base_url=url) as client:
+        response = await client.invoices.with_raw_response.list_paid()
+    assert KEY[2:] in response.content.decode(), "the raw content keeps what was sent"
+    with pytest.raises(apibricks.DecodeError) as caught:
+        response.parse()
+    assert KEY[2:10] not in str(caught.value), str(caught.value)
+
+
 async def test_a_decode_error_hides_an_echoed_key(facade: Any, small_answers: TestServer) -> None:
     with pytest.raises(apibricks.DecodeError) as caught:
         await facade(

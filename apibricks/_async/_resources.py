@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._converter import decode_invoices
-from .._decoded import invoices_of
+from .._decoded import InvoicesParser, invoices_of
 from .._models import Invoice
 from .._problem import request_id_from
 from .._response import APIResponse
@@ -56,5 +55,5 @@ class AsyncInvoicesWithRawResponse:
             elapsed=reply.elapsed,
             retries_taken=reply.retries,
             content=reply.body,
-            parser=decode_invoices,
+            parser=InvoicesParser(reply.status, reply.headers, self._client._api_key),
         )
