@@ -152,3 +152,26 @@ async def test_with_the_api_but_no_sdk_provider_no_span_is_made(sandbox_url: str
     )
     out = await run_python(script, sandbox_url)
     assert out.split() == [b"True", b"True"]  # the API was found; its no-op placeholder skipped
+
+
+async def test_too_many_redirects_records_the_last_3xx(spans: Any) -> None:
+    """The call fails with the last redirect's status; its span says 302, not 0 or nothing."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    async def chain(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"/x/{int(request.match_info.get('n', '-1')) + 1}")
+
+    app = web.Application()
+    app.router.add_route("GET", "/x/{n}", chain)
+    app.router.add_route("GET", "/invoices/paid", chain)
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        apibricks.AsyncClient(api_key="sk_traced_chain", base_url=str(server.make_url(""))) as c,
+    ):
+        with pytest.raises(apibricks.RedirectError, match="Too many redirects") as caught:
+            await c.invoices.list_paid()
+    assert caught.value.status_code == 302
+    _, attempts = spans()
+    assert len(attempts) == 1 and attempts[0].attributes is not None
+    assert attempts[0].attributes["http.response.status_code"] == 302
