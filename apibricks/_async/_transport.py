@@ -325,6 +325,7 @@ class Transport:
                 try:
                     return await self._attempt(attempt, lane, queued)
                 except APIBricksError as error:
+                    release(error)  # a retry waits holding none of what this attempt read
                     failure = error  # decided outside the handler: no chaining to it
                 then = next_attempt(
                     failure,
