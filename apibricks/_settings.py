@@ -28,6 +28,7 @@ from ._defaults import (
     DEFAULT_TIMEOUT,
 )
 from ._exceptions import ConfigurationError
+from ._tls import check_ssl_setting
 
 __all__ = [
     "BASE_URL_ENV",
@@ -259,7 +260,9 @@ class ClientSettings:
 
     Pool settings (``base_url``, ``max_connections``, ``proxy``, ``proxy_auth``,
     ``trust_env``, ``allow_insecure_http``) belong to the connection pool; the others are
-    per call and may differ between views made with ``client.with_options(...)``.
+    per call and may differ between views made with ``client.with_options(...)``, ``ssl``
+    included (connections are pooled per trust). ``ssl`` holds no `ssl.SSLContext` (it does
+    not pickle): a client given one records ``"context"`` and keeps the context itself.
     """
 
     # attrs runs validators once every field is set, so they may read each other.
@@ -287,4 +290,6 @@ class ClientSettings:
     proxy_auth: tuple[str, str] | None = attrs.field(
         default=None, converter=_to_proxy_auth, validator=_check_proxy_auth, repr=_proxy_auth_repr
     )
-    trust_env: bool = attrs.field(default=False, validator=_flag)
+    trust_env: bool = attrs.field(default=True, validator=_flag)
+    # True, "system", a checked absolute path, or "context" (the client holds an SSLContext).
+    ssl: bool | str = attrs.field(default=True, converter=check_ssl_setting)

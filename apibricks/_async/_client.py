@@ -6,12 +6,13 @@ import contextlib
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import aiohttp
 import attrs
 
 from .._auth import SecretKey, hide_key, key_hint, missing_key_error, resolve_api_key, secret_key
+from .._env_proxy import env_proxy
 from .._exceptions import ConfigurationError
 from .._hooks import EventHooks, freeze_hooks
 from .._outcome import Outcome, PaidInvoicesReport, Progress
@@ -27,6 +28,7 @@ from .._settings import (
     ClientSettings,
     NotGiven,
 )
+from .._tls import split_ssl, ssl_for_aiohttp
 from . import _fan_out
 from ._resources import AsyncInvoices
 from ._transport import CallOptions, Reply, Transport, check_base_url
@@ -38,6 +40,11 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AsyncClient",
 ]
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
+
+    from .._tls import SSLSetting
 
 T = TypeVar("T")
 
@@ -66,7 +73,12 @@ class AsyncClient:
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
         proxy: A forward proxy URL (``http://host:port``) for every request.
         proxy_auth: ``aiohttp.BasicAuth`` or ``(login, password)`` for ``proxy``.
-        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (and ``.netrc``).
+        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``, read
+            now; never for a loopback base URL; ``proxy`` wins over them.
+        ssl: Whom to trust: True (``$APIBRICKS_CA_BUNDLE``, else ``$SSL_CERT_FILE``/
+            ``$SSL_CERT_DIR``, else OpenSSL's default paths), a path to a PEM CA bundle or a
+            hashed CA directory, ``"system"`` (the OS trust store, ``apibricks[truststore]``)
+            or an ``ssl.SSLContext`` (e.g. a client certificate). False is refused.
         event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``:
             callables (sync or async) given a `HookEvent` per attempt.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
@@ -88,12 +100,14 @@ class AsyncClient:
         allow_insecure_http: bool = False,
         proxy: str | None = None,
         proxy_auth: aiohttp.BasicAuth | tuple[str, str] | None = None,
-        trust_env: bool = False,
+        trust_env: bool = True,
+        ssl: SSLSetting = True,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         secret = hide_key(api_key)
         del api_key  # crash reporters print every frame's locals: keep only the hint
+        ssl_setting, ssl_context = split_ssl(ssl)
         settings = ClientSettings(
             base_url=base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
             timeout=timeout,
@@ -106,8 +120,11 @@ class AsyncClient:
             proxy=proxy,
             proxy_auth=proxy_auth,
             trust_env=trust_env,
+            ssl=ssl_setting,
         )
-        self._setup(settings, api_key=secret, event_hooks=event_hooks, session=session)
+        self._setup(
+            settings, api_key=secret, event_hooks=event_hooks, session=session, ssl=ssl_context
+        )
 
     @classmethod
     def from_settings(
@@ -117,11 +134,13 @@ class AsyncClient:
         api_key: str | SecretKey | None = None,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
+        ssl: SSLContext | None = None,
     ) -> AsyncClient:
         """A client built from ``settings`` (e.g. another process's ``client.settings``).
 
         The key is passed apart (it is never in settings; default ``$APIBRICKS_API_KEY``),
-        and so are event hooks, which are live callables rather than settings.
+        and so are event hooks, which are live callables rather than settings, and an
+        ``ssl.SSLContext`` (settings record ``ssl="context"`` for one; pass it again here).
         """
         secret = hide_key(api_key)
         del api_key  # crash reporters print every frame's locals: keep only the hint
@@ -130,7 +149,7 @@ class AsyncClient:
                 f"settings must be an apibricks.ClientSettings, got {type(settings).__name__}."
             )
         client = cls.__new__(cls)
-        client._setup(settings, api_key=secret, event_hooks=event_hooks, session=session)
+        client._setup(settings, api_key=secret, event_hooks=event_hooks, session=session, ssl=ssl)
         return client
 
     def _setup(
@@ -140,22 +159,30 @@ class AsyncClient:
         api_key: SecretKey | None,
         event_hooks: EventHooks | None,
         session: aiohttp.ClientSession | None,
+        ssl: SSLContext | None,
     ) -> None:
         hooks = freeze_hooks(event_hooks)
+        base_url = check_base_url(
+            settings.base_url, allow_insecure_http=settings.allow_insecure_http
+        )
+        # The environment is read now, once: trust (SSL_CERT_FILE...), and proxies.
+        trust = ssl_for_aiohttp(settings.ssl, ssl, os.environ, https=base_url.scheme == "https")
+        proxy, proxy_auth = settings.proxy, settings.proxy_auth
+        if proxy is None and settings.trust_env:
+            found = env_proxy(base_url, os.environ)
+            if found is not None:
+                proxy, proxy_auth = found.url, found.auth
         self._api_key = resolve_api_key(api_key)
         self._transport = Transport(
-            base_url=check_base_url(
-                settings.base_url, allow_insecure_http=settings.allow_insecure_http
-            ),
+            base_url=base_url,
             max_connections=settings.max_connections,
-            proxy=settings.proxy,
-            proxy_auth=settings.proxy_auth,
-            trust_env=settings.trust_env,
+            proxy=proxy,
+            proxy_auth=proxy_auth,
             session=session,
         )
         self._is_view = False
         self._settings = settings
-        self._options = CallOptions(settings, hooks)
+        self._options = CallOptions(settings, hooks, trust)
         self.invoices = AsyncInvoices(self)
 
     def _view(
@@ -188,14 +215,16 @@ class AsyncClient:
         retry_after_cap: float | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        ssl: SSLSetting | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | NotGiven = NOT_GIVEN,
     ) -> AsyncClient:
         """A view with some per-call settings changed: same pool, same key.
 
         Cheap like `with_api_key` (and chainable with it in either order); only what is
         given changes. ``default_headers`` are merged over this client's; ``event_hooks``
-        replace its hooks. Pool settings (``base_url``, ``proxy``, ``max_connections``...)
-        belong to the client that owns the pool. Bad values raise `ConfigurationError`.
+        replace its hooks; ``ssl`` (as for the constructor) gets connections of its own.
+        Pool settings (``base_url``, ``proxy``, ``max_connections``...) belong to the
+        client that owns the pool. Bad values raise `ConfigurationError`.
         """
         changes: dict[str, Any] = {
             name: value
@@ -214,11 +243,17 @@ class AsyncClient:
                     f"got {type(default_headers).__name__}."
                 )
             changes["default_headers"] = {**self._settings.default_headers, **default_headers}
+        trust, context = self._options.ssl, None
+        if not isinstance(ssl, NotGiven):
+            changes["ssl"], context = split_ssl(ssl)
         settings = attrs.evolve(self._settings, **changes)
+        if not isinstance(ssl, NotGiven):
+            https = self._transport.base_url.scheme == "https"
+            trust = ssl_for_aiohttp(settings.ssl, context, os.environ, https=https)
         hooks = (
             self._options.hooks if isinstance(event_hooks, NotGiven) else freeze_hooks(event_hooks)
         )
-        return self._view(self._api_key, settings, CallOptions(settings, hooks))
+        return self._view(self._api_key, settings, CallOptions(settings, hooks, trust))
 
     async def fan_out(
         self,

@@ -37,6 +37,7 @@ from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import gives_up, retry_waits
 from .._sanitize import clean, redact_headers
+from .._tls import certificate_error
 from .._tracing import call_span, record_outcome, tracer
 from .._urls import check_base_url, safe_url
 from .._version import __version__
@@ -48,6 +49,8 @@ else:  # aiohttp's own dependency there
     from async_timeout import timeout as _timeout
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     from multidict import CIMultiDictProxy
     from opentelemetry.trace import Tracer
 
@@ -79,10 +82,17 @@ class CallOptions:
         "max_retries",
         "retry_after_cap",
         "retrying",
+        "ssl",
         "timeout",
     )
 
-    def __init__(self, settings: ClientSettings, hooks: Mapping[str, tuple[Hook, ...]]) -> None:
+    def __init__(
+        self,
+        settings: ClientSettings,
+        hooks: Mapping[str, tuple[Hook, ...]],
+        ssl: SSLContext | bool,
+    ) -> None:
+        self.ssl = ssl  # settings.ssl resolved (`_tls.ssl_for_aiohttp`); pooled per trust
         self.timeout = settings.timeout
         self.max_retries = settings.max_retries
         self.retry_after_cap = settings.retry_after_cap
@@ -207,7 +217,6 @@ class Transport:
         max_connections: int,
         proxy: str | None = None,
         proxy_auth: tuple[str, str] | None = None,
-        trust_env: bool = False,
         session: aiohttp.ClientSession | None,
     ) -> None:
         self.base_url = base_url
@@ -220,7 +229,6 @@ class Transport:
         tunnelled = base_url.scheme == "https"
         self.proxy_headers = auth if tunnelled and auth else None
         self._proxied_request_headers = {} if tunnelled else auth
-        self.trust_env = trust_env
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -244,9 +252,8 @@ class Transport:
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
-            session = self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=self.trust_env
-            )
+            # trust_env stays off: the environment's proxy was resolved once (`_env_proxy`).
+            session = self._session = aiohttp.ClientSession(connector=connector)
             self._session_loop = loop
         elif self._session_loop is None:
             self._session_loop = loop  # injected: bound to whichever loop the caller uses
@@ -467,6 +474,7 @@ class Transport:
                 auto_decompress=False,
                 proxy=self.proxy,
                 proxy_headers=self.proxy_headers,
+                ssl=options.ssl,
             ) as response:
                 status = response.status
                 attempt.answered(status, response.headers)
@@ -593,7 +601,9 @@ def _basic_auth(login: str, password: str) -> str:
 def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
     # aiohttp's text may quote what the server sent (a bad status line, a header).
-    permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return certificate_error(exc)
+    permanent = isinstance(exc, aiohttp.InvalidURL)
     return APIConnectionError(
         f"Connection error: {type(exc).__name__}: {clean(str(exc), secret=secret)}",
         retryable=not permanent,
