@@ -236,13 +236,13 @@ def _load(cafile: Signature | None, capath: Signature | None, source: str) -> ss
     """
     import ssl
 
-    context = ssl.create_default_context(capath=capath[0] if capath else None)
-    if cafile is not None:
-        path = cafile[0]
-        try:
-            context.load_verify_locations(cadata=_read_pem(path, source))
-        except ssl.SSLError as exc:
-            raise _not_pem(path, source, f"OpenSSL cannot read it: {exc.reason}") from None
+    cadata = None if cafile is None else _read_pem(cafile[0], source)
+    try:
+        # Given a location, create_default_context loads nothing else: exactly this trust.
+        context = ssl.create_default_context(capath=capath[0] if capath else None, cadata=cadata)
+    except ssl.SSLError as exc:
+        assert cafile is not None  # a directory is read at handshakes, not here
+        raise _not_pem(cafile[0], source, f"OpenSSL cannot read it: {exc.reason}") from None
     context.set_alpn_protocols(["http/1.1"])
     return context
 
