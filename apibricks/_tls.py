@@ -4,10 +4,10 @@ Companies put their own certificate authority in front of the internet (a TLS-in
 proxy); a user there must be able to say "trust this CA" in one keyword, one variable or
 one CLI option, and learn at construction, not at the first request, that the file is wrong.
 
-- ``True`` (default): ``$APIBRICKS_CA_BUNDLE``, else ``$SSL_CERT_FILE``/``$SSL_CERT_DIR`` (read
-  now, not when the interpreter started), else OpenSSL's default paths, the platform's CA store
-  that company IT extends. Not certifi: its frozen copy of Mozilla's list cannot know a
-  company CA.
+- ``True`` (the default unless ``$APIBRICKS_CA_BUNDLE`` names a path): ``$SSL_CERT_FILE``/
+  ``$SSL_CERT_DIR`` (read now, not when the interpreter started), else OpenSSL's default
+  paths, the platform's CA store that company IT extends. Not certifi: its frozen copy of
+  Mozilla's list cannot know a company CA.
 - a path: a PEM bundle file, or a hashed CA directory (``openssl rehash``);
 - ``"system"``: the operating system's store through ``truststore`` (``apibricks[truststore]``);
 - an ``ssl.SSLContext``: the caller's, as is (client certificates, pinning, or no checks at all).
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     import ssl
 
 __all__ = [
-    "CA_BUNDLE_ENV",
     "CONTEXT",
     "SYSTEM",
     "SSLSetting",
@@ -41,7 +40,6 @@ __all__ = [
     "ssl_for_aiohttp",
 ]
 
-CA_BUNDLE_ENV: Final = "APIBRICKS_CA_BUNDLE"
 SYSTEM: Final = "system"
 # What a ClientSettings records for a client given an ssl.SSLContext: the context stays
 # with the client (it does not pickle), and from_settings asks for it again.
@@ -129,8 +127,9 @@ def ssl_for_aiohttp(
 ) -> ssl.SSLContext | bool:
     """What ``session.get(ssl=...)`` gets: a context, or True for aiohttp's own default.
 
-    The environment counts only for ``setting=True`` and an https base URL (a loopback
-    sandbox over plain http needs no trust, so a stale variable does not break it).
+    OpenSSL's variables count only for ``setting=True`` and an https base URL (a loopback
+    sandbox over plain http needs no trust, so one left stale does not break it).
+    ``$APIBRICKS_CA_BUNDLE`` is the setting's own default (see `_defaults.SETTINGS`).
     """
     if context is not None:
         return check_context(context)
@@ -145,9 +144,6 @@ def ssl_for_aiohttp(
         return _trust_from(cafile=setting, source="ssl")
     if not https:
         return True
-    bundle = environ.get(CA_BUNDLE_ENV)
-    if bundle:
-        return _trust_from(cafile=os.path.abspath(bundle), source=CA_BUNDLE_ENV)
     cafile, capath = environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR")
     if cafile or capath:
         return _openssl_defaults_with(cafile or None, capath or None)

@@ -12,35 +12,17 @@ import aiohttp
 import attrs
 
 from .._auth import SecretKey, hide_key, key_hint, missing_key_error, resolve_api_key, secret_key
-from .._env_proxy import env_proxy
 from .._exceptions import ConfigurationError
 from .._hooks import EventHooks, freeze_hooks
 from .._outcome import Outcome, PaidInvoicesReport, Progress
-from .._settings import (
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_AFTER_CAP,
-    DEFAULT_TIMEOUT,
-    NOT_GIVEN,
-    ClientSettings,
-    NotGiven,
-)
+from .._settings import NOT_GIVEN, ClientSettings, NotGiven, settings_from
 from .._tls import split_ssl, ssl_for_aiohttp
 from . import _fan_out
 from ._pacing import Lane
 from ._resources import AsyncInvoices
-from ._transport import CallOptions, Reply, Transport, check_base_url
+from ._transport import CallOptions, Reply, Transport
 
-__all__ = [
-    "BASE_URL_ENV",
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_TIMEOUT",
-    "AsyncClient",
-]
+__all__ = ["AsyncClient"]
 
 if TYPE_CHECKING:
     from ssl import SSLContext
@@ -57,7 +39,9 @@ class AsyncClient:
     session is created lazily inside the running loop. ``with_api_key`` and
     ``with_options`` give cheap views that share this client's connection pool.
     Every setting but the key, the session and the hooks is ``client.settings``, a
-    picklable `ClientSettings`; a bad value raises `ConfigurationError` here.
+    picklable `ClientSettings`; a bad value raises `ConfigurationError` here. A setting
+    left out takes its environment variable, if it has one, else its default: both are
+    declared once, for every entry point (docs/options.md lists them).
 
     Args:
         api_key: The organization's API key; defaults to ``$APIBRICKS_API_KEY``. May be
@@ -76,10 +60,11 @@ class AsyncClient:
         proxy_auth: ``aiohttp.BasicAuth`` or ``(login, password)`` for ``proxy``.
         trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``, read
             now; never for a loopback base URL; ``proxy`` wins over them.
-        ssl: Whom to trust: True (``$APIBRICKS_CA_BUNDLE``, else ``$SSL_CERT_FILE``/
-            ``$SSL_CERT_DIR``, else OpenSSL's default paths), a path to a PEM CA bundle or a
-            hashed CA directory, ``"system"`` (the OS trust store, ``apibricks[truststore]``)
-            or an ``ssl.SSLContext`` (e.g. a client certificate). False is refused.
+        ssl: Whom to trust: a path to a PEM CA bundle or a hashed CA directory (default
+            ``$APIBRICKS_CA_BUNDLE``), True (``$SSL_CERT_FILE``/``$SSL_CERT_DIR``, else
+            OpenSSL's default paths), ``"system"`` (the OS trust store,
+            ``apibricks[truststore]``) or an ``ssl.SSLContext`` (e.g. a client
+            certificate). False is refused.
         event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``:
             callables (sync or async) given a `HookEvent` per attempt.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
@@ -92,36 +77,38 @@ class AsyncClient:
         *,
         api_key: str | SecretKey | None = None,
         base_url: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
-        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
-        allow_insecure_http: bool = False,
-        proxy: str | None = None,
-        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | None = None,
-        trust_env: bool = True,
-        ssl: SSLSetting = True,
+        max_connections: int | NotGiven = NOT_GIVEN,
+        retry_after_cap: float | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        allow_insecure_http: bool | NotGiven = NOT_GIVEN,
+        proxy: str | NotGiven | None = NOT_GIVEN,
+        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | NotGiven | None = NOT_GIVEN,
+        trust_env: bool | NotGiven = NOT_GIVEN,
+        ssl: SSLSetting | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         secret = hide_key(api_key)
         del api_key  # crash reporters print every frame's locals: keep only the hint
         ssl_setting, ssl_context = split_ssl(ssl)
-        settings = ClientSettings(
-            base_url=base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            max_connections=max_connections,
-            retry_after_cap=retry_after_cap,
-            max_response_bytes=max_response_bytes,
-            allow_insecure_http=allow_insecure_http,
-            proxy=proxy,
-            proxy_auth=proxy_auth,
-            trust_env=trust_env,
-            ssl=ssl_setting,
+        settings = settings_from(
+            {
+                "base_url": base_url,
+                "timeout": timeout,
+                "max_retries": max_retries,
+                "default_headers": default_headers,
+                "max_connections": max_connections,
+                "retry_after_cap": retry_after_cap,
+                "max_response_bytes": max_response_bytes,
+                "allow_insecure_http": allow_insecure_http,
+                "proxy": proxy,
+                "proxy_auth": proxy_auth,
+                "trust_env": trust_env,
+                "ssl": ssl_setting,
+            }
         )
         self._setup(
             settings, api_key=secret, event_hooks=event_hooks, session=session, ssl=ssl_context
@@ -163,27 +150,11 @@ class AsyncClient:
         ssl: SSLContext | None,
     ) -> None:
         hooks = freeze_hooks(event_hooks)
-        base_url = check_base_url(
-            settings.base_url, allow_insecure_http=settings.allow_insecure_http
-        )
-        # The environment is read now, once: trust (SSL_CERT_FILE...), and proxies.
-        trust = ssl_for_aiohttp(settings.ssl, ssl, os.environ, https=base_url.scheme == "https")
-        proxy, proxy_auth = settings.proxy, settings.proxy_auth
-        if proxy is None and settings.trust_env:
-            found = env_proxy(base_url, os.environ)
-            if found is not None:
-                proxy, proxy_auth = found.url, found.auth
         self._api_key = resolve_api_key(api_key)
-        self._transport = Transport(
-            base_url=base_url,
-            max_connections=settings.max_connections,
-            proxy=proxy,
-            proxy_auth=proxy_auth,
-            session=session,
-        )
+        self._transport = Transport(settings, session=session)
         self._is_view = False
         self._settings = settings
-        self._options = CallOptions(settings, hooks, trust)
+        self._options = CallOptions(settings, hooks, self._trust(settings, ssl))
         self._lane: Lane | None = None
         self.invoices = AsyncInvoices(self)
 
@@ -250,17 +221,20 @@ class AsyncClient:
                     f"got {type(default_headers).__name__}."
                 )
             changes["default_headers"] = {**self._settings.default_headers, **default_headers}
-        trust, context = self._options.ssl, None
+        context = None
         if not isinstance(ssl, NotGiven):
             changes["ssl"], context = split_ssl(ssl)
         settings = attrs.evolve(self._settings, **changes)
-        if not isinstance(ssl, NotGiven):
-            https = self._transport.base_url.scheme == "https"
-            trust = ssl_for_aiohttp(settings.ssl, context, os.environ, https=https)
+        trust = self._options.ssl if "ssl" not in changes else self._trust(settings, context)
         hooks = (
             self._options.hooks if isinstance(event_hooks, NotGiven) else freeze_hooks(event_hooks)
         )
         return self._view(self._api_key, settings, CallOptions(settings, hooks, trust), self._lane)
+
+    def _trust(self, settings: ClientSettings, context: SSLContext | None) -> SSLContext | bool:
+        """``settings.ssl`` as aiohttp takes it, with SSL_CERT_FILE/SSL_CERT_DIR read now."""
+        https = self._transport.base_url.scheme == "https"
+        return ssl_for_aiohttp(settings.ssl, context, os.environ, https=https)
 
     async def fan_out(
         self,

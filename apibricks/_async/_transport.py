@@ -30,6 +30,7 @@ import aiohttp
 from yarl import URL
 
 from .._auth import SecretKey, key_hint
+from .._env_proxy import env_proxy
 from .._exceptions import (
     APIBricksError,
     APIConnectionError,
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 
     from .._settings import ClientSettings
 
-__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport", "check_base_url"]
+__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport"]
 
 logger: Final = logging.getLogger("apibricks")
 
@@ -197,17 +198,18 @@ class _Attempt:
 class Transport:
     """Owns (or borrows) the aiohttp session and runs requests with retries."""
 
-    def __init__(
-        self,
-        *,
-        base_url: URL,
-        max_connections: int,
-        proxy: str | None = None,
-        proxy_auth: tuple[str, str] | None = None,
-        session: aiohttp.ClientSession | None,
-    ) -> None:
+    def __init__(self, settings: ClientSettings, *, session: aiohttp.ClientSession | None) -> None:
+        """The pool half of ``settings`` (checked already) sets the pool up; no I/O."""
+        base_url = check_base_url(
+            settings.base_url, allow_insecure_http=settings.allow_insecure_http
+        )
+        proxy, proxy_auth = settings.proxy, settings.proxy_auth
+        if proxy is None and settings.trust_env:  # read now, once (see `_env_proxy`)
+            found = env_proxy(base_url, os.environ)
+            if found is not None:
+                proxy, proxy_auth = found.url, found.auth
         self.base_url = base_url
-        self.max_connections = max_connections
+        self.max_connections = settings.max_connections
         self.proxy = proxy
         # The header is built here (aiohttp.BasicAuth is deprecated as of aiohttp 3.14). To
         # an https origin it goes on the proxy's CONNECT only, never inside the tunnel; to

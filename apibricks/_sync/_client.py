@@ -18,16 +18,7 @@ from .._hooks import EventHooks
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from .._response import APIResponse
-from .._settings import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_AFTER_CAP,
-    DEFAULT_TIMEOUT,
-    NOT_GIVEN,
-    ClientSettings,
-    NotGiven,
-)
+from .._settings import NOT_GIVEN, ClientSettings, NotGiven
 from .._tls import SSLSetting
 from ._loop_thread import LoopThread
 
@@ -41,7 +32,9 @@ class Client:
     session is created lazily inside the running loop. ``with_api_key`` and
     ``with_options`` give cheap views that share this client's connection pool.
     Every setting but the key, the session and the hooks is ``client.settings``, a
-    picklable `ClientSettings`; a bad value raises `ConfigurationError` here.
+    picklable `ClientSettings`; a bad value raises `ConfigurationError` here. A setting
+    left out takes its environment variable, if it has one, else its default: both are
+    declared once, for every entry point (docs/options.md lists them).
 
     Args:
         api_key: The organization's API key; defaults to ``$APIBRICKS_API_KEY``. May be
@@ -60,10 +53,11 @@ class Client:
         proxy_auth: ``aiohttp.BasicAuth`` or ``(login, password)`` for ``proxy``.
         trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``, read
             now; never for a loopback base URL; ``proxy`` wins over them.
-        ssl: Whom to trust: True (``$APIBRICKS_CA_BUNDLE``, else ``$SSL_CERT_FILE``/
-            ``$SSL_CERT_DIR``, else OpenSSL's default paths), a path to a PEM CA bundle or a
-            hashed CA directory, ``"system"`` (the OS trust store, ``apibricks[truststore]``)
-            or an ``ssl.SSLContext`` (e.g. a client certificate). False is refused.
+        ssl: Whom to trust: a path to a PEM CA bundle or a hashed CA directory (default
+            ``$APIBRICKS_CA_BUNDLE``), True (``$SSL_CERT_FILE``/``$SSL_CERT_DIR``, else
+            OpenSSL's default paths), ``"system"`` (the OS trust store,
+            ``apibricks[truststore]``) or an ``ssl.SSLContext`` (e.g. a client
+            certificate). False is refused.
         event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``:
             callables (sync or async) given a `HookEvent` per attempt.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
@@ -82,17 +76,17 @@ class Client:
         *,
         api_key: str | SecretKey | None = None,
         base_url: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
-        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
-        allow_insecure_http: bool = False,
-        proxy: str | None = None,
-        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | None = None,
-        trust_env: bool = True,
-        ssl: SSLSetting = True,
+        max_connections: int | NotGiven = NOT_GIVEN,
+        retry_after_cap: float | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        allow_insecure_http: bool | NotGiven = NOT_GIVEN,
+        proxy: str | NotGiven | None = NOT_GIVEN,
+        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | NotGiven | None = NOT_GIVEN,
+        trust_env: bool | NotGiven = NOT_GIVEN,
+        ssl: SSLSetting | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
