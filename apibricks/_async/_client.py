@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
@@ -16,30 +15,13 @@ from .._exceptions import ConfigurationError
 from .._hooks import EventHooks, freeze_hooks
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
-from .._settings import (
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_AFTER_CAP,
-    DEFAULT_TIMEOUT,
-    NOT_GIVEN,
-    ClientSettings,
-    NotGiven,
-)
+from .._settings import NOT_GIVEN, ClientSettings, NotGiven, settings_from
 from . import _fan_out
 from ._pacing import Lane
 from ._resources import AsyncInvoices
-from ._transport import CallOptions, Reply, Transport, check_base_url
+from ._transport import CallOptions, Reply, Transport
 
-__all__ = [
-    "BASE_URL_ENV",
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_TIMEOUT",
-    "AsyncClient",
-]
+__all__ = ["AsyncClient"]
 
 T = TypeVar("T")
 
@@ -55,7 +37,9 @@ class AsyncClient:
     session is created lazily inside the running loop. ``with_api_key`` and
     ``with_options`` give cheap views that share this client's connection pool.
     Every setting but the key, the session and the hooks is ``client.settings``, a
-    picklable `ClientSettings`; a bad value raises `ConfigurationError` here.
+    picklable `ClientSettings`; a bad value raises `ConfigurationError` here. A setting
+    left out takes its environment variable, if it has one, else its default: both are
+    declared once, for every entry point (docs/options.md lists them).
 
     Args:
         api_key: The organization's API key; defaults to ``$APIBRICKS_API_KEY``. May be
@@ -85,33 +69,35 @@ class AsyncClient:
         *,
         api_key: str | SecretKey | None = None,
         base_url: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
-        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
-        allow_insecure_http: bool = False,
-        proxy: str | None = None,
-        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | None = None,
-        trust_env: bool = False,
+        max_connections: int | NotGiven = NOT_GIVEN,
+        retry_after_cap: float | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        allow_insecure_http: bool | NotGiven = NOT_GIVEN,
+        proxy: str | NotGiven | None = NOT_GIVEN,
+        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | NotGiven | None = NOT_GIVEN,
+        trust_env: bool | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         secret = hide_key(api_key)
         del api_key  # crash reporters print every frame's locals: keep only the hint
-        settings = ClientSettings(
-            base_url=base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            max_connections=max_connections,
-            retry_after_cap=retry_after_cap,
-            max_response_bytes=max_response_bytes,
-            allow_insecure_http=allow_insecure_http,
-            proxy=proxy,
-            proxy_auth=proxy_auth,
-            trust_env=trust_env,
+        settings = settings_from(
+            {
+                "base_url": base_url,
+                "timeout": timeout,
+                "max_retries": max_retries,
+                "default_headers": default_headers,
+                "max_connections": max_connections,
+                "retry_after_cap": retry_after_cap,
+                "max_response_bytes": max_response_bytes,
+                "allow_insecure_http": allow_insecure_http,
+                "proxy": proxy,
+                "proxy_auth": proxy_auth,
+                "trust_env": trust_env,
+            }
         )
         self._setup(settings, api_key=secret, event_hooks=event_hooks, session=session)
 
@@ -149,16 +135,7 @@ class AsyncClient:
     ) -> None:
         hooks = freeze_hooks(event_hooks)
         self._api_key = resolve_api_key(api_key)
-        self._transport = Transport(
-            base_url=check_base_url(
-                settings.base_url, allow_insecure_http=settings.allow_insecure_http
-            ),
-            max_connections=settings.max_connections,
-            proxy=settings.proxy,
-            proxy_auth=settings.proxy_auth,
-            trust_env=settings.trust_env,
-            session=session,
-        )
+        self._transport = Transport(settings, session=session)
         self._is_view = False
         self._settings = settings
         self._options = CallOptions(settings, hooks)

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
     from .._settings import ClientSettings
 
-__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport", "check_base_url"]
+__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport"]
 
 logger: Final = logging.getLogger("apibricks")
 
@@ -192,19 +192,15 @@ class _Attempt:
 class Transport:
     """Owns (or borrows) the aiohttp session and runs requests with retries."""
 
-    def __init__(
-        self,
-        *,
-        base_url: URL,
-        max_connections: int,
-        proxy: str | None = None,
-        proxy_auth: tuple[str, str] | None = None,
-        trust_env: bool = False,
-        session: aiohttp.ClientSession | None,
-    ) -> None:
+    def __init__(self, settings: ClientSettings, *, session: aiohttp.ClientSession | None) -> None:
+        """The pool half of ``settings`` (checked already) sets the pool up; no I/O."""
+        base_url = check_base_url(
+            settings.base_url, allow_insecure_http=settings.allow_insecure_http
+        )
+        proxy_auth = settings.proxy_auth
         self.base_url = base_url
-        self.max_connections = max_connections
-        self.proxy = proxy
+        self.max_connections = settings.max_connections
+        self.proxy = settings.proxy
         # The header is built here (aiohttp.BasicAuth is deprecated as of aiohttp 3.14). To
         # an https origin it goes on the proxy's CONNECT only, never inside the tunnel; to
         # a plain-http origin the proxy gets the request itself, so it goes on the request.
@@ -212,7 +208,7 @@ class Transport:
         tunnelled = base_url.scheme == "https"
         self.proxy_headers = auth if tunnelled and auth else None
         self._proxied_request_headers = {} if tunnelled else auth
-        self.trust_env = trust_env
+        self.trust_env = settings.trust_env
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
