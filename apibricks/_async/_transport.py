@@ -602,7 +602,8 @@ def _redirect_target(
 
 
 def _basic_auth(login: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
+    # UTF-8: RFC 7617's one charset (latin-1 could not encode e.g. "Ā", and raised at init).
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
 def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
