@@ -25,8 +25,6 @@ __all__ = ["ArrayCutter", "ElementTooLargeError"]
 T = TypeVar("T")
 
 _WHITESPACE: Final = b" \t\r\n"
-_FIRST_RUN: Final = 1  # bytes: the first invoices go out as soon as they are whole
-_RUN: Final = 256 * 1024  # then runs of this size: one decoder call amortized over many
 _LOOK: Final = 512  # commas looked at from the end before the exact scanner decides
 # One token of the exact scanner: a string (closed when group 1 matched) or a structural byte.
 _TOKEN: Final = re.compile(rb'"(?:[^"\\]|\\.)*(")?|[\[\]{},]', re.DOTALL)
@@ -52,10 +50,8 @@ class ArrayCutter(Generic[T]):
         "_buffer",
         "_decode",
         "_exact",
-        "_full_run",
         "_max",
         "_opened",
-        "_run",
         "_scan",
         "whole",
     )
@@ -65,20 +61,22 @@ class ArrayCutter(Generic[T]):
         self._decode = decode
         self._max = max_element_bytes
         self._opened = False  # the array's ``[`` was seen and dropped
-        self._run = _FIRST_RUN
-        self._full_run = _RUN if max_element_bytes is None else min(_RUN, max_element_bytes)
         self._scan: tuple[int, int, int] = (0, 0, -1)  # exact scanner: position, depth, cut
         self._exact = False  # a candidate was refused once: this body's elements nest
         self.whole = False  # not an array: everything is handed over at the end
 
     def feed(self, chunk: bytes) -> T | None:
-        """Take ``chunk``; return the decoded run of whole elements when one is ready."""
+        """Take ``chunk``; return the decoded run of the elements it completed, if any.
+
+        Feed what the connection has right now (aiohttp's ``readany``), not fixed sizes:
+        when bytes arrive faster than they decode, runs grow and the decoder's cost per
+        call is spread over many elements; when they trickle, each element goes out as
+        soon as the next one starts.
+        """
         buffer = self._buffer
         buffer += chunk
         if (not self._opened and not self._open()) or self.whole:
             self._check_size()
-            return None
-        if len(buffer) < self._run:
             return None
         for cut, exact in self._cuts():
             run = b"[" + bytes(buffer[:cut]) + b"]"
@@ -91,7 +89,6 @@ class ArrayCutter(Generic[T]):
                 continue
             del buffer[: cut + 1]
             self._scan = (0, 0, -1)
-            self._run = self._full_run
             return value
         self._check_size()  # no comma between elements: all of it is one element so far
         return None
