@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import zlib
-from collections.abc import AsyncIterator
-from typing import Final
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Final, TypeVar
 
 import aiohttp
 
@@ -23,7 +23,9 @@ if sys.version_info >= (3, 11):
 else:  # aiohttp's own dependency there
     from async_timeout import timeout as _timeout
 
-__all__ = ["body_chunks"]
+__all__ = ["body_chunks", "flatten"]
+
+T = TypeVar("T")
 
 _STEP: Final = 4 * 2**20  # bytes inflated at once: bounded memory against a gzip bomb
 
@@ -63,3 +65,13 @@ async def body_chunks(
                 yield out
     if inflater is not None and fed and not inflater.complete:
         raise APIConnectionError(f"The {encoding} body ended before its stream did.")
+
+
+async def flatten(runs: AsyncGenerator[list[T], None]) -> AsyncIterator[T]:
+    """One item at a time from runs of items (the sync facade takes the runs whole)."""
+    try:
+        async for run in runs:
+            for item in run:
+                yield item
+    finally:
+        await runs.aclose()

@@ -115,6 +115,8 @@ class Reply(NamedTuple):
     body: bytes
     elapsed: float
     retries: int
+    # A streamed call's response, its body still unread: the caller reads, then closes it.
+    response: aiohttp.ClientResponse | None = None
 
 
 class _Attempt:
@@ -133,6 +135,7 @@ class _Attempt:
         "shown",
         "start",
         "status",
+        "streamed",
         "tracer",
         "url",
     )
@@ -158,6 +161,7 @@ class _Attempt:
         self.excused = False  # the last answer: a 429 the fan-out's pace caused (see _replay)
         self.elapsed = 0.0
         self.reply: Reply | None = None
+        self.streamed = False  # a 2xx is handed over unread, its connection open
 
     @property
     def key_hint(self) -> str:
@@ -297,8 +301,13 @@ class Transport:
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
 
-    async def get(self, path: str, key: SecretKey, options: CallOptions) -> Reply:
+    async def get(
+        self, path: str, key: SecretKey, options: CallOptions, *, streamed: bool = False
+    ) -> Reply:
         """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
+
+        ``streamed``: the reply comes as soon as a 2xx's headers do, its body unread in
+        ``reply.response``, which the caller must close; retries end there.
 
         A hook's exception ends the call as itself (see `_hooks`). The key stays wrapped
         until the request is built (see `_exchange`), so no frame here holds it as text
@@ -306,6 +315,7 @@ class Transport:
         """
         active = tracer()
         attempt = _Attempt(self._endpoint(path), key, self._headers(options), options, active)
+        attempt.streamed = streamed
         if active is None:  # the usual case: no span to open, nothing to record
             return await self._call(attempt)
         with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
@@ -459,7 +469,7 @@ class Transport:
         followed: set[tuple[URL, URL]] = set()
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url = url
-            async with session.get(
+            response = await session.get(
                 url,
                 headers={**attempt.headers, "Authorization": attempt.key.reveal()},
                 timeout=_NO_AIOHTTP_TIMEOUT,
@@ -467,7 +477,9 @@ class Transport:
                 auto_decompress=False,
                 proxy=self.proxy,
                 proxy_headers=self.proxy_headers,
-            ) as response:
+            )
+            kept = False  # a streamed 2xx leaves with its connection open
+            try:
                 status = response.status
                 attempt.answered(status, response.headers)
                 if lane is not None:  # the fan-out's pace learns from every answer
@@ -477,7 +489,9 @@ class Transport:
                     attempt.answered(None, None)  # a failure from here on got no reply
                     continue
                 ok = 200 <= status < 300
-                if ok:
+                if ok and attempt.streamed:
+                    body = b""
+                elif ok:
                     body = await read_body(response, options.max_response_bytes, cut=False)
                 else:
                     body = await read_body(response, ERROR_BODY_LIMIT, cut=True)
@@ -502,8 +516,14 @@ class Transport:
                     body,
                     attempt.elapsed,
                     attempt.number - 1,
+                    response if attempt.streamed else None,
                 )
+                kept = attempt.streamed
                 return
+            finally:
+                if not kept:
+                    response.release()
+                    await response.wait_for_close()
         raise RedirectError(
             f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
             f"{safe_url(url)}.",
