@@ -128,7 +128,7 @@ class ArrayCutter(Generic[T]):
             looked += 1
             before = buffer[max(0, comma - 64) : comma].rstrip(_WHITESPACE)[-1:]
             after = buffer[comma + 1 : comma + 65].lstrip(_WHITESPACE)[:1]
-            if before == b"}" and after in (b"{", b""):  # "": the next has not begun
+            if before == b"}" and (after == b"{" or not after):  # not after: none begun yet
                 yield comma, False
                 break
         cut = self._exact_cut()
