@@ -23,11 +23,28 @@ if sys.version_info >= (3, 11):
 else:  # aiohttp's own dependency there
     from async_timeout import timeout as _timeout
 
-__all__ = ["body_chunks", "flatten"]
+__all__ = ["BodyStream", "body_chunks", "flatten"]
 
 T = TypeVar("T")
 
 _STEP: Final = 4 * 2**20  # bytes inflated at once: bounded memory against a gzip bomb
+
+
+class BodyStream:
+    """A 2xx whose body is read as it arrives: `chunks` once, then `close` (early too)."""
+
+    __slots__ = ("_response", "_timeout")
+
+    def __init__(self, response: aiohttp.ClientResponse, timeout: float | None) -> None:
+        self._response = response
+        self._timeout = timeout
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return body_chunks(self._response, self._timeout)
+
+    def close(self) -> None:
+        """Drop the connection: an unread rest of a body is never handed to the next call."""
+        self._response.close()
 
 
 async def body_chunks(
