@@ -388,7 +388,9 @@ class AsyncClient:
             "Client.from_settings(settings, api_key=...) on the other side."
         )
 
-    async def _get(self, path: str) -> Reply:
+    async def _get(self, path: str, *, streamed: bool = False) -> Reply:
         if self._api_key is None:
             raise missing_key_error()
-        return await self._transport.get(path, self._api_key, self._options, self._lane)
+        return await self._transport.get(
+            path, self._api_key, self._options, self._lane, streamed=streamed
+        )

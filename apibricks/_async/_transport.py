@@ -47,6 +47,7 @@ from .._tracing import call_span, record_outcome, tracer
 from .._urls import check_base_url, safe_url
 from .._version import __version__
 from ._pacing import Lane
+from ._streaming import BodyStream
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _timeout
@@ -119,6 +120,8 @@ class Reply(NamedTuple):
     body: bytes
     elapsed: float
     retries: int
+    # A streamed call's body, still unread: the caller reads it, then closes it.
+    stream: BodyStream | None = None
 
 
 class _Attempt:
@@ -138,6 +141,7 @@ class _Attempt:
         "shown",
         "start",
         "status",
+        "streamed",
         "tracer",
         "url",
     )
@@ -166,6 +170,7 @@ class _Attempt:
         # The last answer was a 429 the fan-out's pace caused: resend after this many s, free.
         self.free_resend: float | None = None
         self.elapsed = 0.0
+        self.streamed = False  # a 2xx is handed over unread, its connection open
 
     @property
     def key_hint(self) -> str:
@@ -299,11 +304,19 @@ class Transport:
             await session.close()
 
     async def get(
-        self, path: str, key: SecretKey, options: CallOptions, lane: Lane | None = None
+        self,
+        path: str,
+        key: SecretKey,
+        options: CallOptions,
+        lane: Lane | None = None,
+        *,
+        streamed: bool = False,
     ) -> Reply:
         """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
 
         ``lane``: the pace of the fan-out whose key view makes this call (None: unpaced).
+        ``streamed``: the reply comes as soon as a 2xx's headers do, its body unread in
+        ``reply.response``, which the caller must close; retries end there.
         A hook's exception ends the call as itself (see `_hooks`). The key stays wrapped
         until the request is built (see `_exchange`), so no frame here holds it as text
         for a crash reporter to record.
@@ -311,6 +324,7 @@ class Transport:
         active = tracer()
         endpoint, headers = self._endpoint(path), self._headers(options)
         attempt = _Attempt(endpoint, key, headers, options, active, lane)
+        attempt.streamed = streamed
         if active is None:  # the usual case: no span to open, nothing to record
             return await self._call(attempt)
         with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
@@ -472,7 +486,7 @@ class Transport:
         followed: set[tuple[URL, URL]] = set()
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url = url
-            async with session.get(
+            response = await session.get(
                 url,
                 headers={**attempt.headers, "Authorization": attempt.key.reveal()},
                 timeout=_NO_AIOHTTP_TIMEOUT,
@@ -481,7 +495,9 @@ class Transport:
                 proxy=self.proxy,
                 proxy_headers=self.proxy_headers,
                 ssl=options.ssl,
-            ) as response:
+            )
+            kept = False  # a streamed 2xx leaves with its connection open
+            try:
                 status = response.status
                 attempt.answered(status, response.headers)
                 if attempt.lane is not None:  # the fan-out's pace learns from every answer
@@ -493,7 +509,9 @@ class Transport:
                     attempt.answered(None, None)  # a failure from here on got no reply
                     continue
                 ok = 200 <= status < 300
-                if ok:
+                if ok and attempt.streamed:
+                    body = b""
+                elif ok:
                     body = await read_body(response, options.max_response_bytes, cut=False)
                 else:
                     body = await read_body(response, ERROR_BODY_LIMIT, cut=True)
@@ -511,6 +529,7 @@ class Transport:
                     error = status_error(status, response.headers, body, secret=attempt.key)
                     attempt.request_id = error.request_id
                     raise error
+                kept = attempt.streamed
                 return Reply(
                     status,
                     response.headers,
@@ -518,7 +537,12 @@ class Transport:
                     body,
                     attempt.elapsed,
                     attempt.number - 1,
+                    BodyStream(response, options.timeout) if kept else None,
                 )
+            finally:
+                if not kept:
+                    response.release()
+                    await response.wait_for_close()
         raise RedirectError(
             f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
             f"{safe_url(url)}.",

@@ -15,6 +15,7 @@ from .._async._client import AsyncClient, T
 from .._async._resources import AsyncInvoices, AsyncInvoicesWithRawResponse
 from .._auth import SecretKey, hide_key
 from .._hooks import EventHooks
+from .._invoice_stream import DEFAULT_MAX_INVOICE_BYTES
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from .._response import APIResponse
@@ -336,6 +337,20 @@ class Invoices:
         `Organization` instance.
         """
         return self._loop.run(self._async.list_paid())
+
+    def iter_paid(
+        self, *, max_invoice_bytes: int | None = DEFAULT_MAX_INVOICE_BYTES
+    ) -> Iterator[Invoice]:
+        """The same invoices as `list_paid`, each as soon as its bytes have arrived.
+
+        Memory stays flat however large the organization: ``max_response_bytes`` does not
+        apply, ``max_invoice_bytes`` bounds any single invoice instead. ``timeout`` bounds
+        connecting and each wait for more bytes, not the whole body. Failures before the
+        body starts are retried as for `list_paid`; once invoices have been yielded a
+        failure is raised, never retried silently (you already hold those invoices).
+        Leaving the loop early closes the connection.
+        """
+        return self._loop.flatten(self._async._paid_runs(max_invoice_bytes))
 
 
 class InvoicesWithRawResponse:
