@@ -22,15 +22,16 @@ from ._sanitize import clean, hide
 if TYPE_CHECKING:
     from ._async._transport import Reply
 
-__all__ = ["InvoicesParser", "invoices_of"]
+__all__ = ["InvoicesParser", "hidden", "invoices_of"]
 
 
-def invoices_of(reply: Reply, secret: SecretKey | None) -> list[Invoice]:
-    """The invoices in ``reply``'s body, or a `DecodeError` (any echo of ``secret`` hidden)."""
+def invoices_of(reply: Reply) -> list[Invoice]:
+    """The invoices in ``reply``'s body, or a `DecodeError` (any echo of the request's key
+    hidden)."""
     try:
         return decode_invoices(reply.body)
     except DecodeError as exc:
-        failure = _described(exc, reply.status, reply.headers, reply.body, secret)
+        failure = _described(exc, reply.status, reply.headers, reply.body, reply.secret)
     del reply
     try:
         raise failure
@@ -68,11 +69,9 @@ def _described(
     """A fresh error (no traceback, no chain) saying what the server sent; ``error``'s
     frames (the body and what it was parsed into) are released."""
     release(error)
-    message = hide(error.message, secret)
     if not error.message.startswith("invalid JSON"):  # JSON, but not the documented shape
-        described = DecodeError(message)
-        described.path = error.path  # the message already names it
-        return described
+        return hidden(error, secret)
+    message = hide(error.message, secret)
     content_type = headers.get("Content-Type", "").partition(";")[0].strip()
     what = f"{status} {clean(content_type or 'without a Content-Type', secret=secret)}"
     if not body:
@@ -81,3 +80,11 @@ def _described(
     if page:
         what += f" ({clean(page, secret=secret, limit=120)})"
     return DecodeError(f"{what} is not JSON: {message.removeprefix('invalid JSON: ')}")
+
+
+def hidden(error: DecodeError, secret: SecretKey | None) -> DecodeError:
+    """A fresh copy of ``error`` (no traceback, no chain) with echoes of ``secret`` hidden:
+    a decode error may quote a value, and a server may have put the key there."""
+    described = DecodeError(hide(error.message, secret))
+    described.path = error.path  # the message already names it
+    return described

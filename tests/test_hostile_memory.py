@@ -198,6 +198,16 @@ async def test_a_2xx_that_is_not_json_says_what_came_back(
     assert str(caught.value).startswith(start), str(caught.value)
 
 
+async def test_a_streamed_decode_error_hides_an_echoed_key(small_answers: TestServer) -> None:
+    url = str(small_answers.make_url("/echo"))
+    async with apibricks.AsyncClient(api_key=KEY, base_url=url) as client:
+        with pytest.raises(apibricks.DecodeError) as caught:
+            async for _ in client.invoices.iter_paid():
+                pass
+    assert "idOrganization" in str(caught.value)
+    assert KEY[2:10] not in str(caught.value), str(caught.value)
+
+
 async def test_a_raw_parse_error_hides_an_echoed_key(small_answers: TestServer) -> None:
     url = str(small_answers.make_url("/echo"))
     async with apibricks.AsyncClient(api_key=KEY, base_url=url) as client:
