@@ -78,6 +78,7 @@ class AsyncInvoices:
                 async for chunk in body.chunks():
                     if invoices := stream.feed(chunk):
                         yield invoices
+                rest = stream.finish()
             except DecodeError as exc:  # it may quote a value: an echo of the key hidden
                 raise hidden(exc, reply.secret) from None
             except (aiohttp.ClientError, OSError) as exc:
@@ -85,7 +86,7 @@ class AsyncInvoices:
                     f"The connection was lost after {stream.count:,} invoices of the "
                     f"streamed body ({type(exc).__name__}); those stay valid."
                 ) from None
-            yield stream.finish()
+            yield rest
         finally:
             body.close()  # at the end, or early: an unread rest is never reused
 
