@@ -30,12 +30,7 @@ import aiohttp
 from yarl import URL
 
 from .._auth import SecretKey, key_hint
-from .._exceptions import (
-    APIBricksError,
-    APIConnectionError,
-    APITimeoutError,
-    RedirectError,
-)
+from .._exceptions import APIBricksError, APIConnectionError, APITimeoutError, RedirectError
 from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
