@@ -13,6 +13,7 @@ import attrs
 from .._auth import SecretKey, hide_key, key_hint, missing_key_error, resolve_api_key, secret_key
 from .._exceptions import ConfigurationError
 from .._hooks import EventHooks, freeze_hooks
+from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from .._settings import NOT_GIVEN, ClientSettings, NotGiven, settings_from
 from . import _fan_out
@@ -23,6 +24,10 @@ from ._transport import CallOptions, Reply, Transport
 __all__ = ["AsyncClient"]
 
 T = TypeVar("T")
+
+
+def _list_paid(org: AsyncClient) -> Awaitable[list[Invoice]]:
+    return org.invoices.list_paid()
 
 
 class AsyncClient:
@@ -135,7 +140,7 @@ class AsyncClient:
         self._settings = settings
         self._options = CallOptions(settings, hooks)
         self._lane: Lane | None = None
-        self.invoices = AsyncInvoices(self)
+        self.invoices = AsyncInvoices(self._get)
 
     def _view(
         self,
@@ -151,7 +156,7 @@ class AsyncClient:
         view._settings = settings
         view._options = options
         view._lane = lane  # a fan-out's pace, for its key's view and views made from it
-        view.invoices = AsyncInvoices(view)
+        view.invoices = AsyncInvoices(view._get)
         return view
 
     def with_api_key(self, api_key: str | SecretKey) -> AsyncClient:
@@ -241,14 +246,8 @@ class AsyncClient:
         ``async with contextlib.aclosing(client.fan_out(...)) as outcomes:`` so that
         happens at once rather than when the generator is garbage-collected.
         """
-        outcomes = _fan_out.fan_out(
-            self,
-            keys,
-            operation,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            adaptive=adaptive,
-            on_progress=on_progress,
+        outcomes = self._fan_out_engine(
+            keys, operation, concurrency, rate_limit, adaptive, on_progress
         )
         del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
         async with contextlib.aclosing(outcomes):
@@ -270,16 +269,38 @@ class AsyncClient:
         overall totals that count each invoice once, ``.failures`` and ``.ok``. Arguments
         as for `fan_out`.
         """
-        report = _fan_out.paid_invoices_by_organization(
-            self,
+        outcomes = self._fan_out_engine(
+            keys, _list_paid, concurrency, rate_limit, adaptive, on_progress
+        )
+        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
+        return await _fan_out.paid_invoices_report(outcomes)
+
+    def _fan_out_engine(
+        self,
+        keys: Iterable[str],
+        operation: Callable[[AsyncClient], Awaitable[T]],
+        concurrency: int,
+        rate_limit: float | None,
+        adaptive: bool,
+        on_progress: Callable[[Progress], object] | None,
+    ) -> AsyncGenerator[Outcome[T], None]:
+        """The fan-out engine over this client's pool, making each key's paced view."""
+        return _fan_out.fan_out(
+            self._transport,
+            self._key_view,
             keys,
+            operation,
+            retry_after_cap=self._settings.retry_after_cap,
             concurrency=concurrency,
             rate_limit=rate_limit,
             adaptive=adaptive,
             on_progress=on_progress,
         )
-        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
-        return await report
+
+    def _key_view(self, api_key: SecretKey, lane: Lane) -> AsyncClient:
+        """A fan-out's view for one key: its requests (and those of views made from it
+        with `with_options`) keep ``lane``'s pace; `APIKeyError` for an unusable key."""
+        return self._view(secret_key(api_key), self._settings, self._options, lane)
 
     @property
     def settings(self) -> ClientSettings:

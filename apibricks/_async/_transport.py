@@ -119,8 +119,10 @@ class _Attempt:
         "free_resend",
         "headers",
         "key",
+        "lane",
         "number",
         "options",
+        "queued",
         "reply_headers",
         "shown",
         "start",
@@ -136,6 +138,7 @@ class _Attempt:
         headers: Mapping[str, str],
         options: CallOptions,
         tracer: Tracer | None,
+        lane: Lane | None,
     ) -> None:
         self.start, self.shown = endpoint  # the URL, and as logs may show it
         self.url = self.start
@@ -147,6 +150,8 @@ class _Attempt:
         self.options = options
         self.tracer = tracer
         self.number = 0
+        self.lane = lane  # the pace of the fan-out whose key view makes the call, if any
+        self.queued = 0.0  # when this attempt queued for its start slot (the lane's clock)
         # The last answer was a 429 the fan-out's pace caused: resend after this many s, free.
         self.free_resend: float | None = None
         self.elapsed = 0.0
@@ -291,12 +296,13 @@ class Transport:
         for a crash reporter to record.
         """
         active = tracer()
-        attempt = _Attempt(self._endpoint(path), key, self._headers(options), options, active)
+        endpoint, headers = self._endpoint(path), self._headers(options)
+        attempt = _Attempt(endpoint, key, headers, options, active, lane)
         if active is None:  # the usual case: no span to open, nothing to record
-            return await self._call(attempt, lane)
+            return await self._call(attempt)
         with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
             try:
-                reply = await self._call(attempt, lane)
+                reply = await self._call(attempt)
             except BaseException as error:
                 status = getattr(error, "status_code", None)
                 record_outcome(span, status=status, error=error, resend=attempt.number - 1)
@@ -304,7 +310,7 @@ class Transport:
             record_outcome(span, status=reply.status, error=None, resend=attempt.number - 1)
             return reply
 
-    async def _call(self, attempt: _Attempt, lane: Lane | None) -> Reply:
+    async def _call(self, attempt: _Attempt) -> Reply:
         """The attempt loop: attempt; on failure decide (`next_attempt`), tell, wait, again."""
         options = attempt.options
         task = asyncio.current_task()
@@ -313,9 +319,10 @@ class Transport:
         retries = 0  # spent so far (a free resend of a 429 the pace caused spends none)
         try:
             while True:
-                queued = await lane.acquire() if lane is not None else 0.0  # the start slot
+                if attempt.lane is not None:  # a fan-out's: wait for the start slot
+                    attempt.queued = await attempt.lane.acquire()
                 try:
-                    return await self._attempt(attempt, lane, queued)
+                    return await self._attempt(attempt)
                 except APIBricksError as error:
                     failure = error  # decided outside the handler: no chaining to it
                 then = next_attempt(
@@ -390,7 +397,7 @@ class Transport:
             return task.cancelling() == 0  # else the caller cancelled too: honour that
         return True
 
-    async def _attempt(self, attempt: _Attempt, lane: Lane | None, queued: float) -> Reply:
+    async def _attempt(self, attempt: _Attempt) -> Reply:
         """One attempt: hooks and the exchange under one deadline, in a span when tracing,
         logged at DEBUG; every failure leaves as an `APIBricksError` (or `HookFailed`)."""
         options = attempt.options
@@ -411,7 +418,7 @@ class Transport:
                     # One deadline over the whole attempt: redirects, body read and inflation
                     # (aiohttp runs no timers of its own: one per attempt is enough).
                     async with _timeout(options.timeout):
-                        reply = await self._exchange(session, attempt, started, lane, queued)
+                        reply = await self._exchange(session, attempt, started)
                 except (APIBricksError, HookFailed):
                     raise
                 except asyncio.TimeoutError as exc:
@@ -444,12 +451,7 @@ class Transport:
             return reply
 
     async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        attempt: _Attempt,
-        started: float,
-        lane: Lane | None,
-        queued: float,
+        self, session: aiohttp.ClientSession, attempt: _Attempt, started: float
     ) -> Reply:
         """One attempt: follow same-origin redirects by hand, read the body under the cap."""
         options = attempt.options
@@ -468,8 +470,10 @@ class Transport:
             ) as response:
                 status = response.status
                 attempt.answered(status, response.headers)
-                if lane is not None:  # the fan-out's pace learns from every answer
-                    attempt.free_resend = lane.observe(queued, status, response.headers)
+                if attempt.lane is not None:  # the fan-out's pace learns from every answer
+                    attempt.free_resend = attempt.lane.observe(
+                        attempt.queued, status, response.headers
+                    )
                 if status in _REDIRECTS:
                     url = _redirect_target(url, response, followed, attempt.key)
                     attempt.answered(None, None)  # a failure from here on got no reply
