@@ -55,8 +55,8 @@ import attrs
 import msgspec
 import orjson
 import pydantic
-from _openapi_peer import generated_peer
 from _drift_payloads import DRIFT_SHAPES, drift_body
+from _openapi_peer import generated_peer
 from _payloads import LAYOUTS, many_orgs, one_org, relayout
 from pydantic.alias_generators import to_camel
 
