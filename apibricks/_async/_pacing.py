@@ -47,25 +47,26 @@ concurrency-limits:
   first cut, at ``MIN_RATE``, after a cut found not to help, or when the server has
   accepted nothing for ``ACCEPTING`` seconds.
 
-Each fan-out task sets `current_lane` (a ``ContextVar``, so it follows the task and the
-tasks it spawns); the transport asks the lane before every attempt, retries included, and
-tells it every status (`Lane.observe`, whose answer says whether a 429 is resent for
-free). Without a lane (plain calls) the transport does nothing extra.
+The fan-out hands each operation a view of the client for its key that carries that key's
+`Lane`: only requests made through it are paced (another client called inside the
+operation is not, and its 429s do not steer this pace). The transport's attempt loop
+asks the lane for a start slot before every attempt, retries included, and tells it every
+status (`Lane.observe`, whose answer says whether a 429 is resent for free, and after how
+long). Without a lane (plain calls) the transport does nothing extra.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import contextvars
 import math
 import random
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from typing import Final
 
 from .._retry import parse_retry_after
 
-__all__ = ["Lane", "Pacer", "current_lane"]
+__all__ = ["Lane", "Pacer"]
 
 DECREASE: Final = 0.8  # multiplicative decrease on a throttle
 INCREASE: Final = 0.1  # additive increase: this fraction of the last cut's pace, per second
@@ -170,33 +171,37 @@ class Pacer:
             await asyncio.sleep(delay)
         return now
 
-    def observe(self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]) -> bool:
+    def observe(
+        self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]
+    ) -> float | None:
         """Learn from one answer (its status line and headers) to a request queued then.
 
-        True: a 429 that the pace caused, not the key; the transport resends it (after a
-        jittered wait, at the pace) without spending one of the call's retries (`_excuse`).
+        A number: a 429 that the pace caused, not the key; the transport resends it after
+        that many seconds (then at the pace) without spending one of the call's retries
+        (`_excuse`). None: the answer stands (a retry, if any, is spent as usual).
         """
         throttled = status in THROTTLE_STATUSES
         if throttled:
             self.throttled += 1
         if not self.adaptive:
-            return False
+            return None
         token = lane._token
         if 200 <= status < 300:
             self._succeeded()
             if not _first_time(self._answered, token):
-                return False  # a key's later answers speak for its own limit only
+                return None  # a key's later answers speak for its own limit only
         elif not throttled:
-            return False
+            return None
         elif token in self._answered:
-            return False  # over its own limit: its call backs off by the retry schedule
+            return None  # over its own limit: its call backs off by the retry schedule
         elif status != 429 and not _first_time(self._seen, token):
-            return False  # a 503 is a key's own trouble as often as the pace: once per key
+            return None  # a 503 is a key's own trouble as often as the pace: once per key
         # Until a key is first answered, each of its answers speaks for the shared pace (a
         # key refused in the unpaced start still tells, on its retries, whether the cut
         # pace is low enough), but only one to a request sent at the current pace.
         if queued < self._last_cut:
-            return throttled and self._excuse(lane, status, headers)  # sent at a pace since cut
+            # sent at a pace since cut: it says nothing new, but may be resent for free
+            return self._excuse(lane, status, headers) if throttled else None
         self._answers += 1
         recent = self._recent
         if len(recent) == recent.maxlen:
@@ -210,7 +215,7 @@ class Pacer:
                 self._threshold = min(MAX_THRESHOLD, max(self._threshold, share + THRESHOLD))
             self._cut_share = None
         if not throttled or share <= self._threshold:
-            return False  # one organization's 429 holds back only itself (its own retry waits)
+            return None  # one organization's 429 holds back only itself (its own retry waits)
         needed = PROBE if judging else MIN_ANSWERS  # a judged cut is judged before the next
         if self._answers >= needed:
             now = self._loop.time()
@@ -224,8 +229,9 @@ class Pacer:
         # tell): this refusal is the pacer's.
         return self._excuse(lane, status, headers)
 
-    def _excuse(self, lane: Lane, status: int, headers: Mapping[str, str]) -> bool:
-        """Whether a 429 the pace caused is resent without spending one of the call's retries.
+    def _excuse(self, lane: Lane, status: int, headers: Mapping[str, str]) -> float | None:
+        """After how long a 429 the pace caused is resent without spending one of the call's
+        retries (None: not resent for free; it spends a retry as usual).
 
         Bounded, so that a server refusing everything still ends every call: at most
         ``FREE_RETRIES`` per key; none once a cut has been found not to help (the
@@ -236,24 +242,25 @@ class Pacer:
         """
         rate = self._rate
         if status != 429 or rate is None or not self.adaptive:
-            return False
+            return None
         now = self._loop.time()
         if rate <= MIN_RATE or self._threshold >= MAX_THRESHOLD:
-            return False
+            return None
         if now - self._last_success > ACCEPTING + max(0.0, self._paused_until - now):
-            return False  # a server that accepts nothing has no pace to find
+            return None  # a server that accepts nothing has no pace to find
         retry_after = parse_retry_after(headers)
         if retry_after is not None and retry_after > self.retry_after_cap:
-            return False
+            return None
         if lane.excused >= FREE_RETRIES:
-            return False
+            return None
         lane.excused += 1
         self.excused += 1
-        if retry_after is not None:
+        if retry_after is not None:  # the pause holds the resend's slot back until then
             self._paused_until = max(self._paused_until, now + retry_after)
-        else:
-            lane.acquire = lane.resend  # once: a jittered wait, then a slot at the pace
-        return True
+            return 0.0
+        # A jittered wait, so the refused keys do not all come back at once at a pace the
+        # pacer is still cutting (full jitter, as backoff), then a slot at the pace.
+        return random.uniform(0.0, RESEND_JITTER)
 
     def _accepted_rate(self, now: float) -> float | None:
         """Successes per second over the last second, since the first throttle at most.
@@ -320,32 +327,20 @@ def _first_time(seen: set[int], token: int) -> bool:
 class Lane:
     """One fan-out task's view of its `Pacer`, tagged with (a hash of) its key."""
 
-    __slots__ = ("_token", "acquire", "excused", "pacer")
-
-    acquire: Callable[[], Awaitable[float]]
+    __slots__ = ("_token", "excused", "pacer")
 
     def __init__(self, pacer: Pacer, key: Hashable) -> None:
         self.pacer = pacer
         self.excused = 0  # this key's 429s resent without spending a retry
-        self.acquire = pacer.acquire  # wait for the next start slot; returns when queued
         self._token = hash(key)  # in memory only: the lane keeps no reference to the key
 
     def __repr__(self) -> str:
         return f"<Lane pace={self.pacer.pace}>"  # never the key
 
-    async def resend(self) -> float:
-        """A free resend's start: after a jittered wait, so the refused keys do not all
-        come back at once at a pace the pacer is still cutting (full jitter, as backoff)."""
-        pacer = self.pacer
-        self.acquire = pacer.acquire
-        await asyncio.sleep(random.uniform(0.0, RESEND_JITTER))
-        return await pacer.acquire()
+    async def acquire(self) -> float:
+        """Wait for the next start slot; returns when this request queued (see `Pacer`)."""
+        return await self.pacer.acquire()
 
-    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> bool:
-        """Tell the pace an answer; True: a 429 to resend, not counted as a retry."""
+    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> float | None:
+        """Tell the pace an answer; a number: resend a 429 after that many seconds, free."""
         return self.pacer.observe(self, queued, status, headers)
-
-
-current_lane: contextvars.ContextVar[Lane | None] = contextvars.ContextVar(
-    "apibricks_fan_out_lane", default=None
-)
