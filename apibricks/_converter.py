@@ -38,7 +38,7 @@ from ._timestamps import format_timestamp
 from ._wire import invoice_dicts
 
 __all__ = [
-    "InvoiceDecoder",
+    "InvoiceRuns",
     "converter",
     "decode_invoices",
     "dumps",
@@ -135,14 +135,18 @@ def decode_invoices(body: bytes | str) -> list[Invoice]:
 
     The result is exactly ``structure_invoices(json.loads(body))``, whatever the layout.
     """
+    return _decode(body, Scratch())
+
+
+def _decode(body: bytes | str, scratch: Scratch) -> list[Invoice]:
     large = isinstance(body, bytes | str) and len(body) >= _SMALL
     data = invoice_dicts(body) if large else None
     if data is not None:
         try:
-            return _structure(data, Scratch())
+            return _structure(data, scratch)
         except DecodeError:  # the plain parse below words the error, as json.loads reads it
             pass
-    return _plainly(structure_invoices, body)
+    return _plainly(lambda parsed: _structure(parsed, scratch), body)
 
 
 def _plainly(structure: Callable[[Any], _T], body: bytes | str) -> _T:
@@ -172,35 +176,21 @@ def _loads(body: bytes | str) -> Any:
         raise DecodeError(f"invalid JSON: {exc}") from None
 
 
-class InvoiceDecoder:
-    """One response's invoices decoded one at a time (a stream), organizations shared.
+class InvoiceRuns:
+    """Decodes the successive runs of one streamed body (see `_array_cutter`).
 
-    `structure` takes one parsed invoice, `decode` one invoice's JSON text; both raise
-    `DecodeError` with the invoice's position in the response (``[7].organization.id``).
+    What one response shares (an organization's instance, its raw dict, its UUIDs) is kept
+    from run to run, so a streamed body's invoices share instances as `decode_invoices`'
+    do; nothing is kept beyond the body.
     """
 
-    __slots__ = ("_scratch", "count")
+    __slots__ = ("_scratch",)
 
     def __init__(self) -> None:
         self._scratch = Scratch()
-        self.count = 0  # invoices decoded so far: the next one's index
 
-    def structure(self, raw: Any) -> Invoice:
-        """The invoice of one parsed JSON object."""
-        try:
-            invoice = build_invoice(raw, self._scratch)
-        except Invalid as error:
-            raise _located(error, f"[{self.count}]") from None
-        except MemoryError:
-            raise
-        except Exception as error:
-            raise _undecodable(error) from None
-        self.count += 1
-        return invoice
-
-    def decode(self, text: bytes | str) -> Invoice:
-        """The invoice of one JSON object's text."""
-        return _plainly(self.structure, text)
+    def __call__(self, run: bytes) -> list[Invoice]:
+        return _decode(run, self._scratch)
 
 
 # --- encoding ---
