@@ -115,9 +115,7 @@ async def test_bad_trust_or_proxy_exits_2_before_any_request(
     assert sandbox_server.total_requests == 0
 
 
-async def test_proxy_option_tunnels_and_never_shows_the_key(
-    front: TLSFront, ca_file: str
-) -> None:
+async def test_proxy_option_tunnels_and_never_shows_the_key(front: TLSFront, ca_file: str) -> None:
     tunnel = TunnelProxy()
     await tunnel.start()
     try:
