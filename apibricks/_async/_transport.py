@@ -30,6 +30,7 @@ import aiohttp
 from yarl import URL
 
 from .._auth import SecretKey, key_hint
+from .._env_proxy import env_proxy
 from .._exceptions import (
     APIBricksError,
     APIConnectionError,
@@ -41,6 +42,7 @@ from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import next_attempt
 from .._sanitize import clean, redact_headers
+from .._tls import certificate_error
 from .._tracing import call_span, record_outcome, tracer
 from .._urls import check_base_url, safe_url
 from .._version import __version__
@@ -53,6 +55,8 @@ else:  # aiohttp's own dependency there
     from async_timeout import timeout as _timeout
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     from multidict import CIMultiDictProxy
     from opentelemetry.trace import Tracer
 
@@ -83,10 +87,17 @@ class CallOptions:
         "max_response_bytes",
         "max_retries",
         "retry_after_cap",
+        "ssl",
         "timeout",
     )
 
-    def __init__(self, settings: ClientSettings, hooks: Mapping[str, tuple[Hook, ...]]) -> None:
+    def __init__(
+        self,
+        settings: ClientSettings,
+        hooks: Mapping[str, tuple[Hook, ...]],
+        ssl: SSLContext | bool,
+    ) -> None:
+        self.ssl = ssl  # settings.ssl resolved (`_tls.ssl_for_aiohttp`); pooled per trust
         self.timeout = settings.timeout
         self.max_retries = settings.max_retries
         self.retry_after_cap = settings.retry_after_cap
@@ -202,10 +213,14 @@ class Transport:
         base_url = check_base_url(
             settings.base_url, allow_insecure_http=settings.allow_insecure_http
         )
-        proxy_auth = settings.proxy_auth
+        proxy, proxy_auth = settings.proxy, settings.proxy_auth
+        if proxy is None and settings.trust_env:  # read now, once (see `_env_proxy`)
+            found = env_proxy(base_url, os.environ)
+            if found is not None:
+                proxy, proxy_auth = found.url, found.auth
         self.base_url = base_url
         self.max_connections = settings.max_connections
-        self.proxy = settings.proxy
+        self.proxy = proxy
         # The header is built here (aiohttp.BasicAuth is deprecated as of aiohttp 3.14). To
         # an https origin it goes on the proxy's CONNECT only, never inside the tunnel; to
         # a plain-http origin the proxy gets the request itself, so it goes on the request.
@@ -213,7 +228,6 @@ class Transport:
         tunnelled = base_url.scheme == "https"
         self.proxy_headers = auth if tunnelled and auth else None
         self._proxied_request_headers = {} if tunnelled else auth
-        self.trust_env = settings.trust_env
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -237,9 +251,8 @@ class Transport:
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
-            session = self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=self.trust_env
-            )
+            # trust_env stays off: the environment's proxy was resolved once (`_env_proxy`).
+            session = self._session = aiohttp.ClientSession(connector=connector)
             self._session_loop = loop
         elif self._session_loop is None:
             self._session_loop = loop  # injected: bound to whichever loop the caller uses
@@ -481,6 +494,7 @@ class Transport:
                 auto_decompress=False,
                 proxy=self.proxy,
                 proxy_headers=self.proxy_headers,
+                ssl=options.ssl,
             )
             kept = False  # a streamed 2xx leaves with its connection open
             try:
@@ -612,13 +626,16 @@ def _redirect_target(
 
 
 def _basic_auth(login: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
+    # UTF-8: RFC 7617's one charset (latin-1 could not encode e.g. "Ā", and raised at init).
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
 def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
     # aiohttp's text may quote what the server sent (a bad status line, a header).
-    permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return certificate_error(exc)
+    permanent = isinstance(exc, aiohttp.InvalidURL)
     return APIConnectionError(
         f"Connection error: {type(exc).__name__}: {clean(str(exc), secret=secret)}",
         retryable=not permanent,
