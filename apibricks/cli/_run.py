@@ -70,6 +70,8 @@ async def run(
     ledger: Journal | None = None,
 ) -> int:
     """Fetch, write, summarise; 0 when every organization was fetched, else 1."""
+    import attrs
+
     from .._async import AsyncClient  # aiohttp: only once there is work to do
 
     plan = make_plan(config.keys, None if ledger is None else ledger.done)
@@ -96,12 +98,11 @@ async def run(
         if count:
             async with (
                 _base_url(config) as base_url,
-                AsyncClient(
+                AsyncClient.from_settings(
+                    attrs.evolve(
+                        config.settings, base_url=base_url, max_connections=config.concurrency
+                    ),
                     api_key=next(iter(config.keys)).key,  # a default only: each key has a view
-                    base_url=base_url,
-                    timeout=config.timeout,
-                    max_retries=config.max_retries,
-                    max_connections=config.concurrency,
                 ) as client,
             ):
                 outcomes = client.fan_out(
