@@ -50,6 +50,7 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
     ),
     "max_response_bytes": st.none() | st.integers(1, 2**40),
     "max_connections": st.integers(0, 10_000),
+    "ssl": st.sampled_from([True, "system"]),  # a path needs a file: see test_tls.py
     "proxy": st.none() | st.builds("http://{}:{}".format, _HOST, st.integers(1, 65535)),
     "trust_env": st.booleans(),
 }
