@@ -109,7 +109,7 @@ class LoopThread:
         except BaseException:
             coro.close()
             raise
-        running = asyncio._get_running_loop()
+        running = _running_loop()
         if running is loop:
             coro.close()
             raise RuntimeError(
@@ -317,7 +317,7 @@ class LoopThread:
             if self._closed or (self._loop is None and not start):
                 self._closed = True
                 return
-            if self._loop is not None and asyncio._get_running_loop() is self._loop:
+            if self._loop is not None and _running_loop() is self._loop:
                 # On the loop itself (collected there): it cannot wait for itself. The
                 # thread running the loop winds it down once it lets go.
                 self._loop.create_task(self._close_on_loop())
@@ -344,7 +344,7 @@ class LoopThread:
                 self._loop.call_soon_threadsafe(self._make_runner_let_go)
             while self._loop is not None and self._runner != me:
                 if self._runner is None:
-                    if asyncio._get_running_loop() is None:
+                    if _running_loop() is None:
                         self._runner = me  # this thread can run the loop: wind it down here
                         break
                     self._start_background()  # it can (a caller inside a running loop)
@@ -493,6 +493,14 @@ class _CtrlC:
 
 def _nothing() -> None:
     pass
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
