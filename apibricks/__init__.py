@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time `__getattr__` imports o
         RedirectError,
         RequestTimeoutError,
         ResponseTooLargeError,
+        SyncCallError,
         UnprocessableEntityError,
     )
     from ._export import to_arrow, to_pandas
@@ -75,6 +76,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "RedirectError",
         "RequestTimeoutError",
         "ResponseTooLargeError",
+        "SyncCallError",
         "UnprocessableEntityError",
     ),
     "._export": ("to_arrow", "to_pandas"),
@@ -143,6 +145,7 @@ __all__ = [
     "RedirectError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
+    "SyncCallError",
     "UnprocessableEntityError",
     "__version__",
     "decode_invoices",
