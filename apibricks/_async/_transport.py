@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
     from .._settings import ClientSettings
 
-__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport", "check_base_url"]
+__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport"]
 
 logger: Final = logging.getLogger("apibricks")
 
@@ -120,8 +120,10 @@ class _Attempt:
         "free_resend",
         "headers",
         "key",
+        "lane",
         "number",
         "options",
+        "queued",
         "reply_headers",
         "shown",
         "start",
@@ -137,6 +139,7 @@ class _Attempt:
         headers: Mapping[str, str],
         options: CallOptions,
         tracer: Tracer | None,
+        lane: Lane | None,
     ) -> None:
         self.start, self.shown = endpoint  # the URL, and as logs may show it
         self.url = self.start
@@ -148,6 +151,8 @@ class _Attempt:
         self.options = options
         self.tracer = tracer
         self.number = 0
+        self.lane = lane  # the pace of the fan-out whose key view makes the call, if any
+        self.queued = 0.0  # when this attempt queued for its start slot (the lane's clock)
         # The last answer was a 429 the fan-out's pace caused: resend after this many s, free.
         self.free_resend: float | None = None
         self.elapsed = 0.0
@@ -188,19 +193,15 @@ class _Attempt:
 class Transport:
     """Owns (or borrows) the aiohttp session and runs requests with retries."""
 
-    def __init__(
-        self,
-        *,
-        base_url: URL,
-        max_connections: int,
-        proxy: str | None = None,
-        proxy_auth: tuple[str, str] | None = None,
-        trust_env: bool = False,
-        session: aiohttp.ClientSession | None,
-    ) -> None:
+    def __init__(self, settings: ClientSettings, *, session: aiohttp.ClientSession | None) -> None:
+        """The pool half of ``settings`` (checked already) sets the pool up; no I/O."""
+        base_url = check_base_url(
+            settings.base_url, allow_insecure_http=settings.allow_insecure_http
+        )
+        proxy_auth = settings.proxy_auth
         self.base_url = base_url
-        self.max_connections = max_connections
-        self.proxy = proxy
+        self.max_connections = settings.max_connections
+        self.proxy = settings.proxy
         # The header is built here (aiohttp.BasicAuth is deprecated as of aiohttp 3.14). To
         # an https origin it goes on the proxy's CONNECT only, never inside the tunnel; to
         # a plain-http origin the proxy gets the request itself, so it goes on the request.
@@ -208,7 +209,7 @@ class Transport:
         tunnelled = base_url.scheme == "https"
         self.proxy_headers = auth if tunnelled and auth else None
         self._proxied_request_headers = {} if tunnelled else auth
-        self.trust_env = trust_env
+        self.trust_env = settings.trust_env
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -316,12 +317,13 @@ class Transport:
         for a crash reporter to record.
         """
         active = tracer()
-        attempt = _Attempt(self._endpoint(path), key, self._headers(options), options, active)
+        endpoint, headers = self._endpoint(path), self._headers(options)
+        attempt = _Attempt(endpoint, key, headers, options, active, lane)
         if active is None:  # the usual case: no span to open, nothing to record
-            return await self._call(attempt, lane)
+            return await self._call(attempt)
         with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
             try:
-                reply = await self._call(attempt, lane)
+                reply = await self._call(attempt)
             except BaseException as error:
                 status = getattr(error, "status_code", None)
                 record_outcome(span, status=status, error=error, resend=attempt.number - 1)
@@ -329,7 +331,7 @@ class Transport:
             record_outcome(span, status=reply.status, error=None, resend=attempt.number - 1)
             return reply
 
-    async def _call(self, attempt: _Attempt, lane: Lane | None) -> Reply:
+    async def _call(self, attempt: _Attempt) -> Reply:
         """The attempt loop: attempt; on failure decide (`next_attempt`), tell, wait, again."""
         options = attempt.options
         task = asyncio.current_task()
@@ -338,9 +340,10 @@ class Transport:
         retries = 0  # spent so far (a free resend of a 429 the pace caused spends none)
         try:
             while True:
-                queued = await lane.acquire() if lane is not None else 0.0  # the start slot
+                if attempt.lane is not None:  # a fan-out's: wait for the start slot
+                    attempt.queued = await attempt.lane.acquire()
                 try:
-                    return await self._attempt(attempt, lane, queued)
+                    return await self._attempt(attempt)
                 except APIBricksError as error:
                     failure = error  # decided outside the handler: no chaining to it
                 then = next_attempt(
@@ -415,7 +418,7 @@ class Transport:
             return task.cancelling() == 0  # else the caller cancelled too: honour that
         return True
 
-    async def _attempt(self, attempt: _Attempt, lane: Lane | None, queued: float) -> Reply:
+    async def _attempt(self, attempt: _Attempt) -> Reply:
         """One attempt: hooks and the exchange under one deadline, in a span when tracing,
         logged at DEBUG; every failure leaves as an `APIBricksError` (or `HookFailed`)."""
         options = attempt.options
@@ -436,7 +439,7 @@ class Transport:
                     # One deadline over the whole attempt: redirects, body read and inflation
                     # (aiohttp runs no timers of its own: one per attempt is enough).
                     async with _timeout(options.timeout):
-                        reply = await self._exchange(session, attempt, started, lane, queued)
+                        reply = await self._exchange(session, attempt, started)
                 except (APIBricksError, HookFailed):
                     raise
                 except asyncio.TimeoutError as exc:
@@ -469,12 +472,7 @@ class Transport:
             return reply
 
     async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        attempt: _Attempt,
-        started: float,
-        lane: Lane | None,
-        queued: float,
+        self, session: aiohttp.ClientSession, attempt: _Attempt, started: float
     ) -> Reply:
         """One attempt: follow same-origin redirects by hand, read the body under the cap."""
         options = attempt.options
@@ -493,8 +491,10 @@ class Transport:
             ) as response:
                 status = response.status
                 attempt.answered(status, response.headers)
-                if lane is not None:  # the fan-out's pace learns from every answer
-                    attempt.free_resend = lane.observe(queued, status, response.headers)
+                if attempt.lane is not None:  # the fan-out's pace learns from every answer
+                    attempt.free_resend = attempt.lane.observe(
+                        attempt.queued, status, response.headers
+                    )
                 if status in _REDIRECTS:
                     url = _redirect_target(url, response, followed, attempt.key)
                     attempt.answered(None, None)  # a failure from here on got no reply
