@@ -38,13 +38,13 @@ from .._exceptions import (
 )
 from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._limits import ERROR_BODY_LIMIT, read_body
+from .._loop_end import LoopEndWatch
 from .._problem import request_id_from, status_error
 from .._retry import next_attempt
 from .._sanitize import clean, redact_headers
 from .._tracing import call_span, record_outcome, tracer
 from .._urls import check_base_url, safe_url
 from .._version import __version__
-from ._loop_end import LoopEndWatch
 from ._pacing import Lane
 
 if sys.version_info >= (3, 11):
