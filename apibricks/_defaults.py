@@ -78,7 +78,10 @@ SETTINGS: Final[dict[str, Setting]] = {
     "max_connections": Setting(100, pool=True),
     "proxy": Setting(None, pool=True),
     "proxy_auth": Setting(None, pool=True),
-    "trust_env": Setting(False, pool=True),
+    "trust_env": Setting(True, pool=True),  # proxies from HTTPS_PROXY & co. (`_env_proxy`)
+    # Per call: connections are pooled per trust. SSL_CERT_FILE/SSL_CERT_DIR are OpenSSL's
+    # (a file and a directory, not one value): `_tls` reads them when this stays True.
+    "ssl": Setting(True, env=("APIBRICKS_CA_BUNDLE",)),
 }
 
 

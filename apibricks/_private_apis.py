@@ -5,6 +5,10 @@ headline figure of docs/performance.md, measured before and after in one run. Ea
 here has a public fallback, so apibricks keeps working (slower) on a version where the
 private name is gone, and ``tests/test_private_apis.py`` fails loudly there so that the
 loss is noticed, and checks that no other module reaches for a private name.
+
+The decoder's one shortcut beyond attrs (draft classes switched to the frozen model, and
+``sys._is_gil_enabled`` to know when that is faster) lives beside the code it serves, in
+``apibricks/_slots.py``, with its figure and ``tests/test_slots.py``.
 """
 
 from __future__ import annotations

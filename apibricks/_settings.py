@@ -20,6 +20,7 @@ import attrs
 
 from ._defaults import NOT_GIVEN, NotGiven, default, resolve
 from ._exceptions import ConfigurationError
+from ._tls import check_ssl_setting
 
 __all__ = ["NOT_GIVEN", "ClientSettings", "Headers", "NotGiven", "settings_from"]
 
@@ -223,7 +224,9 @@ class ClientSettings:
 
     Pool settings (``base_url``, ``max_connections``, ``proxy``, ``proxy_auth``,
     ``trust_env``, ``allow_insecure_http``) belong to the connection pool; the others are
-    per call and may differ between views made with ``client.with_options(...)``.
+    per call and may differ between views made with ``client.with_options(...)``, ``ssl``
+    included (connections are pooled per trust). ``ssl`` holds no `ssl.SSLContext` (it does
+    not pickle): a client given one records ``"context"`` and keeps the context itself.
     """
 
     # Defaults: `_defaults.SETTINGS`. attrs runs validators once every field is set, so
@@ -261,6 +264,8 @@ class ClientSettings:
         repr=_proxy_auth_repr,
     )
     trust_env: bool = attrs.field(default=_declared("trust_env"), validator=_flag)
+    # True, "system", a checked absolute path, or "context" (the client holds an SSLContext).
+    ssl: bool | str = attrs.field(default=_declared("ssl"), converter=check_ssl_setting)
 
 
 def settings_from(

@@ -15,7 +15,7 @@ import apibricks
 
 ASYNC = Path(apibricks.__file__).parent / "_async"
 # Top to bottom: each module may import only those after it.
-LAYERS = ["_client", "_fan_out", "_resources", "_transport", "_pacing"]
+LAYERS = ["_client", "_fan_out", "_resources", "_transport", "_streaming", "_pacing"]
 
 
 def siblings_imported(module: str) -> set[str]:

@@ -9,6 +9,7 @@ settings.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import inspect
 import io
@@ -50,6 +51,7 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
     ),
     "max_response_bytes": st.none() | st.integers(1, 2**40),
     "max_connections": st.integers(0, 10_000),
+    "ssl": st.sampled_from([True, "system"]),  # a path needs a file: see test_tls.py
     "proxy": st.none() | st.builds("http://{}:{}".format, _HOST, st.integers(1, 65535)),
     "trust_env": st.booleans(),
 }
@@ -217,3 +219,15 @@ def test_a_changed_default_reaches_the_server(capsys: pytest.CaptureFixture[str]
                 client.invoices.list_paid()
             assert main(["invoices", "paid", "--api-key", KEY, "-q"]) == 1
             assert "ResponseTooLargeError" in capsys.readouterr().err
+
+
+def test_each_variable_is_named_in_one_module() -> None:
+    """Only `_defaults` reads a setting's variable (``$APIBRICKS_BASE_URL`` was read in three)."""
+    variables = {variable for row in _defaults.SETTINGS.values() for variable in row.env}
+    naming = {
+        (str(path.relative_to(ROOT)), node.value)
+        for path in (ROOT / "apibricks").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in variables
+    }
+    assert naming == {("apibricks/_defaults.py", variable) for variable in variables}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import aiohttp
 import attrs
@@ -16,12 +17,18 @@ from .._hooks import EventHooks, freeze_hooks
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from .._settings import NOT_GIVEN, ClientSettings, NotGiven, settings_from
+from .._tls import split_ssl, ssl_for_aiohttp
 from . import _fan_out
 from ._pacing import Lane
 from ._resources import AsyncInvoices
 from ._transport import CallOptions, Reply, Transport
 
 __all__ = ["AsyncClient"]
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
+
+    from .._tls import SSLSetting
 
 T = TypeVar("T")
 
@@ -56,7 +63,13 @@ class AsyncClient:
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
         proxy: A forward proxy URL (``http://host:port``) for every request.
         proxy_auth: ``aiohttp.BasicAuth`` or ``(login, password)`` for ``proxy``.
-        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (and ``.netrc``).
+        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``, read
+            now; never for a loopback base URL; ``proxy`` wins over them.
+        ssl: Whom to trust: a path to a PEM CA bundle or a hashed CA directory (default
+            ``$APIBRICKS_CA_BUNDLE``), True (``$SSL_CERT_FILE``/``$SSL_CERT_DIR``, else
+            OpenSSL's default paths), ``"system"`` (the OS trust store,
+            ``apibricks[truststore]``) or an ``ssl.SSLContext`` (e.g. a client
+            certificate). False is refused.
         event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``:
             callables (sync or async) given a `HookEvent` per attempt.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
@@ -79,11 +92,13 @@ class AsyncClient:
         proxy: str | NotGiven | None = NOT_GIVEN,
         proxy_auth: aiohttp.BasicAuth | tuple[str, str] | NotGiven | None = NOT_GIVEN,
         trust_env: bool | NotGiven = NOT_GIVEN,
+        ssl: SSLSetting | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         secret = hide_key(api_key)
         del api_key  # crash reporters print every frame's locals: keep only the hint
+        ssl_setting, ssl_context = split_ssl(ssl)
         settings = settings_from(
             {
                 "base_url": base_url,
@@ -97,9 +112,12 @@ class AsyncClient:
                 "proxy": proxy,
                 "proxy_auth": proxy_auth,
                 "trust_env": trust_env,
+                "ssl": ssl_setting,
             }
         )
-        self._setup(settings, api_key=secret, event_hooks=event_hooks, session=session)
+        self._setup(
+            settings, api_key=secret, event_hooks=event_hooks, session=session, ssl=ssl_context
+        )
 
     @classmethod
     def from_settings(
@@ -109,11 +127,13 @@ class AsyncClient:
         api_key: str | SecretKey | None = None,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
+        ssl: SSLContext | None = None,
     ) -> AsyncClient:
         """A client built from ``settings`` (e.g. another process's ``client.settings``).
 
         The key is passed apart (it is never in settings; default ``$APIBRICKS_API_KEY``),
-        and so are event hooks, which are live callables rather than settings.
+        and so are event hooks, which are live callables rather than settings, and an
+        ``ssl.SSLContext`` (settings record ``ssl="context"`` for one; pass it again here).
         """
         secret = hide_key(api_key)
         del api_key  # crash reporters print every frame's locals: keep only the hint
@@ -122,7 +142,7 @@ class AsyncClient:
                 f"settings must be an apibricks.ClientSettings, got {type(settings).__name__}."
             )
         client = cls.__new__(cls)
-        client._setup(settings, api_key=secret, event_hooks=event_hooks, session=session)
+        client._setup(settings, api_key=secret, event_hooks=event_hooks, session=session, ssl=ssl)
         return client
 
     def _setup(
@@ -132,13 +152,14 @@ class AsyncClient:
         api_key: SecretKey | None,
         event_hooks: EventHooks | None,
         session: aiohttp.ClientSession | None,
+        ssl: SSLContext | None,
     ) -> None:
         hooks = freeze_hooks(event_hooks)
         self._api_key = resolve_api_key(api_key)
         self._transport = Transport(settings, session=session)
         self._is_view = False
         self._settings = settings
-        self._options = CallOptions(settings, hooks)
+        self._options = CallOptions(settings, hooks, self._trust(settings, ssl))
         self._lane: Lane | None = None
         self.invoices = AsyncInvoices(self._get)
 
@@ -177,14 +198,16 @@ class AsyncClient:
         retry_after_cap: float | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        ssl: SSLSetting | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | NotGiven = NOT_GIVEN,
     ) -> AsyncClient:
         """A view with some per-call settings changed: same pool, same key.
 
         Cheap like `with_api_key` (and chainable with it in either order); only what is
         given changes. ``default_headers`` are merged over this client's; ``event_hooks``
-        replace its hooks. Pool settings (``base_url``, ``proxy``, ``max_connections``...)
-        belong to the client that owns the pool. Bad values raise `ConfigurationError`.
+        replace its hooks; ``ssl`` (as for the constructor) gets connections of its own.
+        Pool settings (``base_url``, ``proxy``, ``max_connections``...) belong to the
+        client that owns the pool. Bad values raise `ConfigurationError`.
         """
         changes: dict[str, Any] = {
             name: value
@@ -203,11 +226,20 @@ class AsyncClient:
                     f"got {type(default_headers).__name__}."
                 )
             changes["default_headers"] = {**self._settings.default_headers, **default_headers}
+        context = None
+        if not isinstance(ssl, NotGiven):
+            changes["ssl"], context = split_ssl(ssl)
         settings = attrs.evolve(self._settings, **changes)
+        trust = self._options.ssl if "ssl" not in changes else self._trust(settings, context)
         hooks = (
             self._options.hooks if isinstance(event_hooks, NotGiven) else freeze_hooks(event_hooks)
         )
-        return self._view(self._api_key, settings, CallOptions(settings, hooks), self._lane)
+        return self._view(self._api_key, settings, CallOptions(settings, hooks, trust), self._lane)
+
+    def _trust(self, settings: ClientSettings, context: SSLContext | None) -> SSLContext | bool:
+        """``settings.ssl`` as aiohttp takes it, with SSL_CERT_FILE/SSL_CERT_DIR read now."""
+        https = self._transport.base_url.scheme == "https"
+        return ssl_for_aiohttp(settings.ssl, context, os.environ, https=https)
 
     async def fan_out(
         self,
@@ -356,7 +388,9 @@ class AsyncClient:
             "Client.from_settings(settings, api_key=...) on the other side."
         )
 
-    async def _get(self, path: str) -> Reply:
+    async def _get(self, path: str, *, streamed: bool = False) -> Reply:
         if self._api_key is None:
             raise missing_key_error()
-        return await self._transport.get(path, self._api_key, self._options, self._lane)
+        return await self._transport.get(
+            path, self._api_key, self._options, self._lane, streamed=streamed
+        )

@@ -6,20 +6,29 @@ it needs nothing else of it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, Protocol
+
+import aiohttp
 
 from .._converter import decode_invoices
+from .._exceptions import APIConnectionError
+from .._invoice_stream import DEFAULT_MAX_INVOICE_BYTES, InvoiceStream
 from .._models import Invoice
 from .._problem import request_id_from
 from .._response import APIResponse
+from ._streaming import flatten
 
 if TYPE_CHECKING:
     from ._transport import Reply
 
 __all__ = ["AsyncInvoices", "AsyncInvoicesWithRawResponse"]
 
-Get = Callable[[str], Awaitable["Reply"]]
+
+class Get(Protocol):
+    """The view's ``_get``: a path in, its reply out (``streamed``: the body left unread)."""
+
+    def __call__(self, path: str, *, streamed: bool = ...) -> Awaitable[Reply]: ...
 
 
 class AsyncInvoices:
@@ -41,6 +50,42 @@ class AsyncInvoices:
         """
         reply = await self._get("/invoices/paid")
         return decode_invoices(reply.body)
+
+    def iter_paid(
+        self, *, max_invoice_bytes: int | None = DEFAULT_MAX_INVOICE_BYTES
+    ) -> AsyncIterator[Invoice]:
+        """The same invoices as `list_paid`, each as soon as its bytes have arrived.
+
+        Memory stays flat however large the organization: ``max_response_bytes`` does not
+        apply, ``max_invoice_bytes`` bounds any single invoice instead. ``timeout`` bounds
+        connecting and each wait for more bytes, not the whole body. Failures before the
+        body starts are retried as for `list_paid`; once invoices have been yielded a
+        failure is raised, never retried silently (you already hold those invoices).
+        Leaving the loop early closes the connection.
+        """
+        return flatten(self._paid_runs(max_invoice_bytes))
+
+    async def _paid_runs(
+        self, max_invoice_bytes: int | None
+    ) -> AsyncGenerator[list[Invoice], None]:
+        """The invoices of each read of the body, in order (`iter_paid` flattens them)."""
+        reply = await self._get("/invoices/paid", streamed=True)
+        body = reply.stream
+        assert body is not None
+        stream = InvoiceStream(max_invoice_bytes)
+        try:
+            try:
+                async for chunk in body.chunks():
+                    if invoices := stream.feed(chunk):
+                        yield invoices
+            except (aiohttp.ClientError, OSError) as exc:
+                raise APIConnectionError(
+                    f"The connection was lost after {stream.count:,} invoices of the "
+                    f"streamed body ({type(exc).__name__}); those stay valid."
+                ) from None
+            yield stream.finish()
+        finally:
+            body.close()  # at the end, or early: an unread rest is never reused
 
 
 class AsyncInvoicesWithRawResponse:

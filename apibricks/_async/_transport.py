@@ -30,6 +30,7 @@ import aiohttp
 from yarl import URL
 
 from .._auth import SecretKey, key_hint
+from .._env_proxy import proxy_for
 from .._exceptions import (
     APIBricksError,
     APIConnectionError,
@@ -42,10 +43,12 @@ from .._loop_end import LoopEndWatch
 from .._problem import request_id_from, status_error
 from .._retry import next_attempt
 from .._sanitize import clean, redact_headers
+from .._tls import certificate_error
 from .._tracing import call_span, record_outcome, tracer
 from .._urls import check_base_url, safe_url
 from .._version import __version__
 from ._pacing import Lane
+from ._streaming import BodyStream
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _timeout
@@ -53,6 +56,8 @@ else:  # aiohttp's own dependency there
     from async_timeout import timeout as _timeout
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     from multidict import CIMultiDictProxy
     from opentelemetry.trace import Tracer
 
@@ -83,10 +88,17 @@ class CallOptions:
         "max_response_bytes",
         "max_retries",
         "retry_after_cap",
+        "ssl",
         "timeout",
     )
 
-    def __init__(self, settings: ClientSettings, hooks: Mapping[str, tuple[Hook, ...]]) -> None:
+    def __init__(
+        self,
+        settings: ClientSettings,
+        hooks: Mapping[str, tuple[Hook, ...]],
+        ssl: SSLContext | bool,
+    ) -> None:
+        self.ssl = ssl  # settings.ssl resolved (`_tls.ssl_for_aiohttp`); pooled per trust
         self.timeout = settings.timeout
         self.max_retries = settings.max_retries
         self.retry_after_cap = settings.retry_after_cap
@@ -109,6 +121,8 @@ class Reply(NamedTuple):
     body: bytes
     elapsed: float
     retries: int
+    # A streamed call's body, still unread: the caller reads it, then closes it.
+    stream: BodyStream | None = None
 
 
 class _Attempt:
@@ -128,6 +142,7 @@ class _Attempt:
         "shown",
         "start",
         "status",
+        "streamed",
         "tracer",
         "url",
     )
@@ -156,6 +171,7 @@ class _Attempt:
         # The last answer was a 429 the fan-out's pace caused: resend after this many s, free.
         self.free_resend: float | None = None
         self.elapsed = 0.0
+        self.streamed = False  # a 2xx is handed over unread, its connection open
 
     @property
     def key_hint(self) -> str:
@@ -198,10 +214,10 @@ class Transport:
         base_url = check_base_url(
             settings.base_url, allow_insecure_http=settings.allow_insecure_http
         )
-        proxy_auth = settings.proxy_auth
+        proxy, proxy_auth = proxy_for(settings, base_url, os.environ)  # the environment's: now
         self.base_url = base_url
         self.max_connections = settings.max_connections
-        self.proxy = settings.proxy
+        self.proxy = proxy
         # The header is built here (aiohttp.BasicAuth is deprecated as of aiohttp 3.14). To
         # an https origin it goes on the proxy's CONNECT only, never inside the tunnel; to
         # a plain-http origin the proxy gets the request itself, so it goes on the request.
@@ -209,7 +225,6 @@ class Transport:
         tunnelled = base_url.scheme == "https"
         self.proxy_headers = auth if tunnelled and auth else None
         self._proxied_request_headers = {} if tunnelled else auth
-        self.trust_env = settings.trust_env
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -234,9 +249,8 @@ class Transport:
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
-            session = self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=self.trust_env
-            )
+            # trust_env stays off: the environment's proxy was resolved once (`_env_proxy`).
+            session = self._session = aiohttp.ClientSession(connector=connector)
             self._session_loop = loop
             self._loop_end = LoopEndWatch(self._release_at_loop_end)
         elif self._session_loop is None:
@@ -307,11 +321,19 @@ class Transport:
             await session.close()
 
     async def get(
-        self, path: str, key: SecretKey, options: CallOptions, lane: Lane | None = None
+        self,
+        path: str,
+        key: SecretKey,
+        options: CallOptions,
+        lane: Lane | None = None,
+        *,
+        streamed: bool = False,
     ) -> Reply:
         """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
 
         ``lane``: the pace of the fan-out whose key view makes this call (None: unpaced).
+        ``streamed``: the reply comes as soon as a 2xx's headers do, its body unread in
+        ``reply.response``, which the caller must close; retries end there.
         A hook's exception ends the call as itself (see `_hooks`). The key stays wrapped
         until the request is built (see `_exchange`), so no frame here holds it as text
         for a crash reporter to record.
@@ -319,6 +341,7 @@ class Transport:
         active = tracer()
         endpoint, headers = self._endpoint(path), self._headers(options)
         attempt = _Attempt(endpoint, key, headers, options, active, lane)
+        attempt.streamed = streamed
         if active is None:  # the usual case: no span to open, nothing to record
             return await self._call(attempt)
         with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
@@ -480,7 +503,7 @@ class Transport:
         followed: set[tuple[URL, URL]] = set()
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url = url
-            async with session.get(
+            response = await session.get(
                 url,
                 headers={**attempt.headers, "Authorization": attempt.key.reveal()},
                 timeout=_NO_AIOHTTP_TIMEOUT,
@@ -488,7 +511,10 @@ class Transport:
                 auto_decompress=False,
                 proxy=self.proxy,
                 proxy_headers=self.proxy_headers,
-            ) as response:
+                ssl=options.ssl,
+            )
+            kept = False  # a streamed 2xx leaves with its connection open
+            try:
                 status = response.status
                 attempt.answered(status, response.headers)
                 if attempt.lane is not None:  # the fan-out's pace learns from every answer
@@ -500,7 +526,9 @@ class Transport:
                     attempt.answered(None, None)  # a failure from here on got no reply
                     continue
                 ok = 200 <= status < 300
-                if ok:
+                if ok and attempt.streamed:
+                    body = b""
+                elif ok:
                     body = await read_body(response, options.max_response_bytes, cut=False)
                 else:
                     body = await read_body(response, ERROR_BODY_LIMIT, cut=True)
@@ -518,6 +546,7 @@ class Transport:
                     error = status_error(status, response.headers, body, secret=attempt.key)
                     attempt.request_id = error.request_id
                     raise error
+                kept = attempt.streamed
                 return Reply(
                     status,
                     response.headers,
@@ -525,7 +554,12 @@ class Transport:
                     body,
                     attempt.elapsed,
                     attempt.number - 1,
+                    BodyStream(response, options.timeout) if kept else None,
                 )
+            finally:
+                if not kept:
+                    response.release()
+                    await response.wait_for_close()
         raise RedirectError(
             f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
             f"{safe_url(url)}.",
@@ -612,13 +646,16 @@ def _redirect_target(
 
 
 def _basic_auth(login: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
+    # UTF-8: RFC 7617's one charset (latin-1 could not encode e.g. "Ā", and raised at init).
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
 def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
     # aiohttp's text may quote what the server sent (a bad status line, a header).
-    permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return certificate_error(exc)
+    permanent = isinstance(exc, aiohttp.InvalidURL)
     return APIConnectionError(
         f"Connection error: {type(exc).__name__}: {clean(str(exc), secret=secret)}",
         retryable=not permanent,
