@@ -6,6 +6,7 @@ leaked socket or thread at exit counts as a failure)."""
 
 from __future__ import annotations
 
+import random
 import signal
 import subprocess
 import sys
@@ -106,6 +107,8 @@ for error in refused:
 print(len(refused))
 """
 
+RANDOM = random.Random(24)
+
 
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer (Unix)")
 @pytest.mark.parametrize(
@@ -114,8 +117,11 @@ print(len(refused))
         # Armed by a request hook, fired while the loop waits for the (slow) answer.
         ([0], 0.05, 0.5),
         ([0, 0, 0], 0.02, 0.5),
+        # Anywhere in short calls (the first one making the client's loop): while a call is
+        # set up, driven, wound down, or between calls; never a hang, any refusal typed.
+        ([round(RANDOM.uniform(0.0001, 0.004), 5) for _ in range(60)], 0, 0.002),
     ],
-    ids=["once", "three times"],
+    ids=["once", "three times", "anywhere"],
 )
 def test_a_signal_handler_calling_the_client_mid_call_gets_a_typed_error(
     delays: list[float], armed: float, slow: float
@@ -131,5 +137,5 @@ def test_a_signal_handler_calling_the_client_mid_call_gets_a_typed_error(
     )
     assert result.returncode == 0, result.stderr
     refused = int(result.stdout.strip())
-    assert refused == len(delays), refused
+    assert refused == len(delays) if armed else refused <= len(delays), refused
     assert "Warning" not in result.stderr and "Exception ignored" not in result.stderr

@@ -38,6 +38,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
+# The thread pool's module, imported now rather than inside a first call, where a signal
+# handler's call could find it half-imported; at exit it cannot be imported (see _new_loop).
+with contextlib.suppress(RuntimeError):
+    import concurrent.futures.thread
+
 from .._exceptions import APIBricksError, SyncCallError
 from .._private_apis import C_SIGNAL
 
@@ -330,20 +335,13 @@ class LoopThread:
             if self._closed:
                 raise _closed_error()
             if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                # Our own executor (aiohttp resolves host names in it), shut down by us: the
-                # loop's shutdown_default_executor() starts a thread, which exit forbids.
-                try:
-                    self._executor = concurrent.futures.ThreadPoolExecutor(
-                        thread_name_prefix="apibricks-loop-dns"
-                    )
-                except RuntimeError:
-                    # First used in an atexit handler: the pool's module cannot register its
-                    # own exit hook any more. Calls to an IP address need no pool; a host
-                    # name fails as APIConnectionError, as it does for AsyncClient there.
-                    pass
-                else:
-                    self._loop.set_default_executor(self._executor)
+                loop, executor = _new_loop()
+                if self._loop is None:
+                    self._loop, self._executor = loop, executor
+                else:  # made meanwhile by a signal handler's call on this thread (reentrant lock)
+                    if executor is not None:
+                        executor.shutdown(wait=False)
+                    loop.close()
             return self._loop
 
     def _forget_after_fork(self) -> None:
@@ -542,6 +540,25 @@ class _CtrlC:
 
 def _nothing() -> None:
     pass
+
+
+def _new_loop() -> tuple[asyncio.AbstractEventLoop, concurrent.futures.ThreadPoolExecutor | None]:
+    """A new event loop with an executor of our own (aiohttp resolves host names in it),
+    shut down by us: the loop's shutdown_default_executor() starts a thread, which exit
+    forbids."""
+    loop = asyncio.new_event_loop()
+    try:
+        executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="apibricks-loop-dns")
+    except RuntimeError:
+        # First used in an atexit handler: the pool's module cannot register its own exit
+        # hook any more. Calls to an IP address need no pool; a host name fails as
+        # APIConnectionError, as it does for AsyncClient there.
+        return loop, None
+    except BaseException:
+        loop.close()
+        raise
+    loop.set_default_executor(executor)
+    return loop, executor
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
