@@ -22,6 +22,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import math
 import random
 import selectors
 from collections.abc import Mapping
@@ -102,30 +103,38 @@ class Run:
 
     keys: int
     wall: float  # seconds on the virtual clock
-    failed: list[str]  # keys that ended in an error
+    failed: dict[str, tuple[int, bool]]  # key: 429s to its failed call, after a success?
     refused: dict[str, int]  # 429s per key
     requests: int
     paces: list[float]  # the pace after each outcome (when set)
+
+
+class CallFailed(apibricks.RateLimitError):
+    """The model call's RateLimitError, with how many 429s that call got."""
+
+    def __init__(self, refused: int) -> None:
+        super().__init__("Rate limit exceeded.", status_code=429)
+        self.refused = refused
 
 
 async def model_call(lane: _pacing.Lane, server: ModelServer, key: str, max_retries: int) -> int:
     """One call of the key through the lane, as the transport makes it."""
     waits = _retry.retry_waits()
     next(waits)
-    counted = 0
+    counted = refused = 0
     while True:
-        queued = await lane.acquire()
+        slot = await lane.acquire()
         status = await server.answer(key)
-        excused = lane.observe(queued, status, {})
+        excused = lane.observe(slot, status, {})
         if 200 <= status < 300:
             return status
-        error = apibricks.RateLimitError("Rate limit exceeded.", status_code=status)
+        refused += 1
         if excused:
             continue
         counted += 1
         if counted > max_retries:
-            raise error
-        await asyncio.sleep(waits.send(error))
+            raise CallFailed(refused)
+        await asyncio.sleep(waits.send(apibricks.RateLimitError("busy", status_code=status)))
 
 
 async def _simulate(
@@ -146,11 +155,15 @@ async def _simulate(
         assert lane is not None
         assert org._api_key is not None
         key = org._api_key.reveal()
-        for _ in range(calls):
-            await model_call(lane, server, key, max_retries)
+        for call in range(calls):
+            try:
+                await model_call(lane, server, key, max_retries)
+            except CallFailed as failed_call:
+                failed[key] = (failed_call.refused, call > 0)
+                raise
         return calls
 
-    failed: list[str] = []
+    failed: dict[str, tuple[int, bool]] = {}
     paces: list[float] = []
     async with apibricks.AsyncClient(
         base_url="https://sim.invalid", max_retries=max_retries, max_connections=0
@@ -166,8 +179,7 @@ async def _simulate(
         async with contextlib.aclosing(stream) as outcomes:
             async for outcome in outcomes:
                 if not outcome.ok:
-                    assert isinstance(outcome.error, apibricks.RateLimitError), outcome.error
-                    failed.append(outcome.key)
+                    assert isinstance(outcome.error, CallFailed), outcome.error
         wall = loop.time() - began
     refused = {key: limiter.refused_for(key) for key in keys}
     return Run(len(keys), wall, failed, refused, server.requests, paces)
@@ -215,6 +227,30 @@ def simulate(
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+def ideal_wall(
+    *,
+    algorithm: str,
+    rate: float,
+    burst: int,
+    keys: int,
+    latency: float,
+    concurrency: int,
+    calls: int = 1,
+) -> float:
+    """The least time the limiter lets ``keys`` x ``calls`` requests through: what it
+    admits at once, then its rate, or what ``concurrency`` carries at ``latency``."""
+    requests = keys * calls
+    if algorithm == "token-bucket":
+        at_once = max(1, burst)
+    elif algorithm.startswith("nginx"):
+        at_once = burst + 1
+    else:
+        at_once = max(1, math.floor(rate))
+    by_rate = max(0, requests - at_once) / rate
+    by_concurrency = math.ceil(requests / concurrency) * latency
+    return max(by_rate, by_concurrency) + latency
 
 
 def refusal_histogram(run: Run) -> collections.Counter[int]:

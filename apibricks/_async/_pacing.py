@@ -56,6 +56,7 @@ free). Without a lane (plain calls) the transport does nothing extra.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import contextvars
 import math
@@ -69,9 +70,10 @@ __all__ = ["Lane", "Pacer", "current_lane"]
 
 DECREASE: Final = 0.8  # multiplicative decrease on a throttle
 INCREASE: Final = 0.1  # additive increase: this fraction of the last cut's pace, per second
-MIN_RATE: Final = 1.0  # requests/s: the pace never stops the fan-out altogether
-WINDOW: Final = 1.0  # seconds of successes that measure the accepted rate
-MIN_SPAN: Final = 0.15  # ... at least this long after the first throttle, else halve the pace
+RECOVER: Final = 0.5  # ... after a blind cut: this fraction of the pace itself, per second
+MIN_RATE: Final = 0.5  # requests/s: the pace never stops the fan-out altogether
+WINDOW: Final = 1.0  # seconds of starts that measure the accepted rate
+MIN_SPAN: Final = 0.15  # ... at least this long since the first throttle, else halve the pace
 BLIND_DECREASE: Final = 0.5  # the cut while the accepted rate is not known yet
 THRESHOLD: Final = 0.05  # share of throttled answers a cut needs at least
 MIN_ANSWERS: Final = 8  # answers since the last cut before another may happen
@@ -79,36 +81,41 @@ RECENT: Final = 50  # the share of throttled answers is taken over the last this
 PROBE: Final = 25  # answers after a measured cut that tell whether it helped
 BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
 MAX_THRESHOLD: Final = 0.95  # ... up to this: above it, refusals are the server's, not the pace's
-FREE_RETRIES: Final = 6  # resends per key of 429s the pace caused, on top of max_retries
+JUDGED_FOR: Final = 5.0  # seconds a raised threshold holds before cuts are tried again
+FREE_RETRIES: Final = 10  # resends per key of 429s the pace caused, on top of max_retries
 RESEND_JITTER: Final = 1.0  # seconds: a free resend waits a uniform draw below this first
-ACCEPTING: Final = 2.0  # ... only while the server accepted a request within this many seconds
+ACCEPTING: Final = 2.0  # the server accepts while a request succeeded within this many seconds
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
+_LATENCIES: Final = 64  # successes whose time to answer bounds the measuring window
 
 
 class Pacer:
     """One fan-out's pace, shared by all of its tasks (single event loop, no locks)."""
 
     __slots__ = (
+        "_admitted",
         "_answered",
         "_answers",
         "_cut_share",
-        "_last_cut",
+        "_cut_slot",
+        "_first_throttle",
         "_last_success",
+        "_latencies",
         "_loop",
         "_max_rate",
-        "_measure_from",
         "_next",
         "_paused_until",
         "_rate",
         "_recent",
         "_seen",
         "_slope",
-        "_successes",
+        "_slow_start",
+        "_started",
         "_threshold",
+        "_threshold_until",
         "_throttles",
         "adaptive",
-        "excused",
         "retry_after_cap",
         "throttled",
     )
@@ -128,20 +135,24 @@ class Pacer:
         self.throttled = 0  # 429/503 answers seen
         self._next = -math.inf  # the next free start slot (loop clock)
         self._paused_until = -math.inf
-        self._last_cut = -math.inf
+        self._cut_slot = -math.inf  # requests starting before it were spaced at an older pace
         self._slope = 0.0
-        self._answers = 0  # first answers to requests queued since the last cut
+        self._slow_start = False  # after a blind cut the pace climbs by half of itself per s
+        self._answers = 0  # answers to requests started at the current pace
         # ... the last RECENT of them (True: throttled), and how many of those were
         self._recent: collections.deque[bool] = collections.deque(maxlen=RECENT)
         self._throttles = 0
         self._threshold = THRESHOLD
+        self._threshold_until = math.inf
         self._cut_share: float | None = None
-        self._measure_from = -math.inf
+        self._first_throttle = math.inf
         self._last_success = -math.inf
-        self._successes: collections.deque[float] = collections.deque()
+        self._started = 0  # requests started before the first cut (its blind measure)
+        # Start times of admitted requests (sorted), and how long successes took to answer.
+        self._admitted: list[float] = []
+        self._latencies: collections.deque[float] = collections.deque(maxlen=_LATENCIES)
         self._seen: set[int] = set()  # keys answered at all (for 503s)
         self._answered: set[int] = set()  # keys answered 2xx (a later 429: their own limit)
-        self.excused = 0  # 429s resent without spending a retry
 
     @property
     def pace(self) -> float | None:
@@ -152,15 +163,14 @@ class Pacer:
         return Lane(self, key)
 
     async def acquire(self) -> float:
-        """Wait for this request's start slot; returns when it queued (loop clock).
+        """Wait for this request's start slot; returns the slot (loop clock).
 
-        The queueing time tells which pace the request was spaced at: one that queued
-        before a cut may start after it, on the old spacing.
+        The slot tells which pace the request was spaced at: one handed out before a cut
+        starts before `_cut_slot`, on the old spacing.
         """
         now = self._loop.time()
-        if self._measure_from == -math.inf:
-            self._measure_from = now
-        if self._rate is None and self._paused_until <= now:
+        self._started += 1
+        if (self._rate is None or not self._accepting(now)) and self._paused_until <= now:
             return now  # the fast path: no limit in force, nothing to wait for
         slot = max(now, self._next, self._paused_until)
         if self._rate is not None:
@@ -168,10 +178,19 @@ class Pacer:
         # The loop may wake a hair early; never start before the slot.
         while (delay := slot - self._loop.time()) > 0:  # noqa: ASYNC110 - a deadline, no event
             await asyncio.sleep(delay)
-        return now
+        return slot
 
-    def observe(self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]) -> bool:
-        """Learn from one answer (its status line and headers) to a request queued then.
+    def _accepting(self, now: float) -> bool:
+        """Whether the server accepted a request lately (or was first throttled lately).
+
+        A server that accepts nothing has no pace to find: the fan-out neither paces nor
+        resends free then, and each call ends on its own retry schedule, as unpaced.
+        """
+        since = max(self._last_success, self._first_throttle)
+        return since == math.inf or now - since <= ACCEPTING + max(0.0, self._paused_until - now)
+
+    def observe(self, lane: Lane, slot: float, status: int, headers: Mapping[str, str]) -> bool:
+        """Learn from one answer (its status line and headers) to a request started then.
 
         True: a 429 that the pace caused, not the key; the transport resends it (after a
         jittered wait, at the pace) without spending one of the call's retries (`_excuse`).
@@ -181,9 +200,10 @@ class Pacer:
             self.throttled += 1
         if not self.adaptive:
             return False
+        now = self._loop.time()
         token = lane._token
         if 200 <= status < 300:
-            self._succeeded()
+            self._succeeded(now, slot)
             if not _first_time(self._answered, token):
                 return False  # a key's later answers speak for its own limit only
         elif not throttled:
@@ -192,11 +212,17 @@ class Pacer:
             return False  # over its own limit: its call backs off by the retry schedule
         elif status != 429 and not _first_time(self._seen, token):
             return False  # a 503 is a key's own trouble as often as the pace: once per key
+        if throttled and self._first_throttle == math.inf:
+            self._first_throttle = now
         # Until a key is first answered, each of its answers speaks for the shared pace (a
-        # key refused in the unpaced start still tells, on its retries, whether the cut
+        # key refused in the unpaced start still tells, on its resends, whether the cut
         # pace is low enough), but only one to a request sent at the current pace.
-        if queued < self._last_cut:
-            return throttled and self._excuse(lane, status, headers)  # sent at a pace since cut
+        if slot >= self._cut_slot and self._accepting(now):
+            self._judge(now, throttled, headers)
+        return throttled and self._excuse(lane, status, headers, now)
+
+    def _judge(self, now: float, throttled: bool, headers: Mapping[str, str]) -> None:
+        """Count an answer at the current pace; cut the pace when too many were throttled."""
         self._answers += 1
         recent = self._recent
         if len(recent) == recent.maxlen:
@@ -204,51 +230,47 @@ class Pacer:
         recent.append(throttled)
         self._throttles += throttled
         share = self._throttles / len(recent)
+        if now >= self._threshold_until:  # a judgement holds a while, then cuts are retried
+            self._threshold, self._threshold_until = THRESHOLD, math.inf
         judging = self._cut_share is not None
         if self._answers == PROBE and self._cut_share is not None:
             if share >= BACKGROUND * self._cut_share and self._throttles > 2:  # no help
                 self._threshold = min(MAX_THRESHOLD, max(self._threshold, share + THRESHOLD))
+                self._threshold_until = now + JUDGED_FOR
             self._cut_share = None
         if not throttled or share <= self._threshold:
-            return False  # one organization's 429 holds back only itself (its own retry waits)
-        needed = PROBE if judging else MIN_ANSWERS  # a judged cut is judged before the next
-        if self._answers >= needed:
-            now = self._loop.time()
+            return  # one organization's 429 holds back only itself (its own retry waits)
+        # A cut being judged is judged first, unless refusals clearly grew since it (the
+        # pace still climbs above a limiter's rate): then waiting for PROBE answers at a low
+        # rate would hold a pace that is too high for many seconds.
+        clearly = judging and share > 2 * (self._cut_share or 0.0) + THRESHOLD
+        if self._answers >= (PROBE if judging and not clearly else MIN_ANSWERS):
             retry_after = parse_retry_after(headers)
             # Beyond the cap the call gives up at once (as documented), so nobody waits for
             # it: pausing the whole fan-out for the cap would stall every other organization.
             if retry_after is not None and retry_after <= self.retry_after_cap:
                 self._paused_until = max(self._paused_until, now + retry_after)
             self._cut(now, share)
-        # Over the threshold: the pace is too high (cut now, or as soon as enough answers
-        # tell): this refusal is the pacer's.
-        return self._excuse(lane, status, headers)
 
-    def _excuse(self, lane: Lane, status: int, headers: Mapping[str, str]) -> bool:
-        """Whether a 429 the pace caused is resent without spending one of the call's retries.
+    def _excuse(self, lane: Lane, status: int, headers: Mapping[str, str], now: float) -> bool:
+        """Whether a 429 to a key not answered yet is resent without spending a retry.
 
-        Bounded, so that a server refusing everything still ends every call: at most
-        ``FREE_RETRIES`` per key; none once a cut has been found not to help (the
-        refusals are the server's background, not our pace) or the pace is at its floor;
-        none before the first cut (the resend would not be paced); none for a
-        ``Retry-After`` beyond the cap (that call fails at once). A ``Retry-After`` within
-        it pauses the fan-out until then, so the resend obeys it too.
+        Until its first success a key's refusals are the shared pace's doing (the unpaced
+        start, a pace still above the server's rate, a saw-tooth peak), whatever their
+        share. Bounded, so that a server refusing everything still ends every call: at
+        most ``FREE_RETRIES`` per key, none at the pace's floor or while the server
+        accepts nothing (`_accepting`), none for a ``Retry-After`` beyond the cap (that
+        call fails at once). A ``Retry-After`` within it pauses the fan-out until then, so
+        the resend obeys it too.
         """
-        rate = self._rate
-        if status != 429 or rate is None or not self.adaptive:
+        if status != 429 or lane.excused >= FREE_RETRIES or not self._accepting(now):
             return False
-        now = self._loop.time()
-        if rate <= MIN_RATE or self._threshold >= MAX_THRESHOLD:
+        if self._rate is not None and self._rate <= MIN_RATE:
             return False
-        if now - self._last_success > ACCEPTING + max(0.0, self._paused_until - now):
-            return False  # a server that accepts nothing has no pace to find
         retry_after = parse_retry_after(headers)
         if retry_after is not None and retry_after > self.retry_after_cap:
             return False
-        if lane.excused >= FREE_RETRIES:
-            return False
         lane.excused += 1
-        self.excused += 1
         if retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
         else:
@@ -256,54 +278,64 @@ class Pacer:
         return True
 
     def _accepted_rate(self, now: float) -> float | None:
-        """Successes per second over the last second, since the first throttle at most.
+        """Admitted requests per second of their start times, over the last second whose
+        answers are all in, since the first throttle.
 
-        Before the first throttle a server's burst allowance inflates the count; after it
-        the server's bucket is empty and what it accepts is its rate. None: too short a
-        time since the first throttle to tell.
+        Counted by start, not by answer: a limiter answers its refusals at once while an
+        admitted request waits for the upstream, so by answer time the burst before the
+        first throttle lands after it and inflates the count. None: too short a time
+        since the first throttle to tell.
         """
-        successes = self._successes
-        since = max(now - WINDOW, self._measure_from)
-        while successes and successes[0] < since:
-            successes.popleft()
-        span = now - since
-        if self._rate is not None and span < MIN_SPAN:
+        until = now - max(self._latencies, default=0.0)  # later starts may still succeed
+        since = max(until - WINDOW, self._first_throttle)
+        admitted = self._admitted
+        del admitted[: bisect.bisect_left(admitted, since)]
+        if until - since < MIN_SPAN:
             return None
-        if successes:
-            return len(successes) / max(span, 0.01)
-        return self._answers / max(span, 0.01)  # none succeeded: the rate answers came at
+        count = bisect.bisect_left(admitted, until)
+        # None admitted: a window limiter between its windows, or answers still on their
+        # way; nothing to tell the server's rate by.
+        return count / (until - since) if count else None
 
     def _cut(self, now: float, share: float) -> None:
         accepted = self._accepted_rate(now)
-        if accepted is None:  # just after the first throttle: far above the server's rate
-            assert self._rate is not None
+        if self._rate is None:  # the first cut: the unpaced start ran at this rate
+            rate = BLIND_DECREASE * self._started / max(now - self._first_throttle, 0.01)
+            if accepted is not None:
+                rate = DECREASE * accepted
+        elif accepted is None:  # just after the first throttle: far above the server's rate
             rate = BLIND_DECREASE * self._rate
         else:
-            rate = DECREASE * (accepted if self._rate is None else min(self._rate, accepted))
+            rate = DECREASE * min(self._rate, accepted)
         rate = min(self._max_rate, max(MIN_RATE, rate))
-        first = self._last_cut == -math.inf
-        if self._rate is None:
-            self._measure_from = now  # from here on, successes measure the server's rate
+        first = self._rate is None
         self._rate = rate
         self._slope = INCREASE * rate
-        self._last_cut = now
-        self._next = max(self._next, now)
+        self._slow_start = accepted is None
+        self._next = self._cut_slot = max(self._next, now)
         self._answers = self._throttles = 0
         self._recent.clear()
-        # Judge only a cut to below a measured rate: the first (a server's burst inflates
-        # its measure) and blind halvings may well leave the pace above a limiter's rate.
+        # Judge only a cut to below a measured rate: blind halvings may well leave the pace
+        # above a limiter's rate.
         self._cut_share = share if accepted is not None and not first else None
 
-    def _succeeded(self) -> None:
-        now = self._last_success = self._loop.time()
-        successes = self._successes
-        successes.append(now)
-        if len(successes) > 4096 and successes[0] < now - WINDOW:  # bounded without cuts
-            self._accepted_rate(now)
+    def _succeeded(self, now: float, slot: float) -> None:
+        self._last_success = now
+        self._latencies.append(now - slot)
+        if self._first_throttle < math.inf:  # the accepted rate is measured from there
+            admitted = self._admitted
+            if not admitted or slot >= admitted[-1]:
+                admitted.append(slot)
+            else:
+                bisect.insort(admitted, slot)
+            if len(admitted) > 4096 and admitted[0] < now - 2 * WINDOW:  # bounded without cuts
+                self._accepted_rate(now)
         rate = self._rate
         if rate is not None and rate < self._max_rate:
-            # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s.
-            self._rate = min(self._max_rate, rate + self._slope / rate)
+            # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s;
+            # after a blind cut (which may have gone far too low), by RECOVER of itself.
+            slope = RECOVER * rate if self._slow_start else self._slope
+            self._rate = min(self._max_rate, rate + slope / rate)
 
 
 def _first_time(seen: set[int], token: int) -> bool:
@@ -327,7 +359,7 @@ class Lane:
     def __init__(self, pacer: Pacer, key: Hashable) -> None:
         self.pacer = pacer
         self.excused = 0  # this key's 429s resent without spending a retry
-        self.acquire = pacer.acquire  # wait for the next start slot; returns when queued
+        self.acquire = pacer.acquire  # wait for the next start slot; returns the slot
         self._token = hash(key)  # in memory only: the lane keeps no reference to the key
 
     def __repr__(self) -> str:
@@ -341,9 +373,9 @@ class Lane:
         await asyncio.sleep(random.uniform(0.0, RESEND_JITTER))
         return await pacer.acquire()
 
-    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> bool:
+    def observe(self, slot: float, status: int, headers: Mapping[str, str]) -> bool:
         """Tell the pace an answer; True: a 429 to resend, not counted as a retry."""
-        return self.pacer.observe(self, queued, status, headers)
+        return self.pacer.observe(self, slot, status, headers)
 
 
 current_lane: contextvars.ContextVar[Lane | None] = contextvars.ContextVar(
