@@ -1,19 +1,30 @@
-"""Which failures are worth another attempt, and how long to wait before it.
+"""After a failed attempt, what next: give up, resend for free, or retry after a wait.
 
-The waits feed `backoff`: exponential with full jitter, except that a server's
-``Retry-After`` is obeyed exactly (it knows better than our jitter does).
+`next_attempt` decides it, a pure function of the failure and the call's state, so the
+transport's attempt loop reads top to bottom. Waits are exponential with full jitter
+(`backoff.full_jitter`), except that a server's ``Retry-After`` is obeyed exactly (it
+knows better than our jitter does).
 """
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
+
+import backoff
 
 from ._exceptions import APIConnectionError, APIStatusError, RateLimitError
 
-__all__ = ["RETRYABLE_STATUSES", "gives_up", "is_retryable", "parse_retry_after", "retry_waits"]
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "Next",
+    "is_retryable",
+    "next_attempt",
+    "parse_retry_after",
+    "retry_wait",
+]
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
@@ -60,38 +71,46 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     return max(0.0, seconds)
 
 
-def retry_waits(
-    base: float | None = None, cap: float | None = None
-) -> Generator[float, BaseException | None, None]:
-    """A backoff wait generator: it is sent each failure and yields the wait before retrying.
+def retry_wait(error: BaseException, retry: int) -> float:
+    """The wait before retry number ``retry`` (0 for the first) after ``error``.
 
     Full jitter (a uniform draw below the exponential ceiling) spreads a crowd of clients
     that failed together; a server's ``Retry-After`` (on any retried status) replaces it,
     and a 429 without one draws below a ceiling four times as high
     (``THROTTLE_BACKOFF_BASE``).
     """
-    base = BACKOFF_BASE if base is None else base
-    cap = BACKOFF_CAP if cap is None else cap
-    error = yield 0.0  # primed by backoff with next(); the first real value follows a send
-    attempt = 0
-    while True:
-        if isinstance(error, APIStatusError) and error.retry_after is not None:
-            wait = error.retry_after
-        else:
-            start = base
-            if isinstance(error, RateLimitError):
-                start = base * THROTTLE_BACKOFF_BASE / BACKOFF_BASE
-            wait = random.uniform(0.0, min(cap, start * 2.0**attempt))
-        attempt += 1
-        error = yield wait
+    if isinstance(error, APIStatusError) and error.retry_after is not None:
+        return error.retry_after
+    base = THROTTLE_BACKOFF_BASE if isinstance(error, RateLimitError) else BACKOFF_BASE
+    return float(backoff.full_jitter(min(BACKOFF_CAP, base * 2.0**retry)))
 
 
-def gives_up(error: BaseException, retry_after_cap: float) -> bool:
-    """True when ``error`` must not be retried, including a Retry-After beyond our patience."""
-    if not is_retryable(error):
-        return True
-    return (
-        isinstance(error, APIStatusError)
-        and error.retry_after is not None
-        and error.retry_after > retry_after_cap
-    )
+class Next(NamedTuple):
+    """Another attempt, after ``wait`` seconds; ``free``: it spends none of the retries."""
+
+    wait: float
+    free: bool
+
+
+def next_attempt(
+    error: BaseException,
+    *,
+    retries: int,
+    max_retries: int,
+    retry_after_cap: float,
+    free_resend: float | None,
+) -> Next | None:
+    """What follows the failure ``error`` of a call that spent ``retries`` retries so far.
+
+    None: give up, the call raises ``error`` (not retryable, out of retries, or a
+    ``Retry-After`` beyond ``retry_after_cap``: waiting that long is not our call to
+    make). ``free_resend``: the fan-out's pace caused this 429 and resends it after that
+    many seconds, at no cost to the call (see ``_async/_pacing.py``).
+    """
+    if free_resend is not None:
+        return Next(free_resend, free=True)
+    if retries >= max_retries or not is_retryable(error):
+        return None
+    if isinstance(error, APIStatusError) and (error.retry_after or 0.0) > retry_after_cap:
+        return None
+    return Next(retry_wait(error, retries), free=False)

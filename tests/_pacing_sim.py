@@ -10,10 +10,10 @@ limiters (the sandbox's `Limiter` on that clock), no sockets, no sleeping.
   nginx does in front of its upstream; an admitted request after the limiter's hold
   (nginx without ``nodelay``) and the upstream's latency.
 * `simulate` runs the real ``AsyncClient.fan_out`` (its concurrency, its `Pacer` and the
-  per-key `Lane`); only the wire is replaced, by `model_call`, which follows the
-  transport's attempt loop: a slot from the lane, the answer told to it, a 429 it excuses
-  resent at once (the lane waits for it), any other 429 a counted retry after the real
-  `retry_waits` backoff, ``1 + max_retries`` counted attempts in all.
+  per-key `Lane` on the key's view); only the wire is replaced, by `model_call`, which
+  follows the transport's attempt loop: a slot from the lane, the answer told to it, and
+  the real `next_attempt` deciding between a free resend, a counted retry after its
+  backoff, and giving up.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from apibricks._async import _pacing
 from apibricks.sandbox._limiter import Limiter
 
 REFUSAL_LATENCY = 0.0005  # seconds: nginx answers a refusal itself, at once
+RETRY_AFTER_CAP = 60.0  # the model limiters send no Retry-After
 
 
 class _IdleSelector(selectors.BaseSelector):
@@ -118,23 +119,27 @@ class CallFailed(apibricks.RateLimitError):
 
 
 async def model_call(lane: _pacing.Lane, server: ModelServer, key: str, max_retries: int) -> int:
-    """One call of the key through the lane, as the transport makes it."""
-    waits = _retry.retry_waits()
-    next(waits)
-    counted = refused = 0
+    """One call of the key through the lane, as the transport's attempt loop makes it: a
+    slot, the answer told to the lane, then the real `next_attempt` decides."""
+    retries = refused = 0
     while True:
         slot = await lane.acquire()
         status = await server.answer(key)
-        excused = lane.observe(slot, status, {})
+        free_resend = lane.observe(slot, status, {})
         if 200 <= status < 300:
             return status
         refused += 1
-        if excused:
-            continue
-        counted += 1
-        if counted > max_retries:
+        then = _retry.next_attempt(
+            apibricks.RateLimitError("Rate limit exceeded.", status_code=status),
+            retries=retries,
+            max_retries=max_retries,
+            retry_after_cap=RETRY_AFTER_CAP,
+            free_resend=free_resend,
+        )
+        if then is None:
             raise CallFailed(refused)
-        await asyncio.sleep(waits.send(apibricks.RateLimitError("busy", status_code=status)))
+        retries += not then.free
+        await asyncio.sleep(then.wait)
 
 
 async def _simulate(
@@ -151,7 +156,7 @@ async def _simulate(
     loop = asyncio.get_running_loop()
 
     async def operation(org: apibricks.AsyncClient) -> int:
-        lane = _pacing.current_lane.get()
+        lane = org._lane  # the key's view carries its lane of the fan-out's pace
         assert lane is not None
         assert org._api_key is not None
         key = org._api_key.reveal()

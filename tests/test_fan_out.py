@@ -395,3 +395,66 @@ async def test_paid_invoices_report(client: apibricks.AsyncClient) -> None:
 
     clean = await client.paid_invoices_by_organization(["sk_sandbox_r1"])
     assert clean.ok and clean.failures == ()
+
+
+@pytest.fixture
+def other_server() -> Iterator[str]:
+    """A second sandbox (another origin) for a client the operation calls on the side."""
+    with sandbox.Sandbox(invoices_per_org=1).serve_in_thread() as url:
+        yield url
+
+
+async def test_another_clients_429s_do_not_steer_the_fan_outs_pace(
+    client: apibricks.AsyncClient, other_server: str
+) -> None:
+    """The pace belongs to the fan-out's own key views: a different client called inside
+    the operation (another server, always 429) is not heard by it."""
+    keys = [f"sk_sandbox_steer{i}" for i in range(24)]
+    ticks: list[Progress] = []
+    async with apibricks.AsyncClient(
+        api_key="sk_sandbox_side~429bare", base_url=other_server, max_retries=0
+    ) as other:
+
+        async def operation(org: apibricks.AsyncClient) -> int:
+            invoices = await org.invoices.list_paid()
+            with pytest.raises(apibricks.RateLimitError):
+                await other.invoices.list_paid()
+            return len(invoices)
+
+        outcomes = await collect(
+            client.fan_out(keys, operation, concurrency=8, on_progress=ticks.append)
+        )
+    assert [o.unwrap() for o in outcomes] == [2] * len(keys)
+    assert ticks[-1].throttled == 0  # the 24 refusals were the other server's
+    assert ticks[-1].pace is None  # ... so nothing slowed this fan-out down
+
+
+async def test_another_client_inside_the_operation_is_not_paced(
+    client: apibricks.AsyncClient, other_server: str
+) -> None:
+    """At one request per 1000 s the fan-out's second start slot is far away: a paced
+    side call would wait for it; an unpaced one takes milliseconds (the deadline below
+    is thousands of times that)."""
+    async with apibricks.AsyncClient(api_key="sk_sandbox_side", base_url=other_server) as other:
+
+        async def operation(org: apibricks.AsyncClient) -> int:
+            await org.invoices.list_paid()  # takes the fan-out's only near slot
+            side = await asyncio.wait_for(other.invoices.list_paid(), timeout=30)
+            return len(side)
+
+        outcomes = await collect(client.fan_out(["sk_sandbox_one"], operation, rate_limit=0.001))
+    assert [o.unwrap() for o in outcomes] == [1]
+
+
+async def test_views_made_from_the_key_view_keep_the_pace(client: apibricks.AsyncClient) -> None:
+    """``org.with_options(...)`` inside the operation is still the fan-out's key view: its
+    answers reach the pace (here: every 429 counted)."""
+    keys = [f"sk_sandbox_view{i}~429bare" for i in range(6)]
+    ticks: list[Progress] = []
+
+    async def operation(org: apibricks.AsyncClient) -> list[apibricks.Invoice]:
+        return await org.with_options(max_retries=0).invoices.list_paid()
+
+    outcomes = await collect(client.fan_out(keys, operation, on_progress=ticks.append))
+    assert all(isinstance(o.error, apibricks.RateLimitError) for o in outcomes)
+    assert ticks[-1].throttled == len(keys)

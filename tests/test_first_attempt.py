@@ -1,9 +1,8 @@
-"""The retry machinery costs nothing on the first attempt: backoff is entered only after
-an attempt failed, and then counts that failure (attempts and waits stay as configured)."""
+"""The retry machinery costs nothing on the first attempt: the retry decision is asked only
+after an attempt failed, and then counts that failure (attempts and waits stay as configured)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -15,15 +14,15 @@ from apibricks._async import _transport
 
 @pytest.fixture
 def backoff_entries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many times backoff started a retry loop (it builds one wait generator each)."""
+    """The retries spent so far, each time the attempt loop asked what follows a failure."""
     entries: list[int] = []
-    real = _retry.retry_waits
+    real = _retry.next_attempt
 
-    def counting(*args: Any, **kwargs: Any) -> Generator[float, BaseException | None, None]:
-        entries.append(1)
-        return real(*args, **kwargs)
+    def counting(error: BaseException, **state: Any) -> _retry.Next | None:
+        entries.append(state["retries"])
+        return real(error, **state)
 
-    monkeypatch.setattr(_transport, "retry_waits", counting)
+    monkeypatch.setattr(_transport, "next_attempt", counting)
     monkeypatch.setattr(_retry, "BACKOFF_BASE", 0.001)
     return entries
 
@@ -54,7 +53,9 @@ async def test_after_a_failure_backoff_counts_the_first_attempt(
             assert await client.invoices.list_paid()
         except apibricks.InternalServerError:
             assert suffix == "~503"  # never recovers: max_retries + 1 attempts, then raised
-    assert backoff_entries == [1]
+    # one decision per failure, each counting the retries spent before it
+    failures = attempts if suffix == "~503" else attempts - 1
+    assert backoff_entries == list(range(failures))
     assert sandbox_server.requests_for(key) == attempts
 
 

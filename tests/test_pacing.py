@@ -282,10 +282,8 @@ def test_a_429_without_retry_after_backs_off_longer(
     random.seed(19)
     draws: list[list[float]] = [[] for _ in ceilings]
     for _ in range(300):
-        waits = _retry.retry_waits()
-        next(waits)
         for n in range(len(ceilings)):
-            draws[n].append(waits.send(error))
+            draws[n].append(_retry.retry_wait(error, n))
     for ceiling, sample in zip(ceilings, draws, strict=True):
         assert min(sample) >= 0 and max(sample) <= ceiling
         assert max(sample) > 0.9 * ceiling  # full jitter: the whole range is used

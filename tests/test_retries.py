@@ -9,10 +9,13 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import apibricks
 from apibricks import _retry, sandbox
-from apibricks._retry import parse_retry_after, retry_waits
+from apibricks._problem import status_error
+from apibricks._retry import Next, next_attempt, parse_retry_after, retry_wait
 
 LIST_PAID = lambda client: client.invoices.list_paid()  # noqa: E731
 
@@ -145,13 +148,96 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({}) is None
 
 
-def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:
-    waits = retry_waits(base=0.5, cap=8.0)
-    next(waits)
+def test_backoff_is_full_jitter_under_an_exponential_ceiling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_retry, "BACKOFF_BASE", 0.5)
     error = apibricks.InternalServerError("x", status_code=503)
     ceilings = [0.5, 1, 2, 4, 8, 8, 8]
-    draws = [waits.send(error) for _ in ceilings]
-    for draw, ceiling in zip(draws, ceilings, strict=True):
-        assert 0 <= draw <= ceiling
+    for retry, ceiling in enumerate(ceilings):
+        assert 0 <= retry_wait(error, retry) <= ceiling
     rate_limited = apibricks.RateLimitError("x", status_code=429, retry_after=3.0)
-    assert waits.send(rate_limited) == 3.0
+    assert retry_wait(rate_limited, 6) == 3.0
+
+
+STATUSES = st.sampled_from([400, 401, 403, 404, 408, 409, 422, 429, 500, 502, 503, 504])
+WAITS = st.floats(0, 1000, allow_nan=False)
+
+
+@st.composite
+def failures(draw: st.DrawFn) -> apibricks.APIBricksError:
+    """Any failure an attempt can end in: a status answer (built as the transport builds
+    it, with or without Retry-After), a connection error that heals or not, a timeout, a
+    refused redirect, a bad body."""
+    kind = draw(st.sampled_from(["status", "connection", "timeout", "redirect", "decode"]))
+    if kind == "status":
+        retry_after = draw(st.none() | WAITS)
+        headers = {} if retry_after is None else {"Retry-After": repr(retry_after)}
+        return status_error(draw(STATUSES), headers, b"")
+    if kind == "connection":
+        return apibricks.APIConnectionError("x", retryable=draw(st.booleans()))
+    if kind == "timeout":
+        return apibricks.APITimeoutError("x")
+    if kind == "redirect":
+        return apibricks.RedirectError("x", status_code=302)
+    return apibricks.DecodeError("x", path="$")
+
+
+@given(
+    error=failures(),
+    retries=st.integers(0, 8),
+    max_retries=st.integers(0, 8),
+    cap=WAITS,
+    free_resend=st.none() | st.floats(0, 1),
+)
+def test_after_any_failure_the_decision_follows_the_documented_rules(
+    error: apibricks.APIBricksError,
+    retries: int,
+    max_retries: int,
+    cap: float,
+    free_resend: float | None,
+) -> None:
+    then = next_attempt(
+        error,
+        retries=retries,
+        max_retries=max_retries,
+        retry_after_cap=cap,
+        free_resend=free_resend,
+    )
+    retry_after = getattr(error, "retry_after", None)
+    if free_resend is not None:  # the fan-out's pace caused it: resent, whatever else holds
+        assert then == Next(free_resend, free=True)
+    elif retries >= max_retries or not _retry.is_retryable(error):
+        assert then is None
+    elif retry_after is not None:  # obeyed exactly, or not at all beyond the cap
+        assert then == (None if retry_after > cap else Next(retry_after, free=False))
+    else:
+        assert then is not None and not then.free
+        throttled = isinstance(error, apibricks.RateLimitError)
+        base = _retry.THROTTLE_BACKOFF_BASE if throttled else _retry.BACKOFF_BASE
+        assert 0 <= then.wait <= min(_retry.BACKOFF_CAP, base * 2**retries)
+
+
+@given(max_retries=st.integers(0, 8), free=st.lists(st.booleans(), max_size=30))
+def test_a_call_spends_exactly_its_retries_and_free_resends_spend_none(
+    max_retries: int, free: list[bool]
+) -> None:
+    """Failures that always heal (a 503): however many free resends come between them,
+    the call makes ``max_retries`` paid retries, then gives up."""
+    error = status_error(503, {}, b"")
+    retries = paid = 0
+    resends = iter(free)
+    while True:
+        then = next_attempt(
+            error,
+            retries=retries,
+            max_retries=max_retries,
+            retry_after_cap=60.0,
+            free_resend=0.0 if next(resends, False) else None,
+        )
+        if then is None:
+            break
+        if not then.free:
+            retries += 1
+            paid += 1
+    assert paid == max_retries

@@ -28,6 +28,7 @@ from .._settings import (
     NotGiven,
 )
 from . import _fan_out
+from ._pacing import Lane
 from ._resources import AsyncInvoices
 from ._transport import CallOptions, Reply, Transport, check_base_url
 
@@ -156,10 +157,15 @@ class AsyncClient:
         self._is_view = False
         self._settings = settings
         self._options = CallOptions(settings, hooks)
+        self._lane: Lane | None = None
         self.invoices = AsyncInvoices(self)
 
     def _view(
-        self, api_key: SecretKey | None, settings: ClientSettings, options: CallOptions
+        self,
+        api_key: SecretKey | None,
+        settings: ClientSettings,
+        options: CallOptions,
+        lane: Lane | None = None,
     ) -> AsyncClient:
         view = object.__new__(AsyncClient)
         view._transport = self._transport
@@ -167,6 +173,7 @@ class AsyncClient:
         view._is_view = True
         view._settings = settings
         view._options = options
+        view._lane = lane  # a fan-out's pace, for its key's view and views made from it
         view.invoices = AsyncInvoices(view)
         return view
 
@@ -218,7 +225,7 @@ class AsyncClient:
         hooks = (
             self._options.hooks if isinstance(event_hooks, NotGiven) else freeze_hooks(event_hooks)
         )
-        return self._view(self._api_key, settings, CallOptions(settings, hooks))
+        return self._view(self._api_key, settings, CallOptions(settings, hooks), self._lane)
 
     async def fan_out(
         self,
@@ -354,4 +361,4 @@ class AsyncClient:
     async def _get(self, path: str) -> Reply:
         if self._api_key is None:
             raise missing_key_error()
-        return await self._transport.get(path, self._api_key, self._options)
+        return await self._transport.get(path, self._api_key, self._options, self._lane)

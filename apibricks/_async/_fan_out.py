@@ -13,9 +13,10 @@ Shape, and why:
 * Leaving early (``break``, an exception in the consumer, cancellation, ``aclose()`` or
   garbage collection of an abandoned generator) runs the ``finally`` below, which cancels
   the in-flight tasks and waits for them, so no task outlives the generator.
-* Each task runs with its own `Lane` of the fan-out's `Pacer` in a context variable: the
-  transport paces every attempt (retries too) and reports every status to it, so one
-  429 slows the whole fan-out (see ``_pacing``).
+* Each operation gets its key's view of the client carrying that key's `Lane` of the
+  fan-out's `Pacer`: the transport paces every attempt made through that view (retries
+  too) and reports every status to it, so one 429 slows the whole fan-out (see
+  ``_pacing``); another client the operation calls is neither paced nor heard.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .._auth import SecretKey
 from .._exceptions import APIBricksError
 from .._models import Invoice
 from .._outcome import OperationError, Outcome, PaidInvoicesReport, Progress
-from ._pacing import Pacer, current_lane
+from ._pacing import Pacer
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
@@ -78,7 +79,7 @@ async def _run_one(
 ) -> Outcome[T]:
     try:
         org = client.with_api_key(key)  # a bad key fails here: nothing is sent for it
-        current_lane.set(pacer.lane(key))  # this task's context only
+        org._lane = pacer.lane(key)  # this view (and views made from it) keeps the pace
         value = await operation(org)
     except APIBricksError as error:
         return Outcome(index, key.reveal(), error=error)

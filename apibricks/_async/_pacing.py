@@ -47,10 +47,12 @@ concurrency-limits:
   first cut, at ``MIN_RATE``, after a cut found not to help, or when the server has
   accepted nothing for ``ACCEPTING`` seconds.
 
-Each fan-out task sets `current_lane` (a ``ContextVar``, so it follows the task and the
-tasks it spawns); the transport asks the lane before every attempt, retries included, and
-tells it every status (`Lane.observe`, whose answer says whether a 429 is resent for
-free). Without a lane (plain calls) the transport does nothing extra.
+The fan-out hands each operation a view of the client for its key that carries that key's
+`Lane`: only requests made through it are paced (another client called inside the
+operation is not, and its 429s do not steer this pace). The transport's attempt loop
+asks the lane for a start slot before every attempt, retries included, and tells it every
+status (`Lane.observe`, whose answer says whether a 429 is resent for free, and after how
+long). Without a lane (plain calls) the transport does nothing extra.
 """
 
 from __future__ import annotations
@@ -58,15 +60,14 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
-import contextvars
 import math
 import random
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from typing import Final
 
 from .._retry import parse_retry_after
 
-__all__ = ["Lane", "Pacer", "current_lane"]
+__all__ = ["Lane", "Pacer"]
 
 DECREASE: Final = 0.8  # multiplicative decrease on a throttle
 INCREASE: Final = 0.1  # additive increase: this fraction of the last cut's pace, per second
@@ -189,29 +190,32 @@ class Pacer:
         since = max(self._last_success, self._first_throttle)
         return since == math.inf or now - since <= ACCEPTING + max(0.0, self._paused_until - now)
 
-    def observe(self, lane: Lane, slot: float, status: int, headers: Mapping[str, str]) -> bool:
+    def observe(
+        self, lane: Lane, slot: float, status: int, headers: Mapping[str, str]
+    ) -> float | None:
         """Learn from one answer (its status line and headers) to a request started then.
 
-        True: a 429 that the pace caused, not the key; the transport resends it (after a
-        jittered wait, at the pace) without spending one of the call's retries (`_excuse`).
+        A number: a 429 that the pace caused, not the key; the transport resends it after
+        that many seconds (then at the pace) without spending one of the call's retries
+        (`_excuse`). None: the answer stands (a retry, if any, is spent as usual).
         """
         throttled = status in THROTTLE_STATUSES
         if throttled:
             self.throttled += 1
         if not self.adaptive:
-            return False
+            return None
         now = self._loop.time()
         token = lane._token
         if 200 <= status < 300:
             self._succeeded(now, slot)
             if not _first_time(self._answered, token):
-                return False  # a key's later answers speak for its own limit only
+                return None  # a key's later answers speak for its own limit only
         elif not throttled:
-            return False
+            return None
         elif token in self._answered:
-            return False  # over its own limit: its call backs off by the retry schedule
+            return None  # over its own limit: its call backs off by the retry schedule
         elif status != 429 and not _first_time(self._seen, token):
-            return False  # a 503 is a key's own trouble as often as the pace: once per key
+            return None  # a 503 is a key's own trouble as often as the pace: once per key
         if throttled and self._first_throttle == math.inf:
             self._first_throttle = now
         # Until a key is first answered, each of its answers speaks for the shared pace (a
@@ -219,7 +223,7 @@ class Pacer:
         # pace is low enough), but only one to a request sent at the current pace.
         if slot >= self._cut_slot and self._accepting(now):
             self._judge(now, throttled, headers)
-        return throttled and self._excuse(lane, status, headers, now)
+        return self._excuse(lane, status, headers, now) if throttled else None
 
     def _judge(self, now: float, throttled: bool, headers: Mapping[str, str]) -> None:
         """Count an answer at the current pace; cut the pace when too many were throttled."""
@@ -252,8 +256,11 @@ class Pacer:
                 self._paused_until = max(self._paused_until, now + retry_after)
             self._cut(now, share)
 
-    def _excuse(self, lane: Lane, status: int, headers: Mapping[str, str], now: float) -> bool:
-        """Whether a 429 to a key not answered yet is resent without spending a retry.
+    def _excuse(
+        self, lane: Lane, status: int, headers: Mapping[str, str], now: float
+    ) -> float | None:
+        """After how long a 429 to a key not answered yet is resent without spending one of
+        the call's retries (None: not resent for free; it spends a retry as usual).
 
         Until its first success a key's refusals are the shared pace's doing (the unpaced
         start, a pace still above the server's rate, a saw-tooth peak), whatever their
@@ -264,18 +271,19 @@ class Pacer:
         the resend obeys it too.
         """
         if status != 429 or lane.excused >= FREE_RETRIES or not self._accepting(now):
-            return False
+            return None
         if self._rate is not None and self._rate <= MIN_RATE:
-            return False
+            return None
         retry_after = parse_retry_after(headers)
         if retry_after is not None and retry_after > self.retry_after_cap:
-            return False
+            return None
         lane.excused += 1
-        if retry_after is not None:
+        if retry_after is not None:  # the pause holds the resend's slot back until then
             self._paused_until = max(self._paused_until, now + retry_after)
-        else:
-            lane.acquire = lane.resend  # once: a jittered wait, then a slot at the pace
-        return True
+            return 0.0
+        # A jittered wait, so the refused keys do not all come back at once at a pace the
+        # pacer is still cutting (full jitter, as backoff), then a slot at the pace.
+        return random.uniform(0.0, RESEND_JITTER)
 
     def _accepted_rate(self, now: float) -> float | None:
         """Admitted requests per second of their start times, over the last second whose
@@ -352,32 +360,20 @@ def _first_time(seen: set[int], token: int) -> bool:
 class Lane:
     """One fan-out task's view of its `Pacer`, tagged with (a hash of) its key."""
 
-    __slots__ = ("_token", "acquire", "excused", "pacer")
-
-    acquire: Callable[[], Awaitable[float]]
+    __slots__ = ("_token", "excused", "pacer")
 
     def __init__(self, pacer: Pacer, key: Hashable) -> None:
         self.pacer = pacer
         self.excused = 0  # this key's 429s resent without spending a retry
-        self.acquire = pacer.acquire  # wait for the next start slot; returns the slot
         self._token = hash(key)  # in memory only: the lane keeps no reference to the key
 
     def __repr__(self) -> str:
         return f"<Lane pace={self.pacer.pace}>"  # never the key
 
-    async def resend(self) -> float:
-        """A free resend's start: after a jittered wait, so the refused keys do not all
-        come back at once at a pace the pacer is still cutting (full jitter, as backoff)."""
-        pacer = self.pacer
-        self.acquire = pacer.acquire
-        await asyncio.sleep(random.uniform(0.0, RESEND_JITTER))
-        return await pacer.acquire()
+    async def acquire(self) -> float:
+        """Wait for the next start slot; returns the slot (see `Pacer.acquire`)."""
+        return await self.pacer.acquire()
 
-    def observe(self, slot: float, status: int, headers: Mapping[str, str]) -> bool:
-        """Tell the pace an answer; True: a 429 to resend, not counted as a retry."""
+    def observe(self, slot: float, status: int, headers: Mapping[str, str]) -> float | None:
+        """Tell the pace an answer; a number: resend a 429 after that many seconds, free."""
         return self.pacer.observe(self, slot, status, headers)
-
-
-current_lane: contextvars.ContextVar[Lane | None] = contextvars.ContextVar(
-    "apibricks_fan_out_lane", default=None
-)

@@ -1,4 +1,4 @@
-"""The one place that talks HTTP: session lifecycle, one attempt, retries, logging.
+"""The one place that talks HTTP: session lifecycle, the attempt loop, logging.
 
 A `Transport` is the connection pool: it belongs to a root `AsyncClient` and is shared by
 every view made with ``with_api_key``/``with_options``, so a fan-out over thousands of
@@ -6,6 +6,12 @@ keys uses one pool. What may differ per view (timeout, retries, headers, size ca
 travels with each call as `CallOptions`.
 Every failure leaves here as an `APIBricksError`; the aiohttp/asyncio original is
 kept as ``__cause__``.
+
+A call reads top to bottom: `Transport.get` (the call's span) -> `Transport._call` (the
+attempt loop: a start slot when a fan-out paces it, one attempt, then `next_attempt`
+decides: give up, resend for free, or log, run the ``retry`` hooks and wait) ->
+`Transport._attempt` (hooks and the exchange under one deadline, failures made typed) ->
+`Transport._exchange` (redirects by hand, the body under its cap).
 """
 
 from __future__ import annotations
@@ -21,26 +27,24 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import aiohttp
-import backoff
 from yarl import URL
 
 from .._auth import SecretKey, key_hint
 from .._exceptions import (
     APIBricksError,
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     RedirectError,
 )
 from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
-from .._retry import gives_up, retry_waits
+from .._retry import next_attempt
 from .._sanitize import clean, redact_headers
 from .._tracing import call_span, record_outcome, tracer
 from .._urls import check_base_url, safe_url
 from .._version import __version__
-from ._pacing import Lane, current_lane
+from ._pacing import Lane
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _timeout
@@ -78,7 +82,6 @@ class CallOptions:
         "max_response_bytes",
         "max_retries",
         "retry_after_cap",
-        "retrying",
         "timeout",
     )
 
@@ -94,16 +97,6 @@ class CallOptions:
             **settings.default_headers,
         }
         self.hooks = hooks
-        retry_after_cap = self.retry_after_cap
-        self.retrying = backoff.on_exception(
-            retry_waits,
-            APIBricksError,
-            max_tries=self.max_retries + 1,
-            giveup=lambda error: gives_up(error, retry_after_cap),
-            on_backoff=_on_backoff,
-            jitter=None,
-            logger=None,
-        )
 
 
 class Reply(NamedTuple):
@@ -118,17 +111,16 @@ class Reply(NamedTuple):
 
 
 class _Attempt:
-    """Mutable per-call state threaded through backoff's retries."""
+    """One call's state, from attempt to attempt: what the loop, hooks and logs report."""
 
     __slots__ = (
         "_request_id",
         "elapsed",
-        "excused",
+        "free_resend",
         "headers",
         "key",
         "number",
         "options",
-        "reply",
         "reply_headers",
         "shown",
         "start",
@@ -155,9 +147,9 @@ class _Attempt:
         self.options = options
         self.tracer = tracer
         self.number = 0
-        self.excused = False  # the last answer: a 429 the fan-out's pace caused (see _replay)
+        # The last answer was a 429 the fan-out's pace caused: resend after this many s, free.
+        self.free_resend: float | None = None
         self.elapsed = 0.0
-        self.reply: Reply | None = None
 
     @property
     def key_hint(self) -> str:
@@ -190,11 +182,6 @@ class _Attempt:
             key_hint=self.key_hint,
             **fields,
         )
-
-    @property
-    def secret(self) -> SecretKey:
-        """The request's key, to hide wherever the server echoes it."""
-        return self.key
 
 
 class Transport:
@@ -297,9 +284,12 @@ class Transport:
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
 
-    async def get(self, path: str, key: SecretKey, options: CallOptions) -> Reply:
+    async def get(
+        self, path: str, key: SecretKey, options: CallOptions, lane: Lane | None = None
+    ) -> Reply:
         """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
 
+        ``lane``: the pace of the fan-out whose key view makes this call (None: unpaced).
         A hook's exception ends the call as itself (see `_hooks`). The key stays wrapped
         until the request is built (see `_exchange`), so no frame here holds it as text
         for a crash reporter to record.
@@ -307,10 +297,10 @@ class Transport:
         active = tracer()
         attempt = _Attempt(self._endpoint(path), key, self._headers(options), options, active)
         if active is None:  # the usual case: no span to open, nothing to record
-            return await self._call(attempt)
+            return await self._call(attempt, lane)
         with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
             try:
-                reply = await self._call(attempt)
+                reply = await self._call(attempt, lane)
             except BaseException as error:
                 status = getattr(error, "status_code", None)
                 record_outcome(span, status=status, error=error, resend=attempt.number - 1)
@@ -318,20 +308,57 @@ class Transport:
             record_outcome(span, status=reply.status, error=None, resend=attempt.number - 1)
             return reply
 
-    async def _call(self, attempt: _Attempt) -> Reply:
-        """The attempts of one call: the first costs no retry machinery; backoff takes over
-        after a failure (outside the handler, so later errors are not chained to it)."""
+    async def _call(self, attempt: _Attempt, lane: Lane | None) -> Reply:
+        """The attempt loop: attempt; on failure decide (`next_attempt`), tell, wait, again."""
+        options = attempt.options
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
+        retries = 0  # spent so far (a free resend of a 429 the pace caused spends none)
         try:
-            failure: APIBricksError | None = None
-            try:
-                await self._attempt(attempt)
-            except APIBricksError as error:
-                failure = error
-            if failure is not None:
-                await attempt.options.retrying(self._replay)(attempt, [failure])
+            while True:
+                queued = await lane.acquire() if lane is not None else 0.0  # the start slot
+                try:
+                    return await self._attempt(attempt, lane, queued)
+                except APIBricksError as error:
+                    failure = error  # decided outside the handler: no chaining to it
+                then = next_attempt(
+                    failure,
+                    retries=retries,
+                    max_retries=options.max_retries,
+                    retry_after_cap=options.retry_after_cap,
+                    free_resend=attempt.free_resend,
+                )
+                if then is None:
+                    raise failure
+                if not then.free:
+                    retries += 1
+                    status = getattr(failure, "status_code", None)
+                    request_id = getattr(failure, "request_id", None)  # cleaned when read
+                    logger.info(
+                        "retrying in %.2f s: GET %s attempt %d of %d failed with %s "
+                        "(request id %s, key %s)",
+                        then.wait,
+                        safe_url(attempt.url),
+                        attempt.number,
+                        options.max_retries + 1,
+                        status if status is not None else type(failure).__name__,
+                        request_id or "-",
+                        attempt.key_hint,
+                    )
+                    if "retry" in options.hooks:
+                        event = attempt.event(
+                            "retry",
+                            attempt.url,
+                            status_code=status,
+                            elapsed=attempt.elapsed,
+                            request_id=request_id,
+                            error_type=type(failure).__name__,
+                            wait=then.wait,
+                        )
+                        await run_hooks(options.hooks["retry"], event)
+                del failure  # its traceback holds this frame
+                await asyncio.sleep(then.wait)
         except HookFailed as failed:
             raise failed.error from None
         except asyncio.CancelledError:
@@ -342,8 +369,6 @@ class Transport:
             ) from None
         finally:
             self._in_flight.discard(task)
-        assert attempt.reply is not None
-        return attempt.reply
 
     def _endpoint(self, path: str) -> tuple[URL, str]:
         """``path``'s URL under the base URL, and as logs may show it: built once per path."""
@@ -369,81 +394,58 @@ class Transport:
             return task.cancelling() == 0  # else the caller cancelled too: honour that
         return True
 
-    async def _replay(self, attempt: _Attempt, failed: list[APIBricksError]) -> None:
-        """Backoff's callable: re-raises the first attempt's failure, so that backoff
-        counts it and waits, then attempts again."""
-        if failed and not attempt.excused:
-            raise failed.pop()
-        failed.clear()
-        while True:
-            try:
-                await self._attempt(attempt)
-                return
-            except APIStatusError:
-                if not attempt.excused:  # else the fan-out's pace, not the key: resend, free
-                    raise
-
-    async def _attempt(self, attempt: _Attempt) -> None:
-        """One attempt, in its start slot when a fan-out paces it, in a span when tracing."""
+    async def _attempt(self, attempt: _Attempt, lane: Lane | None, queued: float) -> Reply:
+        """One attempt: hooks and the exchange under one deadline, in a span when tracing,
+        logged at DEBUG; every failure leaves as an `APIBricksError` (or `HookFailed`)."""
+        options = attempt.options
         attempt.number += 1
-        attempt.excused = False
-        lane = current_lane.get()  # set inside a fan-out: every attempt keeps its pace
-        slot = await lane.acquire() if lane is not None else 0.0
-        active = attempt.tracer
-        if active is None:
-            await self._try(attempt, lane, slot)
-            return
+        attempt.free_resend = None
         resend = attempt.number - 1
-        with call_span(active, "GET", client=True, url=attempt.start, resend=resend) as span:
+        with call_span(
+            attempt.tracer, "GET", client=True, url=attempt.start, resend=resend
+        ) as span:
             try:
-                await self._try(attempt, lane, slot)
+                session = self.session()
+                started = time.monotonic()  # asyncio's clock
+                attempt.answered(None, None)
+                try:
+                    if "request" in options.hooks:
+                        event = attempt.event("request", attempt.start)
+                        await run_hooks(options.hooks["request"], event)
+                    # One deadline over the whole attempt: redirects, body read and inflation
+                    # (aiohttp runs no timers of its own: one per attempt is enough).
+                    async with _timeout(options.timeout):
+                        reply = await self._exchange(session, attempt, started, lane, queued)
+                except (APIBricksError, HookFailed):
+                    raise
+                except asyncio.TimeoutError as exc:
+                    raise APITimeoutError(
+                        f"Request timed out after {options.timeout} s (attempt {attempt.number})."
+                    ) from exc
+                except RecursionError:
+                    raise  # a bug, not a network failure: never retried as one
+                except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+                    # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when
+                    # the pool is closed under a request (ours, or an injected session).
+                    raise _connection_error(exc, attempt.key) from exc
+                finally:
+                    attempt.elapsed = time.monotonic() - started
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug(
+                            "GET %s -> %s in %.1f ms (attempt %d, request id %s, key %s)",
+                            safe_url(attempt.url),
+                            attempt.status if attempt.status is not None else "no response",
+                            attempt.elapsed * 1000,
+                            attempt.number,
+                            attempt.request_id or "-",
+                            attempt.key_hint,
+                        )
             except (APIBricksError, HookFailed) as raised:
                 cause = raised.error if isinstance(raised, HookFailed) else raised
                 record_outcome(span, status=attempt.status, error=cause)
                 raise
             record_outcome(span, status=attempt.status, error=None)
-
-    async def _try(self, attempt: _Attempt, lane: Lane | None, slot: float) -> None:
-        """Hooks and the exchange under one deadline; every failure as an `APIBricksError`."""
-        options = attempt.options
-        session = self.session()
-        started = time.monotonic()  # asyncio's clock
-        attempt.answered(None, None)
-        try:
-            if "request" in options.hooks:
-                event = attempt.event("request", attempt.start)
-                await run_hooks(options.hooks["request"], event)
-            # One deadline over the whole attempt: redirects, body read and inflation
-            # (aiohttp runs no timers of its own: one per attempt is enough).
-            if options.timeout is None:
-                await self._exchange(session, attempt, started, lane, slot)
-            else:
-                async with _timeout(options.timeout):
-                    await self._exchange(session, attempt, started, lane, slot)
-        except (APIBricksError, HookFailed):
-            raise
-        except asyncio.TimeoutError as exc:
-            raise APITimeoutError(
-                f"Request timed out after {options.timeout} s (attempt {attempt.number})."
-            ) from exc
-        except RecursionError:
-            raise  # a bug, not a network failure: never retried as one
-        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
-            # RuntimeError: aiohttp's "Session is closed" / "Connection closed." when the
-            # pool is closed under a request (ours, or an injected session by its owner).
-            raise _connection_error(exc, attempt.secret) from exc
-        finally:
-            attempt.elapsed = time.monotonic() - started
-            if logger.isEnabledFor(logging.DEBUG):
-                logger.debug(
-                    "GET %s -> %s in %.1f ms (attempt %d, request id %s, key %s)",
-                    safe_url(attempt.url),
-                    attempt.status if attempt.status is not None else "no response",
-                    attempt.elapsed * 1000,
-                    attempt.number,
-                    attempt.request_id or "-",
-                    attempt.key_hint,
-                )
+            return reply
 
     async def _exchange(
         self,
@@ -451,8 +453,8 @@ class Transport:
         attempt: _Attempt,
         started: float,
         lane: Lane | None,
-        slot: float,
-    ) -> None:
+        queued: float,
+    ) -> Reply:
         """One attempt: follow same-origin redirects by hand, read the body under the cap."""
         options = attempt.options
         url = attempt.start
@@ -471,9 +473,9 @@ class Transport:
                 status = response.status
                 attempt.answered(status, response.headers)
                 if lane is not None:  # the fan-out's pace learns from every answer
-                    attempt.excused = lane.observe(slot, status, response.headers)
+                    attempt.free_resend = lane.observe(queued, status, response.headers)
                 if status in _REDIRECTS:
-                    url = _redirect_target(url, response, followed, attempt.secret)
+                    url = _redirect_target(url, response, followed, attempt.key)
                     attempt.answered(None, None)  # a failure from here on got no reply
                     continue
                 ok = 200 <= status < 300
@@ -492,10 +494,10 @@ class Transport:
                     )
                     await run_hooks(options.hooks["response"], event)
                 if not ok:
-                    error = status_error(status, response.headers, body, secret=attempt.secret)
+                    error = status_error(status, response.headers, body, secret=attempt.key)
                     attempt.request_id = error.request_id
                     raise error
-                attempt.reply = Reply(
+                return Reply(
                     status,
                     response.headers,
                     attempt.shown if url is attempt.start else safe_url(url),
@@ -503,7 +505,6 @@ class Transport:
                     attempt.elapsed,
                     attempt.number - 1,
                 )
-                return
         raise RedirectError(
             f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
             f"{safe_url(url)}.",
@@ -598,34 +599,3 @@ def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionErr
         f"Connection error: {type(exc).__name__}: {clean(str(exc), secret=secret)}",
         retryable=not permanent,
     )
-
-
-async def _on_backoff(details: Any) -> None:
-    """Before each retry's sleep: one INFO line, then the ``retry`` hooks."""
-    attempt: _Attempt = details["args"][0]
-    error = details.get("exception")
-    status = getattr(error, "status_code", None)
-    request_id = getattr(error, "request_id", None)
-    wait = float(details["wait"])
-    logger.info(
-        "retrying in %.2f s: GET %s attempt %d of %d failed with %s (request id %s, key %s)",
-        wait,
-        safe_url(attempt.url),
-        attempt.number,
-        attempt.options.max_retries + 1,
-        status if status is not None else type(error).__name__,
-        request_id or "-",  # cleaned by request_id_from
-        attempt.key_hint,
-    )
-    hooks = attempt.options.hooks.get("retry")
-    if hooks:
-        event = attempt.event(
-            "retry",
-            attempt.url,
-            status_code=status,
-            elapsed=attempt.elapsed,
-            request_id=request_id,
-            error_type=type(error).__name__,
-            wait=wait,
-        )
-        await run_hooks(hooks, event)
