@@ -72,8 +72,11 @@ __all__ = ["Lane", "Pacer"]
 DECREASE: Final = 0.8  # multiplicative decrease on a throttle
 INCREASE: Final = 0.1  # additive increase: this fraction of the last cut's pace, per second
 RECOVER: Final = 0.5  # ... after a blind cut: this fraction of the pace itself, per second
+STEP: Final = 0.01  # ... but at most this fraction of the pace per success (low rates)
+SLOW_START_STEP: Final = 0.1  # ... and this after a blind cut
 MIN_RATE: Final = 0.5  # requests/s: the pace never stops the fan-out altogether
 WINDOW: Final = 1.0  # seconds of starts that measure the accepted rate
+MIN_ADMITTED: Final = 8  # ... or longer, back to this many admitted ones (low rates)
 MIN_SPAN: Final = 0.15  # ... at least this long since the first throttle, else halve the pace
 BLIND_DECREASE: Final = 0.5  # the cut while the accepted rate is not known yet
 THRESHOLD: Final = 0.05  # share of throttled answers a cut needs at least
@@ -86,6 +89,7 @@ JUDGED_FOR: Final = 5.0  # seconds a raised threshold holds before cuts are trie
 FREE_RETRIES: Final = 10  # resends per key of 429s the pace caused, on top of max_retries
 RESEND_JITTER: Final = 1.0  # seconds: a free resend waits a uniform draw below this first
 ACCEPTING: Final = 2.0  # the server accepts while a request succeeded within this many seconds
+ACCEPTING_SLOTS: Final = 4  # ... and this many slots at the pace
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
 _LATENCIES: Final = 64  # successes whose time to answer bounds the measuring window
@@ -105,7 +109,8 @@ class Pacer:
         "_latencies",
         "_loop",
         "_max_rate",
-        "_next",
+        "_last_start",
+        "_line",
         "_paused_until",
         "_rate",
         "_recent",
@@ -115,6 +120,7 @@ class Pacer:
         "_started",
         "_threshold",
         "_threshold_until",
+        "_timer",
         "_throttles",
         "adaptive",
         "retry_after_cap",
@@ -134,7 +140,9 @@ class Pacer:
         self.adaptive = adaptive
         self.retry_after_cap = retry_after_cap
         self.throttled = 0  # 429/503 answers seen
-        self._next = -math.inf  # the next free start slot (loop clock)
+        self._last_start = -math.inf  # the last request's start (loop clock)
+        self._line: collections.deque[asyncio.Future[float]] = collections.deque()  # waiting
+        self._timer: asyncio.TimerHandle | None = None  # wakes the line's head
         self._paused_until = -math.inf
         self._cut_slot = -math.inf  # requests starting before it were spaced at an older pace
         self._slope = 0.0
@@ -166,20 +174,45 @@ class Pacer:
     async def acquire(self) -> float:
         """Wait for this request's start slot; returns the slot (loop clock).
 
-        The slot tells which pace the request was spaced at: one handed out before a cut
-        starts before `_cut_slot`, on the old spacing.
+        Waiting requests stand in one line, and the head starts ``1 / pace`` after the
+        last start at the pace of that moment: a slot is never promised at a pace since
+        cut (at a low rate a line of such slots would last many seconds) or raised. The
+        slot tells which pace the request was spaced at: one started before a cut
+        (before `_cut_slot`) says nothing about the pace after it.
         """
         now = self._loop.time()
         self._started += 1
-        if (self._rate is None or not self._accepting(now)) and self._paused_until <= now:
-            return now  # the fast path: no limit in force, nothing to wait for
-        slot = max(now, self._next, self._paused_until)
-        if self._rate is not None:
-            self._next = slot + 1.0 / self._rate
-        # The loop may wake a hair early; never start before the slot.
-        while (delay := slot - self._loop.time()) > 0:  # noqa: ASYNC110 - a deadline, no event
-            await asyncio.sleep(delay)
-        return slot
+        if not self._line and self._free_from(now) <= now:
+            self._last_start = now
+            return now  # the fast path: nobody waits, the slot is free
+        waiter: asyncio.Future[float] = self._loop.create_future()
+        self._line.append(waiter)
+        if self._timer is None:
+            self._dispatch()
+        return await waiter
+
+    def _free_from(self, now: float) -> float:
+        """When the next request may start: after the pause, and the pace's spacing."""
+        free = self._paused_until
+        if self._rate is not None and self._accepting(now):
+            free = max(free, self._last_start + 1.0 / self._rate)
+        return free
+
+    def _dispatch(self) -> None:
+        """Start the head of the line if its slot came, else wake up when it comes."""
+        self._timer = None
+        line = self._line
+        while line:
+            if line[0].done():  # its task was cancelled while waiting
+                line.popleft()
+                continue
+            now = self._loop.time()
+            free = self._free_from(now)
+            if free > now:
+                self._timer = self._loop.call_at(free, self._dispatch)
+                return
+            self._last_start = now
+            line.popleft().set_result(now)
 
     def _accepting(self, now: float) -> bool:
         """Whether the server accepted a request lately (or was first throttled lately).
@@ -188,7 +221,12 @@ class Pacer:
         resends free then, and each call ends on its own retry schedule, as unpaced.
         """
         since = max(self._last_success, self._first_throttle)
-        return since == math.inf or now - since <= ACCEPTING + max(0.0, self._paused_until - now)
+        if since == math.inf:
+            return True
+        patience = ACCEPTING + max(0.0, self._paused_until - now)
+        if self._rate is not None:  # at a low pace, successes come seldom
+            patience += ACCEPTING_SLOTS / self._rate
+        return now - since <= patience
 
     def observe(
         self, lane: Lane, slot: float, status: int, headers: Mapping[str, str]
@@ -295,12 +333,17 @@ class Pacer:
         since the first throttle to tell.
         """
         until = now - max(self._latencies, default=0.0)  # later starts may still succeed
-        since = max(until - WINDOW, self._first_throttle)
         admitted = self._admitted
-        del admitted[: bisect.bisect_left(admitted, since)]
+        end = bisect.bisect_left(admitted, until)
+        since = until - WINDOW
+        if end >= MIN_ADMITTED:  # at a low rate, back to the last MIN_ADMITTED admitted
+            since = min(since, admitted[end - MIN_ADMITTED])
+        since = max(since, self._first_throttle)
+        start = bisect.bisect_left(admitted, since)
+        del admitted[:start]
         if until - since < MIN_SPAN:
             return None
-        count = bisect.bisect_left(admitted, until)
+        count = end - start
         # None admitted: a window limiter between its windows, or answers still on their
         # way; nothing to tell the server's rate by.
         return count / (until - since) if count else None
@@ -320,7 +363,7 @@ class Pacer:
         self._rate = rate
         self._slope = INCREASE * rate
         self._slow_start = accepted is None
-        self._next = self._cut_slot = max(self._next, now)
+        self._cut_slot = now
         self._answers = self._throttles = 0
         self._recent.clear()
         # Judge only a cut to below a measured rate: blind halvings may well leave the pace
@@ -341,9 +384,14 @@ class Pacer:
         rate = self._rate
         if rate is not None and rate < self._max_rate:
             # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s;
-            # after a blind cut (which may have gone far too low), by RECOVER of itself.
-            slope = RECOVER * rate if self._slow_start else self._slope
-            self._rate = min(self._max_rate, rate + slope / rate)
+            # after a blind cut (which may have gone far too low), by RECOVER of itself. At
+            # a low rate a second holds few answers: at most STEP of the pace per success,
+            # so the pace does not outrun what the answers can tell.
+            if self._slow_start:
+                step = min(RECOVER / rate, SLOW_START_STEP)
+            else:
+                step = min(self._slope / rate / rate, STEP)
+            self._rate = min(self._max_rate, rate * (1.0 + step))
 
 
 def _first_time(seen: set[int], token: int) -> bool:
