@@ -114,6 +114,7 @@ class Pacer:
         "_paused_until",
         "_rate",
         "_recent",
+        "_refusals",
         "_seen",
         "_slope",
         "_slow_start",
@@ -159,6 +160,7 @@ class Pacer:
         self._started = 0  # requests started before the first cut (its blind measure)
         # Start times of admitted requests (sorted), and how long successes took to answer.
         self._admitted: list[float] = []
+        self._refusals: list[float] = []  # ... and of refused ones
         self._latencies: collections.deque[float] = collections.deque(maxlen=_LATENCIES)
         self._seen: set[int] = set()  # keys answered at all (for 503s)
         self._answered: set[int] = set()  # keys answered 2xx (a later 429: their own limit)
@@ -254,8 +256,11 @@ class Pacer:
             return None  # over its own limit: its call backs off by the retry schedule
         elif status != 429 and not _first_time(self._seen, token):
             return None  # a 503 is a key's own trouble as often as the pace: once per key
-        if throttled and self._first_throttle == math.inf:
-            self._first_throttle = now
+        if throttled:
+            if self._first_throttle == math.inf:
+                self._first_throttle = now
+            elif slot >= self._first_throttle:
+                _insert(self._refusals, slot)
         # Until a key is first answered, each of its answers speaks for the shared pace (a
         # key refused in the unpaced start still tells, on its resends, whether the cut
         # pace is low enough), but only one to a request sent at the current pace.
@@ -324,28 +329,35 @@ class Pacer:
         return random.uniform(0.0, RESEND_JITTER)
 
     def _accepted_rate(self, now: float) -> float | None:
-        """Admitted requests per second of their start times, over the last second whose
-        answers are all in, since the first throttle.
+        """Admitted requests per second of their start times, between two refused ones
+        of the last ``2 * WINDOW`` whose answers are all in (since the first throttle).
 
         Counted by start, not by answer: a limiter answers its refusals at once while an
         admitted request waits for the upstream, so by answer time the burst before the
-        first throttle lands after it and inflates the count. None: too short a time
-        since the first throttle to tell.
+        first throttle lands after it and inflates the count. Between two refusals,
+        because a refusal says the limiter was full: what it admitted between two is its
+        rate, while over a stretch without refusals it admitted only what was offered
+        (tasks waiting out a resend's jitter, a limiter's queue). None: not enough
+        refusals, or too short a time between them, to tell.
         """
         until = now - max(self._latencies, default=0.0)  # later starts may still succeed
-        admitted = self._admitted
+        admitted, refusals = self._admitted, self._refusals
+        last = bisect.bisect_left(refusals, until) - 1
+        horizon = until - 2 * WINDOW
         end = bisect.bisect_left(admitted, until)
-        since = until - WINDOW
         if end >= MIN_ADMITTED:  # at a low rate, back to the last MIN_ADMITTED admitted
-            since = min(since, admitted[end - MIN_ADMITTED])
-        since = max(since, self._first_throttle)
-        start = bisect.bisect_left(admitted, since)
-        del admitted[:start]
+            horizon = min(horizon, admitted[end - MIN_ADMITTED])
+        horizon = max(horizon, self._first_throttle)
+        first = bisect.bisect_left(refusals, horizon)
+        del refusals[:first]
+        del admitted[: bisect.bisect_left(admitted, horizon)]
+        last -= first
+        if last < 1:
+            return None
+        since, until = refusals[0], refusals[last]
         if until - since < MIN_SPAN:
             return None
-        count = end - start
-        # None admitted: a window limiter between its windows, or answers still on their
-        # way; nothing to tell the server's rate by.
+        count = bisect.bisect_left(admitted, until) - bisect.bisect_left(admitted, since)
         return count / (until - since) if count else None
 
     def _cut(self, now: float, share: float) -> None:
@@ -373,13 +385,9 @@ class Pacer:
     def _succeeded(self, now: float, slot: float) -> None:
         self._last_success = now
         self._latencies.append(now - slot)
-        if self._first_throttle < math.inf:  # the accepted rate is measured from there
-            admitted = self._admitted
-            if not admitted or slot >= admitted[-1]:
-                admitted.append(slot)
-            else:
-                bisect.insort(admitted, slot)
-            if len(admitted) > 4096 and admitted[0] < now - 2 * WINDOW:  # bounded without cuts
+        if slot >= self._first_throttle:  # the accepted rate is measured from there
+            _insert(self._admitted, slot)
+            if len(self._admitted) > 4096:  # bounded without cuts
                 self._accepted_rate(now)
         rate = self._rate
         if rate is not None and rate < self._max_rate:
@@ -392,6 +400,14 @@ class Pacer:
             else:
                 step = min(self._slope / rate / rate, STEP)
             self._rate = min(self._max_rate, rate * (1.0 + step))
+
+
+def _insert(times: list[float], time: float) -> None:
+    """Keep ``times`` sorted (answers come back about in the order they were sent)."""
+    if not times or time >= times[-1]:
+        times.append(time)
+    else:
+        bisect.insort(times, time)
 
 
 def _first_time(seen: set[int], token: int) -> bool:
