@@ -76,7 +76,7 @@ STEP: Final = 0.01  # ... but at most this fraction of the pace per success (low
 SLOW_START_STEP: Final = 0.1  # ... and this after a blind cut
 MIN_RATE: Final = 0.5  # requests/s: the pace never stops the fan-out altogether
 WINDOW: Final = 1.0  # seconds of starts that measure the accepted rate
-MIN_ADMITTED: Final = 8  # ... or longer, back to this many admitted ones (low rates)
+MIN_ADMITTED: Final = 8  # ... and counts at least this many admitted ones (low rates)
 MIN_SPAN: Final = 0.15  # ... at least this long since the first throttle, else halve the pace
 BLIND_DECREASE: Final = 0.5  # the cut while the accepted rate is not known yet
 THRESHOLD: Final = 0.05  # share of throttled answers a cut needs at least
@@ -105,6 +105,7 @@ class Pacer:
         "_cut_share",
         "_cut_slot",
         "_first_throttle",
+        "_held",
         "_last_success",
         "_latencies",
         "_loop",
@@ -142,6 +143,7 @@ class Pacer:
         self.retry_after_cap = retry_after_cap
         self.throttled = 0  # 429/503 answers seen
         self._last_start = -math.inf  # the last request's start (loop clock)
+        self._held = -math.inf  # when a request last had to wait for its slot
         self._line: collections.deque[asyncio.Future[float]] = collections.deque()  # waiting
         self._timer: asyncio.TimerHandle | None = None  # wakes the line's head
         self._paused_until = -math.inf
@@ -187,6 +189,7 @@ class Pacer:
         if not self._line and self._free_from(now) <= now:
             self._last_start = now
             return now  # the fast path: nobody waits, the slot is free
+        self._held = now
         waiter: asyncio.Future[float] = self._loop.create_future()
         self._line.append(waiter)
         if self._timer is None:
@@ -358,7 +361,8 @@ class Pacer:
         if until - since < MIN_SPAN:
             return None
         count = bisect.bisect_left(admitted, until) - bisect.bisect_left(admitted, since)
-        return count / (until - since) if count else None
+        # A count is known to about one request: too few say little about a rate.
+        return count / (until - since) if count >= MIN_ADMITTED else None
 
     def _cut(self, now: float, share: float) -> None:
         accepted = self._accepted_rate(now)
@@ -366,15 +370,15 @@ class Pacer:
             rate = BLIND_DECREASE * self._started / max(now - self._first_throttle, 0.01)
             if accepted is not None:
                 rate = DECREASE * accepted
-        elif accepted is None:  # just after the first throttle: far above the server's rate
-            rate = BLIND_DECREASE * self._rate
+        elif accepted is None:  # the share refused tells how far above its rate we are
+            rate = max(BLIND_DECREASE, DECREASE * (1.0 - share)) * self._rate
         else:
             rate = DECREASE * min(self._rate, accepted)
         rate = min(self._max_rate, max(MIN_RATE, rate))
         first = self._rate is None
         self._rate = rate
         self._slope = INCREASE * rate
-        self._slow_start = accepted is None
+        self._slow_start = accepted is None and share > 1.0 - BLIND_DECREASE / DECREASE
         self._cut_slot = now
         self._answers = self._throttles = 0
         self._recent.clear()
@@ -390,7 +394,11 @@ class Pacer:
             if len(self._admitted) > 4096:  # bounded without cuts
                 self._accepted_rate(now)
         rate = self._rate
-        if rate is not None and rate < self._max_rate:
+        # The pace grows only while it holds requests back (one waited lately): a pace
+        # the fan-out does not reach says nothing, and a fan-out that sped up later (fewer
+        # resends, faster answers) would start at a pace never tried.
+        held = self._line or now - self._held <= 2.0 / rate if rate is not None else False
+        if rate is not None and rate < self._max_rate and held:
             # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s;
             # after a blind cut (which may have gone far too low), by RECOVER of itself. At
             # a low rate a second holds few answers: at most STEP of the pace per success,
