@@ -247,13 +247,11 @@ def ideal_wall(
     """The least time the limiter lets ``keys`` x ``calls`` requests through: what it
     admits at once, then its rate, or what ``concurrency`` carries at ``latency``."""
     requests = keys * calls
-    if algorithm == "token-bucket":
-        at_once = max(1, burst)
-    elif algorithm.startswith("nginx"):
-        at_once = burst + 1
+    if algorithm.endswith("window"):  # whole windows of `rate` requests, a second apart
+        by_rate = float((requests - 1) // max(1, math.floor(rate)))
     else:
-        at_once = max(1, math.floor(rate))
-    by_rate = max(0, requests - at_once) / rate
+        at_once = max(1, burst) if algorithm == "token-bucket" else burst + 1
+        by_rate = max(0, requests - at_once) / rate
     by_concurrency = math.ceil(requests / concurrency) * latency
     return max(by_rate, by_concurrency) + latency
 

@@ -7,45 +7,55 @@ second. So the control variable is a rate, enforced as evenly spaced start times
 client-side burst, so a server's burst allowance stays in reserve for our retries).
 
 The rule is AIMD, the TCP rule, as in AWS SDKs' adaptive retry mode and Netflix's
-concurrency-limits:
+concurrency-limits, with the measures that make it hold behind nginx ``limit_req``, token
+buckets and fixed or sliding windows alike (``tests/test_pacing_sim.py`` proves it on a
+virtual clock over rates, bursts, concurrencies, key counts and latencies):
 
 * Unpaced at first: nothing waits until the server first throttles (429 or 503), so a
   server without a limit sees exactly the old fan-out (``rate_limit`` paces from the
   start, and stays the ceiling the pace never passes).
-* Multiplicative decrease: a throttle sets the pace to ``DECREASE`` times the lower of the
-  pace and the rate the server actually accepted over the last second (counted from the
-  first throttle: before it, a server's burst allowance inflates the count; in the first
-  ``MIN_SPAN`` after it, too few successes to tell, the pace is halved instead). At most
-  one cut per round: answers to requests queued before the last cut were spaced at the
-  old pace and say nothing new.
+* One line: requests that must wait stand in one line, and the head starts ``1 / pace``
+  after the last start, at the pace of that moment. No slot is promised ahead: at a low
+  rate a line of slots spaced at a pace since cut would last many seconds.
+* Multiplicative decrease: a throttle sets the pace to ``DECREASE`` times the rate the
+  server accepted, counted by the requests' start times between two refused ones (a full
+  limiter admits its rate between two refusals; a stretch without refusals only shows
+  what was offered). By start, not by answer: nginx answers its refusals at once while
+  the burst it admitted waits for the upstream, so by answer time the burst's 200s land
+  after the first 429 and inflate the count (issue 30: the cut stayed above the limit).
+  Too few refusals or admitted requests to tell: the pace is cut by the share refused
+  (at least to ``BLIND_DECREASE``), and after a halving it climbs back fast (slow start).
+  At most one cut per round: answers to requests started before the last cut were
+  spaced at the old pace and say nothing new.
 * Additive increase: each success adds to the pace so that it climbs by ``INCREASE`` times
-  the pace of the last cut per second. The pace saws between ~0.8x and ~1.3x the
-  server's rate; time above it is not lost (the server still serves its rate; the
-  excess is refused and retried), so a run takes about keys / rate.
+  the pace of the last cut per second, by at most ``STEP`` per success (at a low rate a
+  second holds few answers), and only while the pace holds requests back. The pace saws
+  between ~0.8x and just above the server's rate; time above it is not lost (the server
+  still serves its rate; the excess is refused and resent), so a run takes about
+  keys / rate.
 * ``Retry-After`` (up to ``retry_after_cap``; a longer one fails that call at once and
   pauses nothing) on a throttle that cuts the pace also pauses every new request of the
   fan-out until then, not only the retry that got it.
 * Not every 429/503 is about the pace: some organizations may answer 503 whatever the pace
   (a sick shard). A cut needs a share of throttled answers above ``threshold`` among
-  the last ``RECENT`` answers to requests queued since the last cut, and each cut to
-  below a measured rate is checked: if the first ``PROBE`` answers after it are throttled
-  about as often as before (``BACKGROUND``), slowing down did not help, and that share
-  becomes the new threshold, so a steady background of errors never grinds the fan-out down to
-  ``MIN_RATE``.
+  the last ``RECENT`` answers to requests started since the last cut, and each measured
+  cut is checked: if the first ``PROBE`` answers after it are throttled about as often as
+  before (``BACKGROUND``), slowing down did not help, and that share becomes the
+  threshold for ``JUDGED_FOR`` seconds (then cuts are tried again: a judgement that was
+  wrong must not hold a pace above a limiter's rate for the rest of the run).
 * A per-key limit must not slow the other organizations: only a throttle on a key's first
   request in this fan-out cuts the shared pace. A key that is throttled after it has been
   answered before is over its own limit; its call backs off by the retry schedule alone.
-* A 429 the pace caused is not the key's fault, so it does not spend the call's retries:
-  the unpaced start and every pace above the server's rate end in refusals, and a key
-  refused there could spend its three attempts (backoff below 2 and 4 s) before the
-  pace is low enough (at 5/s, burst 1, 6 of 20 keys were lost per run). Until a key is
-  first answered 2xx, each of its answers speaks for the shared pace, and a 429 to a
-  request sent at a pace since cut, or while refusals are over the threshold, is resent
-  for free: after a jittered wait (up to ``RESEND_JITTER``; or the ``Retry-After``,
-  which pauses the fan-out), at the pace. Bounded, so a server that refuses everything
-  still ends every call in ``RateLimitError``: ``FREE_RETRIES`` per key, none before the
-  first cut, at ``MIN_RATE``, after a cut found not to help, or when the server has
-  accepted nothing for ``ACCEPTING`` seconds.
+* A 429 to a key not answered yet is the pace's doing (the unpaced start, a pace still
+  above the server's rate, a saw-tooth peak), whatever the share refused, so it does not
+  spend the call's retries: it is resent for free after a jittered wait (up to
+  ``RESEND_JITTER``; or its ``Retry-After``), at the pace.
+  Bounded, so a server that refuses everything still ends every call in
+  ``RateLimitError``: ``FREE_RETRIES`` per key; none at ``MIN_RATE``, nor while the server
+  accepts nothing (no success for ``ACCEPTING`` s and ``ACCEPTING_SLOTS`` slots): then
+  the fan-out does not pace either, and each call ends on its own retry schedule. So a
+  key fails only after ``1 + max_retries + FREE_RETRIES`` refusals (``1 + max_retries``
+  in a row once it was answered: its own limit).
 
 The fan-out hands each operation a view of the client for its key that carries that key's
 `Lane`: only requests made through it are paced (another client called inside the
@@ -71,9 +81,8 @@ __all__ = ["Lane", "Pacer"]
 
 DECREASE: Final = 0.8  # multiplicative decrease on a throttle
 INCREASE: Final = 0.1  # additive increase: this fraction of the last cut's pace, per second
-RECOVER: Final = 0.5  # ... after a blind cut: this fraction of the pace itself, per second
 STEP: Final = 0.01  # ... but at most this fraction of the pace per success (low rates)
-SLOW_START_STEP: Final = 0.1  # ... and this after a blind cut
+SLOW_START_STEP: Final = 0.09  # after a halving: this much per success (doubles in 8)
 MIN_RATE: Final = 0.5  # requests/s: the pace never stops the fan-out altogether
 WINDOW: Final = 1.0  # seconds of starts that measure the accepted rate
 MIN_ADMITTED: Final = 8  # ... and counts at least this many admitted ones (low rates)
@@ -108,6 +117,7 @@ class Pacer:
         "_held",
         "_last_success",
         "_latencies",
+        "_lately",
         "_loop",
         "_max_rate",
         "_last_start",
@@ -163,6 +173,7 @@ class Pacer:
         # Start times of admitted requests (sorted), and how long successes took to answer.
         self._admitted: list[float] = []
         self._refusals: list[float] = []  # ... and of refused ones
+        self._lately = 0.0  # admitted per second over the last second (from _accepted_rate)
         self._latencies: collections.deque[float] = collections.deque(maxlen=_LATENCIES)
         self._seen: set[int] = set()  # keys answered at all (for 503s)
         self._answered: set[int] = set()  # keys answered 2xx (a later 429: their own limit)
@@ -313,8 +324,8 @@ class Pacer:
         share. Bounded, so that a server refusing everything still ends every call: at
         most ``FREE_RETRIES`` per key, none at the pace's floor or while the server
         accepts nothing (`_accepting`), none for a ``Retry-After`` beyond the cap (that
-        call fails at once). A ``Retry-After`` within it pauses the fan-out until then, so
-        the resend obeys it too.
+        call fails at once). A ``Retry-After`` within it is the resend's wait (it pauses
+        the whole fan-out only when it comes with a cut: one organization's is its own).
         """
         if status != 429 or lane.excused >= FREE_RETRIES or not self._accepting(now):
             return None
@@ -324,9 +335,8 @@ class Pacer:
         if retry_after is not None and retry_after > self.retry_after_cap:
             return None
         lane.excused += 1
-        if retry_after is not None:  # the pause holds the resend's slot back until then
-            self._paused_until = max(self._paused_until, now + retry_after)
-            return 0.0
+        if retry_after is not None:  # this key waits; only a cut pauses the fan-out (_judge)
+            return retry_after
         # A jittered wait, so the refused keys do not all come back at once at a pace the
         # pacer is still cutting (full jitter, as backoff), then a slot at the pace.
         return random.uniform(0.0, RESEND_JITTER)
@@ -353,7 +363,12 @@ class Pacer:
         horizon = max(horizon, self._first_throttle)
         first = bisect.bisect_left(refusals, horizon)
         del refusals[:first]
-        del admitted[: bisect.bisect_left(admitted, horizon)]
+        lately = until - WINDOW
+        del admitted[: bisect.bisect_left(admitted, min(horizon, lately))]
+        lately = max(lately, self._first_throttle)  # before it: a burst allowance
+        span = until - lately
+        count = end - bisect.bisect_left(admitted, lately)
+        self._lately = count / span if span >= MIN_SPAN else 0.0
         last -= first
         if last < 1:
             return None
@@ -366,19 +381,29 @@ class Pacer:
 
     def _cut(self, now: float, share: float) -> None:
         accepted = self._accepted_rate(now)
+        # Never below what the server admitted over the last second: between refusals a
+        # limiter admits its rate only while it is offered more, and a window limiter
+        # refuses everything until its next window, whatever the pace.
+        lately = self._lately
+        if accepted is not None:
+            accepted = max(accepted, lately)
         if self._rate is None:  # the first cut: the unpaced start ran at this rate
             rate = BLIND_DECREASE * self._started / max(now - self._first_throttle, 0.01)
             if accepted is not None:
                 rate = DECREASE * accepted
         elif accepted is None:  # the share refused tells how far above its rate we are
             rate = max(BLIND_DECREASE, DECREASE * (1.0 - share)) * self._rate
+            rate = max(rate, DECREASE * lately)
         else:
             rate = DECREASE * min(self._rate, accepted)
         rate = min(self._max_rate, max(MIN_RATE, rate))
         first = self._rate is None
         self._rate = rate
         self._slope = INCREASE * rate
-        self._slow_start = accepted is None and share > 1.0 - BLIND_DECREASE / DECREASE
+        # Slow start only after a pace at which nothing got through (a window limiter's
+        # closed window can halve it far below the rate); after one that let some through,
+        # the additive climb, or it would overshoot again at once.
+        self._slow_start = accepted is None and self._throttles == len(self._recent)
         self._cut_slot = now
         self._answers = self._throttles = 0
         self._recent.clear()
@@ -389,10 +414,9 @@ class Pacer:
     def _succeeded(self, now: float, slot: float) -> None:
         self._last_success = now
         self._latencies.append(now - slot)
-        if slot >= self._first_throttle:  # the accepted rate is measured from there
-            _insert(self._admitted, slot)
-            if len(self._admitted) > 4096:  # bounded without cuts
-                self._accepted_rate(now)
+        _insert(self._admitted, slot)
+        if len(self._admitted) > 4096 and self._admitted[0] < now - 4 * WINDOW:
+            self._accepted_rate(now)  # bounded without cuts
         rate = self._rate
         # The pace grows only while it holds requests back (one waited lately): a pace
         # the fan-out does not reach says nothing, and a fan-out that sped up later (fewer
@@ -404,7 +428,7 @@ class Pacer:
             # a low rate a second holds few answers: at most STEP of the pace per success,
             # so the pace does not outrun what the answers can tell.
             if self._slow_start:
-                step = min(RECOVER / rate, SLOW_START_STEP)
+                step = SLOW_START_STEP
             else:
                 step = min(self._slope / rate / rate, STEP)
             self._rate = min(self._max_rate, rate * (1.0 + step))
