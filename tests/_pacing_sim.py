@@ -83,14 +83,18 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 class ModelServer:
     """The limiter's answers, with latency; counts what it refused per key."""
 
-    def __init__(self, limiter: Limiter, latency: float) -> None:
+    def __init__(self, limiter: Limiter | None, latency: float, sick: frozenset[str]) -> None:
         self.limiter = limiter
         self.latency = latency
+        self.sick = sick  # keys answered 503 whatever the pace (a sick shard)
         self.requests = 0
 
     async def answer(self, key: str) -> int:
         self.requests += 1
-        hold = self.limiter.decide(key)
+        if key in self.sick:
+            await asyncio.sleep(self.latency)
+            return 503
+        hold = 0.0 if self.limiter is None else self.limiter.decide(key)
         if hold is None:
             await asyncio.sleep(REFUSAL_LATENCY)
             return 429
@@ -129,8 +133,11 @@ async def model_call(lane: _pacing.Lane, server: ModelServer, key: str, max_retr
         if 200 <= status < 300:
             return status
         refused += 1
+        error: apibricks.APIStatusError = apibricks.RateLimitError("busy", status_code=status)
+        if status == 503:
+            error = apibricks.InternalServerError("Service unavailable.", status_code=status)
         then = _retry.next_attempt(
-            apibricks.RateLimitError("Rate limit exceeded.", status_code=status),
+            error,
             retries=retries,
             max_retries=max_retries,
             retry_after_cap=RETRY_AFTER_CAP,
@@ -143,16 +150,17 @@ async def model_call(lane: _pacing.Lane, server: ModelServer, key: str, max_retr
 
 
 async def _simulate(
-    limiter: Limiter,
+    limiter: Limiter | None,
     keys: list[str],
     *,
+    sick: frozenset[str],
     latency: float,
     concurrency: int,
     max_retries: int,
     rate_limit: float | None,
     calls: int,
 ) -> Run:
-    server = ModelServer(limiter, latency)
+    server = ModelServer(limiter, latency, sick)
     loop = asyncio.get_running_loop()
 
     async def operation(org: apibricks.AsyncClient) -> int:
@@ -183,10 +191,10 @@ async def _simulate(
         )
         async with contextlib.aclosing(stream) as outcomes:
             async for outcome in outcomes:
-                if not outcome.ok:
+                if not outcome.ok and outcome.key not in sick:
                     assert isinstance(outcome.error, CallFailed), outcome.error
         wall = loop.time() - began
-    refused = {key: limiter.refused_for(key) for key in keys}
+    refused = {key: 0 if limiter is None else limiter.refused_for(key) for key in keys}
     return Run(len(keys), wall, failed, refused, server.requests, paces)
 
 
@@ -203,21 +211,29 @@ def simulate(
     max_retries: int = 2,
     rate_limit: float | None = None,
     calls: int = 1,
+    sick: float = 0.0,
     seed: int = 0,
 ) -> Run:
-    """One fan-out over ``keys`` keys behind a model limiter, on a fresh virtual clock."""
+    """One fan-out over ``keys`` keys behind a model limiter, on a fresh virtual clock.
+
+    ``rate=None``: no limiter; ``sick``: this share of the keys answer 503 whatever the
+    pace (their calls end in errors, not counted in ``failed``).
+    """
     random.seed(seed)  # the jitter of backoff and of the pacer's resends
     loop = VirtualClockLoop()
     try:
-        limiter = Limiter(
-            rate_limit=rate,
-            burst=burst,
-            per_key_rate_limit=per_key_rate,
-            per_key_burst=per_key_burst,
-            algorithm=algorithm,
-            clock=loop.time,
-        )
+        limiter = None
+        if rate is not None or per_key_rate is not None:
+            limiter = Limiter(
+                rate_limit=rate,
+                burst=burst,
+                per_key_rate_limit=per_key_rate,
+                per_key_burst=per_key_burst,
+                algorithm=algorithm,
+                clock=loop.time,
+            )
         names = [f"sk_sim_{i}" for i in range(keys)]
+        ill = frozenset(name for name in names if random.random() < sick)
         return loop.run_until_complete(
             _simulate(
                 limiter,
@@ -227,6 +243,7 @@ def simulate(
                 max_retries=max_retries,
                 rate_limit=rate_limit,
                 calls=calls,
+                sick=ill,
             )
         )
     finally:

@@ -32,7 +32,7 @@ from apibricks._async import _pacing
 MAX_RETRIES = 2  # the client's default
 REFUSALS_BEFORE_FAILING = 1 + MAX_RETRIES + _pacing.FREE_RETRIES
 WALL_RATIO = 1.25
-WALL_SLACK = 2.0  # seconds
+WALL_SLACK = 4.0  # seconds: finding the pace (a few rounds of answers, a resend's jitter)
 
 settings.register_profile(
     "pacing-default",

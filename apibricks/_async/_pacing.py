@@ -367,7 +367,7 @@ class Pacer:
         del admitted[: bisect.bisect_left(admitted, min(horizon, lately))]
         lately = max(lately, self._first_throttle)  # before it: a burst allowance
         span = until - lately
-        count = end - bisect.bisect_left(admitted, lately)
+        count = bisect.bisect_left(admitted, until) - bisect.bisect_left(admitted, lately)
         self._lately = count / span if span >= MIN_SPAN else 0.0
         last -= first
         if last < 1:
@@ -393,7 +393,7 @@ class Pacer:
                 rate = DECREASE * accepted
         elif accepted is None:  # the share refused tells how far above its rate we are
             rate = max(BLIND_DECREASE, DECREASE * (1.0 - share)) * self._rate
-            rate = max(rate, DECREASE * lately)
+            rate = min(self._rate, max(rate, DECREASE * lately))
         else:
             rate = DECREASE * min(self._rate, accepted)
         rate = min(self._max_rate, max(MIN_RATE, rate))
