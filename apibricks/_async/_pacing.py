@@ -353,7 +353,8 @@ class Pacer:
         (tasks waiting out a resend's jitter, a limiter's queue). None: not enough
         refusals, or too short a time between them, to tell.
         """
-        until = now - max(self._latencies, default=0.0)  # later starts may still succeed
+        latency = max(self._latencies, default=0.0)
+        until = now - latency  # later starts may still succeed
         admitted, refusals = self._admitted, self._refusals
         last = bisect.bisect_left(refusals, until) - 1
         horizon = until - 2 * WINDOW
@@ -373,7 +374,9 @@ class Pacer:
         if last < 1:
             return None
         since, until = refusals[0], refusals[last]
-        if until - since < MIN_SPAN:
+        # Shorter than a few answers' time, the offered load comes in waves (tasks waiting
+        # for their answers) and the limiter refills between them unseen.
+        if until - since < max(MIN_SPAN, 3 * latency):
             return None
         count = bisect.bisect_left(admitted, until) - bisect.bisect_left(admitted, since)
         # A count is known to about one request: too few say little about a rate.
