@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from _pacing_sim import ideal_wall, simulate  # noqa: E402
+from _pacing_sim import ideal_wall, simulate
 
 ALGORITHMS = ["token-bucket", "nginx", "nginx-nodelay", "fixed-window", "sliding-window"]
 

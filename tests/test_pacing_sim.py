@@ -23,10 +23,10 @@ import math
 import os
 
 import pytest
+from _pacing_sim import ideal_wall, simulate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _pacing_sim import ideal_wall, simulate
 from apibricks._async import _pacing
 
 MAX_RETRIES = 2  # the client's default

@@ -115,13 +115,13 @@ class Pacer:
         "_cut_slot",
         "_first_throttle",
         "_held",
+        "_last_start",
         "_last_success",
-        "_latencies",
         "_lately",
+        "_latencies",
+        "_line",
         "_loop",
         "_max_rate",
-        "_last_start",
-        "_line",
         "_paused_until",
         "_rate",
         "_recent",
@@ -132,8 +132,8 @@ class Pacer:
         "_started",
         "_threshold",
         "_threshold_until",
-        "_timer",
         "_throttles",
+        "_timer",
         "adaptive",
         "retry_after_cap",
         "throttled",
@@ -430,10 +430,7 @@ class Pacer:
             # after a blind cut (which may have gone far too low), by RECOVER of itself. At
             # a low rate a second holds few answers: at most STEP of the pace per success,
             # so the pace does not outrun what the answers can tell.
-            if self._slow_start:
-                step = SLOW_START_STEP
-            else:
-                step = min(self._slope / rate / rate, STEP)
+            step = SLOW_START_STEP if self._slow_start else min(self._slope / rate / rate, STEP)
             self._rate = min(self._max_rate, rate * (1.0 + step))
 
 
