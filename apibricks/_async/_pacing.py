@@ -88,6 +88,7 @@ WINDOW: Final = 1.0  # seconds of starts that measure the accepted rate
 MIN_ADMITTED: Final = 8  # ... and counts at least this many admitted ones (low rates)
 MIN_SPAN: Final = 0.15  # ... at least this long since the first throttle, else halve the pace
 BLIND_DECREASE: Final = 0.5  # the cut while the accepted rate is not known yet
+SATURATED: Final = 0.5  # ... unless at least this share was refused: then to what got through
 THRESHOLD: Final = 0.05  # share of throttled answers a cut needs at least
 MIN_ANSWERS: Final = 8  # answers since the last cut before another may happen
 RECENT: Final = 50  # the share of throttled answers is taken over the last this many
@@ -173,7 +174,7 @@ class Pacer:
         # Start times of admitted requests (sorted), and how long successes took to answer.
         self._admitted: list[float] = []
         self._refusals: list[float] = []  # ... and of refused ones
-        self._lately = 0.0  # admitted per second over the last second (from _accepted_rate)
+        self._lately: float | None = None  # admitted per second lately (_accepted_rate)
         self._latencies: collections.deque[float] = collections.deque(maxlen=_LATENCIES)
         self._seen: set[int] = set()  # keys answered at all (for 503s)
         self._answered: set[int] = set()  # keys answered 2xx (a later 429: their own limit)
@@ -369,14 +370,15 @@ class Pacer:
         lately = max(lately, self._first_throttle)  # before it: a burst allowance
         span = until - lately
         count = bisect.bisect_left(admitted, until) - bisect.bisect_left(admitted, lately)
-        self._lately = count / span if span >= MIN_SPAN else 0.0
+        # Shorter than a few answers' time, the offered load comes in waves (tasks waiting
+        # for their answers) and the limiter refills between them unseen.
+        known = span >= max(MIN_SPAN, 3 * latency) and count > 0
+        self._lately = count / span if known else None
         last -= first
         if last < 1:
             return None
         since, until = refusals[0], refusals[last]
-        # Shorter than a few answers' time, the offered load comes in waves (tasks waiting
-        # for their answers) and the limiter refills between them unseen.
-        if until - since < max(MIN_SPAN, 3 * latency):
+        if until - since < max(MIN_SPAN, 3 * latency):  # waves, as above
             return None
         count = bisect.bisect_left(admitted, until) - bisect.bisect_left(admitted, since)
         # A count is known to about one request: too few say little about a rate.
@@ -388,7 +390,7 @@ class Pacer:
         # limiter admits its rate only while it is offered more, and a window limiter
         # refuses everything until its next window, whatever the pace.
         lately = self._lately
-        if accepted is not None:
+        if accepted is not None and lately is not None:
             accepted = max(accepted, lately)
         if self._rate is None:  # the first cut: the unpaced start ran at this rate
             rate = BLIND_DECREASE * self._started / max(now - self._first_throttle, 0.01)
@@ -396,7 +398,14 @@ class Pacer:
                 rate = DECREASE * accepted
         elif accepted is None:  # the share refused tells how far above its rate we are
             rate = max(BLIND_DECREASE, DECREASE * (1.0 - share)) * self._rate
-            rate = min(self._rate, max(rate, DECREASE * lately))
+            if lately is not None and share >= SATURATED:
+                # Refused more often than not: the server took all it could, so what it
+                # took lately is its rate (down to it at once: halving one round of answers
+                # at a time would take many seconds at a low rate).
+                rate = max(DECREASE * lately, BLIND_DECREASE**3 * self._rate)
+            elif lately is not None:
+                rate = max(rate, DECREASE * lately)
+            rate = min(self._rate, rate)
         else:
             rate = DECREASE * min(self._rate, accepted)
         rate = min(self._max_rate, max(MIN_RATE, rate))
