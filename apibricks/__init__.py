@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time `__getattr__` imports o
         APITimeoutError,
         AuthenticationError,
         BadRequestError,
+        CertificateError,
         ConfigurationError,
         ConflictError,
         DecodeError,
@@ -65,6 +66,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "APITimeoutError",
         "AuthenticationError",
         "BadRequestError",
+        "CertificateError",
         "ConfigurationError",
         "ConflictError",
         "DecodeError",
@@ -92,9 +94,13 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "._sync": ("Client", "Invoices", "InvoicesWithRawResponse"),
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
+# The documented submodules, also imported on first access (`apibricks.sandbox`...).
+_SUBMODULES = ("cli", "dask", "pytest_plugin", "sandbox")
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)  # which sets it as an attribute
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -104,7 +110,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    """The public API only (what completion offers): not this module's own imports."""
+    return sorted({*__all__, *_SUBMODULES})
 
 
 __all__ = [
@@ -120,6 +127,7 @@ __all__ = [
     "AsyncInvoicesWithRawResponse",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "Client",
     "ClientSettings",
     "ConfigurationError",

@@ -44,7 +44,15 @@ try:
 except ImportError:  # pragma: no cover - orjson is the optional "speed" extra
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["converter", "decode_invoices", "dumps", "structure_invoices", "to_wire", "wire_name"]
+__all__ = [
+    "InvoiceRuns",
+    "converter",
+    "decode_invoices",
+    "dumps",
+    "structure_invoices",
+    "to_wire",
+    "wire_name",
+]
 
 UTC: Final = timezone.utc
 _T = TypeVar("_T")
@@ -211,12 +219,13 @@ class _Scratch:
 
     __slots__ = ("hits", "instances", "organizations", "raws", "shared", "uuids")
 
-    def __init__(self, shared: dict[str, Any] | None = None) -> None:
-        self.organizations: dict[Any, Organization] = {}
-        self.raws: dict[Any, Any] = {}
+    def __init__(self, shared: dict[str, Any] | None = None, kept: _Scratch | None = None) -> None:
+        # ``kept``: an earlier run of the same streamed body, whose organizations carry over.
+        self.organizations: dict[Any, Organization] = {} if kept is None else kept.organizations
+        self.raws: dict[Any, Any] = {} if kept is None else kept.raws
         self.shared = shared or {}
         self.instances: dict[str, Organization] = {}
-        self.uuids: dict[str, uuid.UUID] = {}
+        self.uuids: dict[str, uuid.UUID] = {} if kept is None else kept.uuids
         self.hits = 0
 
     def unshare(self, raw: Any) -> Any:
@@ -476,13 +485,34 @@ def decode_invoices(body: bytes | str) -> list[Invoice]:
 
     The result is exactly ``structure_invoices(json.loads(body))``, whatever the layout.
     """
+    return _decode(body, None)
+
+
+class InvoiceRuns:
+    """Decodes the successive runs of one streamed body (see `_array_cutter`).
+
+    What one response shares (an organization's instance, its raw dict, its UUIDs) is kept
+    from run to run, so a streamed body's invoices share instances as `decode_invoices`'
+    do; nothing is kept beyond the body.
+    """
+
+    __slots__ = ("_kept",)
+
+    def __init__(self) -> None:
+        self._kept = _Scratch()
+
+    def __call__(self, run: bytes) -> list[Invoice]:
+        return _decode(run, self._kept)
+
+
+def _decode(body: bytes | str, kept: _Scratch | None) -> list[Invoice]:
     try:
         substituted = _parse_substituted(body)
     except Exception:  # not the usual shape: the plain parse decides
         substituted = None
     if substituted is not None:
         data, shared, count = substituted
-        scratch = _Scratch(shared)
+        scratch = _Scratch(shared, kept)
         try:
             invoices = _structure(data, scratch)
         except DecodeError:  # the plain path below words the error
@@ -491,7 +521,7 @@ def decode_invoices(body: bytes | str) -> list[Invoice]:
             if scratch.hits == count:  # every substitution was an invoice's organization
                 return invoices
     try:
-        return _structure(_loads(body), _Scratch())
+        return _structure(_loads(body), _Scratch(None, kept))
     except DecodeError as exc:
         error = exc
     if orjson is None or "got float" not in error.message:
@@ -501,7 +531,7 @@ def decode_invoices(body: bytes | str) -> list[Invoice]:
         data = json.loads(body)
     except Exception:
         raise error from None
-    return _structure(data, _Scratch())
+    return _structure(data, _Scratch(None, kept))
 
 
 # After a key "organization": the colon, up to the ``{`` of its value. A real key's opening

@@ -22,6 +22,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ConfigurationError",
     "ConflictError",
     "DecodeError",
@@ -143,6 +144,19 @@ class APIConnectionError(APIBricksError):
     def __init__(self, message: str = "Connection error.", *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class CertificateError(APIConnectionError):
+    """The server's TLS certificate did not verify against the client's trust; never retried.
+
+    The message says why and how to pass a CA bundle (``ssl=``, ``APIBRICKS_CA_BUNDLE``,
+    ``--ca-bundle``) or use the system's trust store (``ssl="system"``).
+    """
+
+    def __init__(
+        self, message: str = "The server's certificate was not trusted.", *, retryable: bool = False
+    ) -> None:
+        super().__init__(message, retryable=retryable)
 
 
 class APITimeoutError(APIConnectionError):

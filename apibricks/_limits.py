@@ -17,9 +17,8 @@ import aiohttp
 
 from ._exceptions import APIConnectionError, DecodeError, ResponseTooLargeError
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ERROR_BODY_LIMIT", "read_body"]
+__all__ = ["ERROR_BODY_LIMIT", "read_body"]
 
-DEFAULT_MAX_RESPONSE_BYTES: Final = 256 * 2**20
 ERROR_BODY_LIMIT: Final = 64 * 2**10
 _STEP: Final = 2**20  # bytes inflated before the event loop gets a turn
 _WBITS: Final = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 32 + 15}

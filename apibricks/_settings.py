@@ -18,59 +18,17 @@ from typing import Any, Final
 
 import attrs
 
-from ._defaults import (
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_AFTER_CAP,
-    DEFAULT_TIMEOUT,
-)
+from ._defaults import NOT_GIVEN, NotGiven, default, resolve
 from ._exceptions import ConfigurationError
+from ._tls import check_ssl_setting
 
-__all__ = [
-    "BASE_URL_ENV",
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_RETRY_AFTER_CAP",
-    "DEFAULT_TIMEOUT",
-    "NOT_GIVEN",
-    "ClientSettings",
-    "Headers",
-    "NotGiven",
-]
+__all__ = ["NOT_GIVEN", "ClientSettings", "Headers", "NotGiven", "settings_from"]
 
 
 # RFC 9110 field-name: a token.
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Credentials have their own keywords (api_key, proxy_auth): never a plain header.
 _RESERVED_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
-
-
-class NotGiven:
-    """The type of `NOT_GIVEN`: "leave this setting as it is" where None means something."""
-
-    _instance: NotGiven | None = None
-
-    def __new__(cls) -> NotGiven:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-    def __reduce__(self) -> str:
-        return "NOT_GIVEN"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-NOT_GIVEN: Final = NotGiven()
 
 
 class Headers(Mapping[str, str]):
@@ -249,6 +207,11 @@ def _proxy_auth_repr(value: tuple[str, str] | None) -> str:
     return "None" if value is None else f"({value[0]!r}, '***')"
 
 
+def _declared(name: str) -> Any:
+    """The default of field ``name``: `SETTINGS`' row, read at each construction."""
+    return attrs.Factory(lambda: default(name))
+
+
 @attrs.frozen(kw_only=True)
 class ClientSettings:
     """Everything that configures a client except its API key, session and event hooks.
@@ -256,35 +219,62 @@ class ClientSettings:
     ``client.settings`` returns one; ``AsyncClient.from_settings(settings, api_key=...)``
     (or ``Client.from_settings``) builds a client from it, e.g. in another process.
     ``attrs.evolve(settings, timeout=5)`` makes a changed copy, validated again.
+    ``ClientSettings()`` holds the declared defaults and reads no environment;
+    `settings_from` also reads it, as the clients do.
 
     Pool settings (``base_url``, ``max_connections``, ``proxy``, ``proxy_auth``,
     ``trust_env``, ``allow_insecure_http``) belong to the connection pool; the others are
-    per call and may differ between views made with ``client.with_options(...)``.
+    per call and may differ between views made with ``client.with_options(...)``, ``ssl``
+    included (connections are pooled per trust). ``ssl`` holds no `ssl.SSLContext` (it does
+    not pickle): a client given one records ``"context"`` and keeps the context itself.
     """
 
-    # attrs runs validators once every field is set, so they may read each other.
-    base_url: str = attrs.field(default=DEFAULT_BASE_URL, validator=_check_base_url)
-    allow_insecure_http: bool = attrs.field(default=False, validator=_flag)
+    # Defaults: `_defaults.SETTINGS`. attrs runs validators once every field is set, so
+    # they may read each other.
+    base_url: str = attrs.field(default=_declared("base_url"), validator=_check_base_url)
+    allow_insecure_http: bool = attrs.field(
+        default=_declared("allow_insecure_http"), validator=_flag
+    )
     timeout: float | None = attrs.field(
-        default=DEFAULT_TIMEOUT,
+        default=_declared("timeout"),
         converter=_to_float,
         validator=_seconds(allow_none=True, allow_zero=False),
     )
-    max_retries: int = attrs.field(default=DEFAULT_MAX_RETRIES, validator=_count(minimum=0))
+    max_retries: int = attrs.field(default=_declared("max_retries"), validator=_count(minimum=0))
     retry_after_cap: float = attrs.field(
-        default=DEFAULT_RETRY_AFTER_CAP,
+        default=_declared("retry_after_cap"),
         converter=_to_float,
         validator=_seconds(allow_none=False, allow_zero=True),
     )
-    default_headers: Headers = attrs.field(factory=Headers, converter=_to_headers)
+    default_headers: Headers = attrs.field(
+        default=_declared("default_headers"), converter=_to_headers
+    )
     max_response_bytes: int | None = attrs.field(
-        default=DEFAULT_MAX_RESPONSE_BYTES, validator=_count(minimum=1, none_means="no limit")
+        default=_declared("max_response_bytes"),
+        validator=_count(minimum=1, none_means="no limit"),
     )
     max_connections: int = attrs.field(
-        default=DEFAULT_MAX_CONNECTIONS, validator=_count(minimum=0, zero_means="unlimited")
+        default=_declared("max_connections"), validator=_count(minimum=0, zero_means="unlimited")
     )
-    proxy: str | None = attrs.field(default=None, validator=_check_proxy)
+    proxy: str | None = attrs.field(default=_declared("proxy"), validator=_check_proxy)
     proxy_auth: tuple[str, str] | None = attrs.field(
-        default=None, converter=_to_proxy_auth, validator=_check_proxy_auth, repr=_proxy_auth_repr
+        default=_declared("proxy_auth"),
+        converter=_to_proxy_auth,
+        validator=_check_proxy_auth,
+        repr=_proxy_auth_repr,
     )
-    trust_env: bool = attrs.field(default=False, validator=_flag)
+    trust_env: bool = attrs.field(default=_declared("trust_env"), validator=_flag)
+    # True, "system", a checked absolute path, or "context" (the client holds an SSLContext).
+    ssl: bool | str = attrs.field(default=_declared("ssl"), converter=check_ssl_setting)
+
+
+def settings_from(
+    keywords: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> ClientSettings:
+    """Checked settings from keywords and the environment (`resolve`), as every entry point
+    builds them; a bad value taken from a variable is a `ConfigurationError` naming it."""
+    resolved = resolve(keywords or {}, environ)
+    try:
+        return ClientSettings(**resolved.values)
+    except ConfigurationError as exc:
+        raise ConfigurationError(resolved.blame(str(exc))) from None

@@ -23,19 +23,18 @@ import asyncio
 import concurrent.futures
 import contextlib
 import itertools
-import os
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from ._async._client import BASE_URL_ENV, DEFAULT_BASE_URL, AsyncClient
+from ._async._client import AsyncClient
 from ._auth import SecretKey, key_hint
 from ._export import require, to_pandas
 from ._models import Invoice
 from ._outcome import Outcome
-from ._settings import ClientSettings
+from ._settings import ClientSettings, settings_from
 
 if TYPE_CHECKING:
     import dask.dataframe
@@ -93,9 +92,9 @@ def paid_invoices(
     Args:
         keys: One API key per organization; read once, on this machine.
         settings: How workers build their client (``client.settings`` of a configured
-            client, or `ClientSettings(...)`); None means the defaults, with the base URL
-            read from ``$APIBRICKS_BASE_URL`` here, since workers may not share this
-            machine's environment.
+            client, or `ClientSettings(...)`); None means what ``AsyncClient()`` would use:
+            the defaults and the environment variables (``$APIBRICKS_BASE_URL``...), read
+            here, since workers may not share this machine's environment.
         partition_size: Keys per partition (one fan-out on one worker).
         concurrency: Requests in flight per partition; at most ``settings.max_connections``.
 
@@ -115,7 +114,7 @@ def paid_invoices(
     dd = require("dask.dataframe", "dask")
     require("distributed", "dask")
     if settings is None:
-        settings = ClientSettings(base_url=os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+        settings = settings_from()  # here: the workers' environment may differ
     elif not isinstance(settings, ClientSettings):
         raise TypeError(f"settings must be an apibricks.ClientSettings, not {type(settings)}.")
     _check_concurrency(concurrency, settings.max_connections)

@@ -11,15 +11,17 @@ name ``apibricks``; disable it with ``-p no:apibricks``):
 ``apibricks_client``
     A `Client` against it with ``sandbox.DEMO_KEY``, closed after the test.
 ``apibricks_async_client``
-    An `AsyncClient` against it, opened and closed on the test's own event loop. Needs
-    pytest-asyncio; works in its strict mode (mark the test ``@pytest.mark.asyncio``) and
-    in auto mode alike.
+    An `AsyncClient` against it, opened and closed on the event loop the test runs on,
+    whatever its loop scope (``@pytest.mark.asyncio(loop_scope="module")``, "class",
+    "package", "session", or ``asyncio_default_test_loop_scope``). Needs pytest-asyncio
+    >= 0.24; works in its strict mode (mark the test ``@pytest.mark.asyncio``) and in auto
+    mode alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -29,20 +31,45 @@ if TYPE_CHECKING:
 __all__ = ["apibricks_async_client", "apibricks_client", "apibricks_sandbox"]
 
 
-def _async_fixture(function: Callable[..., Any]) -> Any:
-    """``pytest_asyncio.fixture`` (what strict mode requires), or a fixture that says so."""
+_LOOP_SCOPES: Final = ("function", "class", "module", "package", "session")
+
+
+def _client_on_loop(loop_scope: str) -> Any:
+    """The client fixture run on the ``loop_scope`` event loop (set up and torn down there)."""
+
+    async def client(apibricks_sandbox: str) -> AsyncIterator[AsyncClient]:
+        from apibricks import AsyncClient, sandbox
+
+        async with AsyncClient(api_key=sandbox.DEMO_KEY, base_url=apibricks_sandbox) as client:
+            yield client
+
     try:
         import pytest_asyncio
     except ImportError:  # pragma: no cover - pytest-asyncio is in the test group
+        return None
+    name = f"_apibricks_async_client_on_{loop_scope}_loop"
+    return pytest_asyncio.fixture(client, loop_scope=loop_scope, name=name)  # type: ignore[call-overload]
 
-        @pytest.fixture(name=function.__name__)
-        def needs_pytest_asyncio() -> None:
-            raise pytest.UsageError(
-                f"{function.__name__} needs pytest-asyncio: pip install pytest-asyncio"
-            )
 
-        return needs_pytest_asyncio
-    return pytest_asyncio.fixture(function)
+# One per loop scope pytest-asyncio offers; `apibricks_async_client` picks the test's.
+_on_function_loop = _client_on_loop("function")
+_on_class_loop = _client_on_loop("class")
+_on_module_loop = _client_on_loop("module")
+_on_package_loop = _client_on_loop("package")
+_on_session_loop = _client_on_loop("session")
+
+
+def _test_loop_scope(request: pytest.FixtureRequest) -> str:
+    """The loop scope pytest-asyncio runs this test in: its ``asyncio`` mark's
+    ``loop_scope`` (or the older ``scope``), else ``asyncio_default_test_loop_scope``."""
+    marker = request.node.get_closest_marker("asyncio")
+    marked = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope") if marker else None
+    if marked:
+        return str(marked)
+    try:
+        return str(request.config.getini("asyncio_default_test_loop_scope") or "function")
+    except ValueError:  # a pytest-asyncio without that option: tests run per function
+        return "function"
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +90,16 @@ def apibricks_client(apibricks_sandbox: str) -> Iterator[Client]:
         yield client
 
 
-@_async_fixture
-async def apibricks_async_client(apibricks_sandbox: str) -> AsyncIterator[AsyncClient]:
-    """An `AsyncClient` on the sandbox with its demo key, closed on the test's loop."""
-    from apibricks import AsyncClient, sandbox
-
-    async with AsyncClient(api_key=sandbox.DEMO_KEY, base_url=apibricks_sandbox) as client:
-        yield client
+@pytest.fixture
+def apibricks_async_client(request: pytest.FixtureRequest) -> AsyncClient:
+    """An `AsyncClient` on the sandbox with its demo key, opened and closed on the loop the
+    test runs on: a client's connections belong to one event loop."""
+    if _on_function_loop is None:  # pragma: no cover - pytest-asyncio is in the test group
+        raise pytest.UsageError(
+            "apibricks_async_client needs pytest-asyncio: pip install pytest-asyncio"
+        )
+    scope = _test_loop_scope(request)
+    if scope not in _LOOP_SCOPES:
+        raise pytest.UsageError(f"apibricks_async_client: unknown asyncio loop scope {scope!r}")
+    client: AsyncClient = request.getfixturevalue(f"_apibricks_async_client_on_{scope}_loop")
+    return client

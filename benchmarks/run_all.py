@@ -34,6 +34,7 @@ END = "<!-- results:end -->"
 BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("bench_decode.py", "Decode: response bytes → typed objects"),
     ("bench_memory.py", "Memory: held by decoded invoices, and peak while decoding"),
+    ("bench_stream.py", "Streaming: `iter_paid()` against `list_paid()` and ijson"),
     ("bench_end_to_end.py", "End to end: `list_paid()` over loopback"),
     ("bench_sync_overhead.py", "Sync facade overhead"),
     ("bench_fan_out.py", "Fan-out across organizations"),

@@ -85,6 +85,7 @@ BODIES = {
     "if inner is None:\n    return f'<{{type(self).__name__}} (not initialized)>'\n"
     "return repr(inner).replace(type(inner).__name__, type(self).__name__, 1)",
     "iterate": "return self._loop.iterate({call})",
+    "flatten": "return self._loop.flatten({call})",
     "run": "return {wrap}self._loop.run({call}){end}",
     "own": "return cls._own({call})",
     "view": "view = {Root}.__new__({Root})\nview._bind({call}, self._loop, {parent})\nreturn view",
@@ -208,6 +209,9 @@ class Facade:
         call = f"{owner}.{name}" + ("" if decorators == ["property"] else f"({_forward(fn)})")
         wrap = self.wrapped(fn.returns)
         kind = "iterate" if generator else "run" if is_async else "call"
+        if runs := _flattened(fn):  # ``return flatten(self._runs(...))``: runs cross whole
+            kind, call = "flatten", runs.replace("self.", "self._async.", 1)
+            returns = re.sub(r"^AsyncIterator\[(.+)\]$", r"Iterator[\1]", returns)
         if wrap == self.Root and not is_async:
             kind, wrap = ("own" if decorators == ["classmethod"] else "view"), None
         kind = name if name in BODIES and (name != "close" or is_root) else kind
@@ -224,6 +228,21 @@ class Facade:
         head = "".join(f"    @{d}\n" for d in decorators)
         head += f"    def {sync_name}({ast.unparse(fn.args)}) -> {returns}:\n"
         return f"\n{head}{self.docstring(fn, ' ' * 8, note)}{textwrap.indent(body, ' ' * 8)}\n"
+
+
+def _flattened(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The runs call of a method ending ``return flatten(self._runs(...))``, else None.
+
+    Its async form yields items one by one; the sync form pulls each run across the loop
+    hand-off at once and yields its items on the calling thread (a hand-off per item
+    would cost more than decoding it).
+    """
+    last = fn.body[-1] if fn.body else None
+    if isinstance(fn, ast.FunctionDef) and isinstance(last, ast.Return):
+        value = last.value
+        if isinstance(value, ast.Call) and ast.unparse(value.func) == "flatten":
+            return ast.unparse(value.args[0])
+    return None
 
 
 def _is(node: ast.AST, name: str) -> bool:

@@ -19,6 +19,15 @@ import apibricks
 from apibricks import sandbox
 
 FACADES = ["async", "sync"]
+# What the machine running the suite may set that would change where requests go or whom
+# they trust: every test starts without it (a CI runner behind a proxy included).
+MACHINE_NETWORK_ENV = (
+    *(f"{name}_PROXY" for name in ("HTTP", "HTTPS", "ALL", "NO")),
+    *(f"{name}_proxy" for name in ("http", "https", "all", "no")),
+    "APIBRICKS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,6 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def _no_network_settings_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in MACHINE_NETWORK_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

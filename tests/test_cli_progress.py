@@ -9,8 +9,6 @@ import sys
 import pytest
 
 import apibricks
-from apibricks._async import _client
-from apibricks.cli import _args
 from apibricks.cli._progress import (
     NoDisplay,
     PlainLines,
@@ -126,13 +124,6 @@ def test_without_rich_a_terminal_gets_the_plain_line(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "rich.console", None)  # as if the cli extra were absent
     display = make_display("auto", Terminal(), 5, fan_out=True, shares_terminal=False)
     assert type(display) is TerminalLine
-
-
-def test_cli_defaults_match_the_client() -> None:
-    assert _args.DEFAULT_BASE_URL == _client.DEFAULT_BASE_URL
-    assert _args.BASE_URL_ENV == _client.BASE_URL_ENV
-    assert _args.DEFAULT_TIMEOUT == _client.DEFAULT_TIMEOUT
-    assert _args.DEFAULT_MAX_RETRIES == _client.DEFAULT_MAX_RETRIES
 
 
 def test_help_imports_neither_aiohttp_nor_rich() -> None:

@@ -142,6 +142,28 @@ def test_workers_use_the_settings_given(cluster: distributed.Client, base_url: s
     ]
 
 
+def test_settings_left_out_are_the_library_defaults_read_here(
+    cluster: distributed.Client, server: sandbox.Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ``settings=``: the declared defaults (`_defaults.SETTINGS`), read on this machine."""
+    from apibricks import _defaults
+
+    monkeypatch.delenv("APIBRICKS_BASE_URL", raising=False)
+    for name, value in (("base_url", server.url), ("max_retries", 0)):
+        row = _defaults.SETTINGS[name]._replace(default=value)
+        monkeypatch.setitem(_defaults.SETTINGS, name, row)
+    server.reset_stats()
+    keys = ["sk_sandbox_defaults~503x1", "sk_sandbox_fine"]
+    result = apibricks.dask.paid_invoices(keys, partition_size=1)
+
+    invoices, failures = dask.compute(result.invoices, result.failures)
+
+    assert len(invoices) == 3  # the workers used the changed defaults: no retry of the 503
+    assert failures[["index", "error_type", "status_code"]].values.tolist() == [
+        [0, "InternalServerError", 503]
+    ]
+
+
 def test_persist_fetches_each_key_once(
     cluster: distributed.Client, server: sandbox.Sandbox, base_url: str
 ) -> None:

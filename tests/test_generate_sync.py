@@ -80,14 +80,14 @@ def grown(generator: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     (source / "_client.py").write_text(client)
     resources = (source / "_resources.py").read_text() + RESOURCE_ADDITIONS
     resources = resources.replace(
-        "        self._client = client\n",
-        "        self._client = client\n"
+        "        self._get = get\n",
+        "        self._get = get\n"
         "        self.with_streamed_response = AsyncStreamedInvoices(self)\n",
         1,
     )
     resources = resources.replace(
-        '__slots__ = ("_client", "with_raw_response")',
-        '__slots__ = ("_client", "with_raw_response", "with_streamed_response")',
+        '__slots__ = ("_get", "with_raw_response")',
+        '__slots__ = ("_get", "with_raw_response", "with_streamed_response")',
     )
     (source / "_resources.py").write_text(resources)
     monkeypatch.setattr(generator, "ASYNC_DIR", source)

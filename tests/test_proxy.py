@@ -1,8 +1,10 @@
-"""Proxies: ``proxy=``/``proxy_auth=`` and ``trust_env=True``, through a real forward proxy.
+"""Proxies: ``proxy=``/``proxy_auth=`` and the environment's, through a real forward proxy.
 
 The proxy here is a few lines of asyncio on loopback: it records every request head it
-receives, forwards the request to the sandbox (origin-form, ``Connection: close``) and
-pipes the answer back. For plain http the forwarded request itself carries the key (that
+receives, forwards the request to the sandbox (origin-form, ``Connection: close``; every
+host is on loopback, so a base URL may use a name no DNS knows) and pipes the answer back.
+A loopback base URL never takes the environment's proxy, so those tests name the sandbox
+``sandbox.apibricks.test``. For plain http the forwarded request itself carries the key (that
 is the request); the key must appear nowhere else the proxy sees.
 """
 
@@ -22,7 +24,7 @@ from apibricks import sandbox
 
 Facade = Callable[..., Awaitable[Any]]
 LIST_PAID = lambda client: client.invoices.list_paid()  # noqa: E731
-PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+NAMED = "sandbox.apibricks.test"  # .test never resolves (RFC 6761): only a proxy reaches it
 
 
 class ForwardProxy:
@@ -60,7 +62,7 @@ class ForwardProxy:
                 for field in fields
                 if field and not field.lower().startswith(("proxy-", "connection:"))
             ]
-            upstream_reader, upstream_writer = await asyncio.open_connection(url.host, url.port)
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", url.port)
             forwarded = [f"{method} {url.raw_path_qs} {version}", *kept, "Connection: close"]
             upstream_writer.write(("\r\n".join(forwarded) + "\r\n\r\n").encode("latin-1"))
             await upstream_writer.drain()
@@ -84,11 +86,10 @@ async def proxy() -> AsyncIterator[ForwardProxy]:
     await server.stop()
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_ENV:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+@pytest.fixture
+def named_url(sandbox_url: str) -> str:
+    """The sandbox under a name that is not loopback, reachable only through the proxy."""
+    return str(URL(sandbox_url).with_host(NAMED))
 
 
 def _assert_key_only_in_authorization(head: str, key: str) -> None:
@@ -145,29 +146,61 @@ async def test_an_https_tunnel_request_carries_proxy_auth_but_never_the_key(
     assert key not in head
 
 
-async def test_trust_env_uses_http_proxy(
-    facade: Facade, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+async def test_http_proxy_from_the_environment_is_used_by_default(
+    facade: Facade, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch, named_url: str
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     key = "sk_sandbox_env_proxied"
-    await facade(LIST_PAID, api_key=key, trust_env=True)
+    assert await facade(LIST_PAID, api_key=key, base_url=named_url, allow_insecure_http=True)
     (head,) = proxy.heads
+    assert head.startswith(f"GET {named_url}/invoices/paid HTTP/1.1\r\n")
     _assert_key_only_in_authorization(head, key)
 
 
+@pytest.mark.parametrize(
+    "no_proxy", [NAMED, "apibricks.test", ".apibricks.test", "*", f"localhost, {NAMED.upper()}"]
+)
 async def test_no_proxy_bypasses_the_proxy(
-    facade: Facade, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+    facade: Facade,
+    proxy: ForwardProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    named_url: str,
+    no_proxy: str,
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    assert await facade(LIST_PAID, api_key="sk_sandbox_bypassed", trust_env=True)
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    with pytest.raises(apibricks.APIConnectionError):  # straight to a name no DNS knows
+        await facade(
+            LIST_PAID,
+            api_key="sk_sandbox_bypassed",
+            base_url=named_url,
+            allow_insecure_http=True,
+            max_retries=0,
+        )
     assert proxy.heads == []
 
 
-async def test_the_environment_is_ignored_by_default(
-    facade: Facade, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+async def test_trust_env_false_ignores_the_environment(
+    facade: Facade, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch, named_url: str
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    with pytest.raises(apibricks.APIConnectionError):
+        await facade(
+            LIST_PAID,
+            api_key="sk_sandbox_not_proxied",
+            base_url=named_url,
+            allow_insecure_http=True,
+            trust_env=False,
+            max_retries=0,
+        )
+    assert proxy.heads == []
+
+
+async def test_a_loopback_base_url_never_takes_the_environment_proxy(
+    facade: Facade, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy.url)
     assert await facade(LIST_PAID, api_key="sk_sandbox_not_proxied")
     assert proxy.heads == []
 

@@ -91,3 +91,87 @@ def test_the_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "strict", "-p", "no:apibricks")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'apibricks_client' not found*"])
+
+
+LOOP_SCOPES = ["function", "class", "module", "package", "session"]
+# Two tests on the loop of one scope, each given its own client, then a check that every
+# client was closed and nothing is left to warn (warnings are errors; -X dev shows leaks).
+SCOPED_TESTS = """
+import asyncio
+import gc
+
+import pytest
+
+import apibricks
+
+SEEN = []
+
+
+class TestOnOneLoop:
+    {mark}
+    async def test_first(self, apibricks_async_client):
+        assert len(await apibricks_async_client.invoices.list_paid()) == 25
+        SEEN.append((apibricks_async_client, asyncio.get_running_loop()))
+
+    {mark}
+    async def test_second(self, apibricks_async_client):
+        other = apibricks_async_client.with_api_key("sk_sandbox_globex")
+        assert len(await other.invoices.list_paid()) == 25
+        SEEN.append((apibricks_async_client, asyncio.get_running_loop()))
+
+
+def test_after():
+    (first, loop), (second, again) = SEEN
+    assert first is not second and first.is_closed and second.is_closed
+    assert (loop is again) == ({scope!r} != "function")  # the scope's loop really ran them
+    gc.collect()  # an unclosed session or socket would warn here
+"""
+
+
+def _run_scoped(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    marks: dict[str, str],
+    option: str = "",
+) -> pytest.RunResult:
+    """One module of `SCOPED_TESTS` per scope, marked as ``marks`` says, in one package."""
+    monkeypatch.setenv("PYTHONDEVMODE", "1")  # ResourceWarning and asyncio's debug checks
+    config = _documented("pyproject.toml").replace(
+        'asyncio_mode = "strict"', f'asyncio_mode = "{mode}"\n{option}'
+    )
+    pytester.makepyprojecttoml(config)
+    package = pytester.mkpydir("suite")  # a package, for loop_scope="package"
+    for scope, mark in marks.items():
+        text = SCOPED_TESTS.format(mark=mark, scope=scope)
+        (package / f"test_{scope}_loop.py").write_text(text, encoding="utf-8")
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_the_async_client_follows_the_marked_loop_scope(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    marks = {scope: f'@pytest.mark.asyncio(loop_scope="{scope}")' for scope in LOOP_SCOPES}
+    result = _run_scoped(pytester, monkeypatch, mode, marks)
+    result.assert_outcomes(passed=3 * len(LOOP_SCOPES))
+
+
+@pytest.mark.parametrize("scope", ["class", "package"])
+def test_the_async_client_follows_the_default_test_loop_scope(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, scope: str
+) -> None:
+    """A bare mark: pytest-asyncio's ``asyncio_default_test_loop_scope`` decides."""
+    option = f'asyncio_default_test_loop_scope = "{scope}"'
+    marks = {scope: "@pytest.mark.asyncio"}
+    result = _run_scoped(pytester, monkeypatch, "strict", marks, option)
+    result.assert_outcomes(passed=3)
+
+
+def test_the_documented_loop_scope_example_passes_as_written(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONDEVMODE", "1")
+    pytester.makepyfile(test_module_loop=_documented("test_module_loop.py"))
+    result = _run(pytester, "strict")
+    result.assert_outcomes(passed=2)

@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import aiohttp
 import attrs
@@ -14,33 +14,27 @@ import attrs
 from .._auth import SecretKey, hide_key, key_hint, missing_key_error, resolve_api_key, secret_key
 from .._exceptions import ConfigurationError
 from .._hooks import EventHooks, freeze_hooks
+from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
-from .._settings import (
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_AFTER_CAP,
-    DEFAULT_TIMEOUT,
-    NOT_GIVEN,
-    ClientSettings,
-    NotGiven,
-)
+from .._settings import NOT_GIVEN, ClientSettings, NotGiven, settings_from
+from .._tls import split_ssl, ssl_for_aiohttp
 from . import _fan_out
 from ._pacing import Lane
 from ._resources import AsyncInvoices
-from ._transport import CallOptions, Reply, Transport, check_base_url
+from ._transport import CallOptions, Reply, Transport
 
-__all__ = [
-    "BASE_URL_ENV",
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_TIMEOUT",
-    "AsyncClient",
-]
+__all__ = ["AsyncClient"]
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
+
+    from .._tls import SSLSetting
 
 T = TypeVar("T")
+
+
+def _list_paid(org: AsyncClient) -> Awaitable[list[Invoice]]:
+    return org.invoices.list_paid()
 
 
 class AsyncClient:
@@ -50,7 +44,9 @@ class AsyncClient:
     session is created lazily inside the running loop. ``with_api_key`` and
     ``with_options`` give cheap views that share this client's connection pool.
     Every setting but the key, the session and the hooks is ``client.settings``, a
-    picklable `ClientSettings`; a bad value raises `ConfigurationError` here.
+    picklable `ClientSettings`; a bad value raises `ConfigurationError` here. A setting
+    left out takes its environment variable, if it has one, else its default: both are
+    declared once, for every entry point (docs/options.md lists them).
 
     Args:
         api_key: The organization's API key; defaults to ``$APIBRICKS_API_KEY``. May be
@@ -67,7 +63,13 @@ class AsyncClient:
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
         proxy: A forward proxy URL (``http://host:port``) for every request.
         proxy_auth: ``aiohttp.BasicAuth`` or ``(login, password)`` for ``proxy``.
-        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (and ``.netrc``).
+        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``, read
+            now; never for a loopback base URL; ``proxy`` wins over them.
+        ssl: Whom to trust: a path to a PEM CA bundle or a hashed CA directory (default
+            ``$APIBRICKS_CA_BUNDLE``), True (``$SSL_CERT_FILE``/``$SSL_CERT_DIR``, else
+            OpenSSL's default paths), ``"system"`` (the OS trust store,
+            ``apibricks[truststore]``) or an ``ssl.SSLContext`` (e.g. a client
+            certificate). False is refused.
         event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``:
             callables (sync or async) given a `HookEvent` per attempt.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
@@ -80,35 +82,42 @@ class AsyncClient:
         *,
         api_key: str | SecretKey | None = None,
         base_url: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
-        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
-        allow_insecure_http: bool = False,
-        proxy: str | None = None,
-        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | None = None,
-        trust_env: bool = False,
+        max_connections: int | NotGiven = NOT_GIVEN,
+        retry_after_cap: float | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        allow_insecure_http: bool | NotGiven = NOT_GIVEN,
+        proxy: str | NotGiven | None = NOT_GIVEN,
+        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | NotGiven | None = NOT_GIVEN,
+        trust_env: bool | NotGiven = NOT_GIVEN,
+        ssl: SSLSetting | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         secret = hide_key(api_key)
         del api_key  # crash reporters print every frame's locals: keep only the hint
-        settings = ClientSettings(
-            base_url=base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            max_connections=max_connections,
-            retry_after_cap=retry_after_cap,
-            max_response_bytes=max_response_bytes,
-            allow_insecure_http=allow_insecure_http,
-            proxy=proxy,
-            proxy_auth=proxy_auth,
-            trust_env=trust_env,
+        ssl_setting, ssl_context = split_ssl(ssl)
+        settings = settings_from(
+            {
+                "base_url": base_url,
+                "timeout": timeout,
+                "max_retries": max_retries,
+                "default_headers": default_headers,
+                "max_connections": max_connections,
+                "retry_after_cap": retry_after_cap,
+                "max_response_bytes": max_response_bytes,
+                "allow_insecure_http": allow_insecure_http,
+                "proxy": proxy,
+                "proxy_auth": proxy_auth,
+                "trust_env": trust_env,
+                "ssl": ssl_setting,
+            }
         )
-        self._setup(settings, api_key=secret, event_hooks=event_hooks, session=session)
+        self._setup(
+            settings, api_key=secret, event_hooks=event_hooks, session=session, ssl=ssl_context
+        )
 
     @classmethod
     def from_settings(
@@ -118,11 +127,13 @@ class AsyncClient:
         api_key: str | SecretKey | None = None,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
+        ssl: SSLContext | None = None,
     ) -> AsyncClient:
         """A client built from ``settings`` (e.g. another process's ``client.settings``).
 
         The key is passed apart (it is never in settings; default ``$APIBRICKS_API_KEY``),
-        and so are event hooks, which are live callables rather than settings.
+        and so are event hooks, which are live callables rather than settings, and an
+        ``ssl.SSLContext`` (settings record ``ssl="context"`` for one; pass it again here).
         """
         secret = hide_key(api_key)
         del api_key  # crash reporters print every frame's locals: keep only the hint
@@ -131,7 +142,7 @@ class AsyncClient:
                 f"settings must be an apibricks.ClientSettings, got {type(settings).__name__}."
             )
         client = cls.__new__(cls)
-        client._setup(settings, api_key=secret, event_hooks=event_hooks, session=session)
+        client._setup(settings, api_key=secret, event_hooks=event_hooks, session=session, ssl=ssl)
         return client
 
     def _setup(
@@ -141,24 +152,16 @@ class AsyncClient:
         api_key: SecretKey | None,
         event_hooks: EventHooks | None,
         session: aiohttp.ClientSession | None,
+        ssl: SSLContext | None,
     ) -> None:
         hooks = freeze_hooks(event_hooks)
         self._api_key = resolve_api_key(api_key)
-        self._transport = Transport(
-            base_url=check_base_url(
-                settings.base_url, allow_insecure_http=settings.allow_insecure_http
-            ),
-            max_connections=settings.max_connections,
-            proxy=settings.proxy,
-            proxy_auth=settings.proxy_auth,
-            trust_env=settings.trust_env,
-            session=session,
-        )
+        self._transport = Transport(settings, session=session)
         self._is_view = False
         self._settings = settings
-        self._options = CallOptions(settings, hooks)
+        self._options = CallOptions(settings, hooks, self._trust(settings, ssl))
         self._lane: Lane | None = None
-        self.invoices = AsyncInvoices(self)
+        self.invoices = AsyncInvoices(self._get)
 
     def _view(
         self,
@@ -174,7 +177,7 @@ class AsyncClient:
         view._settings = settings
         view._options = options
         view._lane = lane  # a fan-out's pace, for its key's view and views made from it
-        view.invoices = AsyncInvoices(view)
+        view.invoices = AsyncInvoices(view._get)
         return view
 
     def with_api_key(self, api_key: str | SecretKey) -> AsyncClient:
@@ -195,14 +198,16 @@ class AsyncClient:
         retry_after_cap: float | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        ssl: SSLSetting | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | NotGiven = NOT_GIVEN,
     ) -> AsyncClient:
         """A view with some per-call settings changed: same pool, same key.
 
         Cheap like `with_api_key` (and chainable with it in either order); only what is
         given changes. ``default_headers`` are merged over this client's; ``event_hooks``
-        replace its hooks. Pool settings (``base_url``, ``proxy``, ``max_connections``...)
-        belong to the client that owns the pool. Bad values raise `ConfigurationError`.
+        replace its hooks; ``ssl`` (as for the constructor) gets connections of its own.
+        Pool settings (``base_url``, ``proxy``, ``max_connections``...) belong to the
+        client that owns the pool. Bad values raise `ConfigurationError`.
         """
         changes: dict[str, Any] = {
             name: value
@@ -221,11 +226,20 @@ class AsyncClient:
                     f"got {type(default_headers).__name__}."
                 )
             changes["default_headers"] = {**self._settings.default_headers, **default_headers}
+        context = None
+        if not isinstance(ssl, NotGiven):
+            changes["ssl"], context = split_ssl(ssl)
         settings = attrs.evolve(self._settings, **changes)
+        trust = self._options.ssl if "ssl" not in changes else self._trust(settings, context)
         hooks = (
             self._options.hooks if isinstance(event_hooks, NotGiven) else freeze_hooks(event_hooks)
         )
-        return self._view(self._api_key, settings, CallOptions(settings, hooks), self._lane)
+        return self._view(self._api_key, settings, CallOptions(settings, hooks, trust), self._lane)
+
+    def _trust(self, settings: ClientSettings, context: SSLContext | None) -> SSLContext | bool:
+        """``settings.ssl`` as aiohttp takes it, with SSL_CERT_FILE/SSL_CERT_DIR read now."""
+        https = self._transport.base_url.scheme == "https"
+        return ssl_for_aiohttp(settings.ssl, context, os.environ, https=https)
 
     async def fan_out(
         self,
@@ -264,14 +278,8 @@ class AsyncClient:
         ``async with contextlib.aclosing(client.fan_out(...)) as outcomes:`` so that
         happens at once rather than when the generator is garbage-collected.
         """
-        outcomes = _fan_out.fan_out(
-            self,
-            keys,
-            operation,
-            concurrency=concurrency,
-            rate_limit=rate_limit,
-            adaptive=adaptive,
-            on_progress=on_progress,
+        outcomes = self._fan_out_engine(
+            keys, operation, concurrency, rate_limit, adaptive, on_progress
         )
         del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
         async with contextlib.aclosing(outcomes):
@@ -293,16 +301,38 @@ class AsyncClient:
         overall totals that count each invoice once, ``.failures`` and ``.ok``. Arguments
         as for `fan_out`.
         """
-        report = _fan_out.paid_invoices_by_organization(
-            self,
+        outcomes = self._fan_out_engine(
+            keys, _list_paid, concurrency, rate_limit, adaptive, on_progress
+        )
+        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
+        return await _fan_out.paid_invoices_report(outcomes)
+
+    def _fan_out_engine(
+        self,
+        keys: Iterable[str],
+        operation: Callable[[AsyncClient], Awaitable[T]],
+        concurrency: int,
+        rate_limit: float | None,
+        adaptive: bool,
+        on_progress: Callable[[Progress], object] | None,
+    ) -> AsyncGenerator[Outcome[T], None]:
+        """The fan-out engine over this client's pool, making each key's paced view."""
+        return _fan_out.fan_out(
+            self._transport,
+            self._key_view,
             keys,
+            operation,
+            retry_after_cap=self._settings.retry_after_cap,
             concurrency=concurrency,
             rate_limit=rate_limit,
             adaptive=adaptive,
             on_progress=on_progress,
         )
-        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
-        return await report
+
+    def _key_view(self, api_key: SecretKey, lane: Lane) -> AsyncClient:
+        """A fan-out's view for one key: its requests (and those of views made from it
+        with `with_options`) keep ``lane``'s pace; `APIKeyError` for an unusable key."""
+        return self._view(secret_key(api_key), self._settings, self._options, lane)
 
     @property
     def settings(self) -> ClientSettings:
@@ -358,7 +388,9 @@ class AsyncClient:
             "Client.from_settings(settings, api_key=...) on the other side."
         )
 
-    async def _get(self, path: str) -> Reply:
+    async def _get(self, path: str, *, streamed: bool = False) -> Reply:
         if self._api_key is None:
             raise missing_key_error()
-        return await self._transport.get(path, self._api_key, self._options, self._lane)
+        return await self._transport.get(
+            path, self._api_key, self._options, self._lane, streamed=streamed
+        )

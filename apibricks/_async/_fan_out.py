@@ -13,10 +13,11 @@ Shape, and why:
 * Leaving early (``break``, an exception in the consumer, cancellation, ``aclose()`` or
   garbage collection of an abandoned generator) runs the ``finally`` below, which cancels
   the in-flight tasks and waits for them, so no task outlives the generator.
-* Each operation gets its key's view of the client carrying that key's `Lane` of the
-  fan-out's `Pacer`: the transport paces every attempt made through that view (retries
-  too) and reports every status to it, so one 429 slows the whole fan-out (see
-  ``_pacing``); another client the operation calls is neither paced nor heard.
+* Each operation gets its key's view of the client, made by the client's ``key_view``
+  with that key's `Lane` of the fan-out's `Pacer`: the transport paces every attempt made
+  through that view (retries too) and reports every status to it, so one 429 slows the
+  whole fan-out (see ``_pacing``); another client the operation calls is neither paced
+  nor heard. The engine knows nothing else of the client: it imports none of it.
 """
 
 from __future__ import annotations
@@ -31,15 +32,15 @@ from .._auth import SecretKey
 from .._exceptions import APIBricksError
 from .._models import Invoice
 from .._outcome import OperationError, Outcome, PaidInvoicesReport, Progress
-from ._pacing import Pacer
+from ._pacing import Lane, Pacer
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient
     from ._transport import Transport
 
-__all__ = ["check_concurrency", "fan_out", "paid_invoices_by_organization"]
+__all__ = ["check_concurrency", "fan_out", "paid_invoices_report"]
 
 T = TypeVar("T")
+View = TypeVar("View")  # the client's view for one key, as ``key_view`` makes it
 
 ProgressCallback = Callable[[Progress], object]
 
@@ -71,15 +72,14 @@ def check_concurrency(transport: Transport, concurrency: int) -> None:
 
 
 async def _run_one(
-    client: AsyncClient,
+    key_view: Callable[[SecretKey, Lane], View],
     index: int,
     key: SecretKey,
-    operation: Callable[[AsyncClient], Awaitable[T]],
+    operation: Callable[[View], Awaitable[T]],
     pacer: Pacer,
 ) -> Outcome[T]:
     try:
-        org = client.with_api_key(key)  # a bad key fails here: nothing is sent for it
-        org._lane = pacer.lane(key)  # this view (and views made from it) keeps the pace
+        org = key_view(key, pacer.lane(key))  # a bad key fails here: nothing is sent for it
         value = await operation(org)
     except APIBricksError as error:
         return Outcome(index, key.reveal(), error=error)
@@ -91,28 +91,32 @@ async def _run_one(
 
 
 async def fan_out(
-    client: AsyncClient,
+    transport: Transport,
+    key_view: Callable[[SecretKey, Lane], View],
     keys: Iterable[str],
-    operation: Callable[[AsyncClient], Awaitable[T]],
+    operation: Callable[[View], Awaitable[T]],
     *,
-    concurrency: int = 32,
-    rate_limit: float | None = None,
-    adaptive: bool = True,
-    on_progress: ProgressCallback | None = None,
+    retry_after_cap: float,
+    concurrency: int,
+    rate_limit: float | None,
+    adaptive: bool,
+    on_progress: ProgressCallback | None,
 ) -> AsyncGenerator[Outcome[T], None]:
-    """Yield one `Outcome` per key, in completion order (see `AsyncClient.fan_out`)."""
+    """Yield one `Outcome` per key, in completion order (see `AsyncClient.fan_out`).
+
+    ``key_view(key, lane)`` makes the view ``operation`` gets for ``key``, paced by ``lane``;
+    ``transport`` is the pool they share.
+    """
     single = isinstance(keys, (str, bytes))
     total = len(keys) if isinstance(keys, Sized) else None
     pending = enumerate(map(SecretKey, keys))
     del keys  # crash reporters print this frame's locals: keep the keys as hints only
     if single:
         raise TypeError("keys must be an iterable of API keys, not a single key.")
-    if client.is_closed:  # fail once, not once per key
+    if transport.closed:  # fail once, not once per key
         raise APIBricksError("This client is closed; create a new one.")
-    check_concurrency(client._transport, concurrency)
-    pacer = Pacer(
-        rate_limit=rate_limit, adaptive=adaptive, retry_after_cap=client.settings.retry_after_cap
-    )
+    check_concurrency(transport, concurrency)
+    pacer = Pacer(rate_limit=rate_limit, adaptive=adaptive, retry_after_cap=retry_after_cap)
     loop = asyncio.get_running_loop()
     began = loop.time()
     running: set[asyncio.Task[Outcome[T]]] = set()
@@ -139,7 +143,7 @@ async def fan_out(
                 except Exception as exc:  # the caller's iterable broke: finish, then raise
                     exhausted, input_error = True, exc
                 else:
-                    task = loop.create_task(_run_one(client, index, key, operation, pacer))
+                    task = loop.create_task(_run_one(key_view, index, key, operation, pacer))
                     running.add(task)
                     task.add_done_callback(on_done)
             if not finished:
@@ -175,28 +179,9 @@ async def fan_out(
             await asyncio.gather(*running, return_exceptions=True)
 
 
-async def paid_invoices_by_organization(
-    client: AsyncClient,
-    keys: Iterable[str],
-    *,
-    concurrency: int = 32,
-    rate_limit: float | None = None,
-    adaptive: bool = True,
-    on_progress: ProgressCallback | None = None,
+async def paid_invoices_report(
+    outcomes: AsyncGenerator[Outcome[list[Invoice]], None],
 ) -> PaidInvoicesReport:
     """Every key's paid invoices, gathered into a report (see the `AsyncClient` method)."""
-    outcomes: list[Outcome[list[Invoice]]] = []
-    stream = fan_out(
-        client,
-        keys,
-        lambda org: org.invoices.list_paid(),
-        concurrency=concurrency,
-        rate_limit=rate_limit,
-        adaptive=adaptive,
-        on_progress=on_progress,
-    )
-    del keys  # the stream holds them, wrapped
-    async with contextlib.aclosing(stream) as results:
-        async for outcome in results:
-            outcomes.append(outcome)
-    return PaidInvoicesReport.from_outcomes(outcomes)
+    async with contextlib.aclosing(outcomes):
+        return PaidInvoicesReport.from_outcomes([outcome async for outcome in outcomes])

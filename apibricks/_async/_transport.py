@@ -30,6 +30,7 @@ import aiohttp
 from yarl import URL
 
 from .._auth import SecretKey, key_hint
+from .._env_proxy import env_proxy
 from .._exceptions import (
     APIBricksError,
     APIConnectionError,
@@ -41,10 +42,12 @@ from .._limits import ERROR_BODY_LIMIT, read_body
 from .._problem import request_id_from, status_error
 from .._retry import next_attempt
 from .._sanitize import clean, redact_headers
+from .._tls import certificate_error
 from .._tracing import call_span, record_outcome, tracer
 from .._urls import check_base_url, safe_url
 from .._version import __version__
 from ._pacing import Lane
+from ._streaming import BodyStream
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _timeout
@@ -52,12 +55,14 @@ else:  # aiohttp's own dependency there
     from async_timeout import timeout as _timeout
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     from multidict import CIMultiDictProxy
     from opentelemetry.trace import Tracer
 
     from .._settings import ClientSettings
 
-__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport", "check_base_url"]
+__all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport"]
 
 logger: Final = logging.getLogger("apibricks")
 
@@ -82,10 +87,17 @@ class CallOptions:
         "max_response_bytes",
         "max_retries",
         "retry_after_cap",
+        "ssl",
         "timeout",
     )
 
-    def __init__(self, settings: ClientSettings, hooks: Mapping[str, tuple[Hook, ...]]) -> None:
+    def __init__(
+        self,
+        settings: ClientSettings,
+        hooks: Mapping[str, tuple[Hook, ...]],
+        ssl: SSLContext | bool,
+    ) -> None:
+        self.ssl = ssl  # settings.ssl resolved (`_tls.ssl_for_aiohttp`); pooled per trust
         self.timeout = settings.timeout
         self.max_retries = settings.max_retries
         self.retry_after_cap = settings.retry_after_cap
@@ -108,6 +120,8 @@ class Reply(NamedTuple):
     body: bytes
     elapsed: float
     retries: int
+    # A streamed call's body, still unread: the caller reads it, then closes it.
+    stream: BodyStream | None = None
 
 
 class _Attempt:
@@ -119,12 +133,15 @@ class _Attempt:
         "free_resend",
         "headers",
         "key",
+        "lane",
         "number",
         "options",
+        "queued",
         "reply_headers",
         "shown",
         "start",
         "status",
+        "streamed",
         "tracer",
         "url",
     )
@@ -136,6 +153,7 @@ class _Attempt:
         headers: Mapping[str, str],
         options: CallOptions,
         tracer: Tracer | None,
+        lane: Lane | None,
     ) -> None:
         self.start, self.shown = endpoint  # the URL, and as logs may show it
         self.url = self.start
@@ -147,9 +165,12 @@ class _Attempt:
         self.options = options
         self.tracer = tracer
         self.number = 0
+        self.lane = lane  # the pace of the fan-out whose key view makes the call, if any
+        self.queued = 0.0  # when this attempt queued for its start slot (the lane's clock)
         # The last answer was a 429 the fan-out's pace caused: resend after this many s, free.
         self.free_resend: float | None = None
         self.elapsed = 0.0
+        self.streamed = False  # a 2xx is handed over unread, its connection open
 
     @property
     def key_hint(self) -> str:
@@ -187,18 +208,18 @@ class _Attempt:
 class Transport:
     """Owns (or borrows) the aiohttp session and runs requests with retries."""
 
-    def __init__(
-        self,
-        *,
-        base_url: URL,
-        max_connections: int,
-        proxy: str | None = None,
-        proxy_auth: tuple[str, str] | None = None,
-        trust_env: bool = False,
-        session: aiohttp.ClientSession | None,
-    ) -> None:
+    def __init__(self, settings: ClientSettings, *, session: aiohttp.ClientSession | None) -> None:
+        """The pool half of ``settings`` (checked already) sets the pool up; no I/O."""
+        base_url = check_base_url(
+            settings.base_url, allow_insecure_http=settings.allow_insecure_http
+        )
+        proxy, proxy_auth = settings.proxy, settings.proxy_auth
+        if proxy is None and settings.trust_env:  # read now, once (see `_env_proxy`)
+            found = env_proxy(base_url, os.environ)
+            if found is not None:
+                proxy, proxy_auth = found.url, found.auth
         self.base_url = base_url
-        self.max_connections = max_connections
+        self.max_connections = settings.max_connections
         self.proxy = proxy
         # The header is built here (aiohttp.BasicAuth is deprecated as of aiohttp 3.14). To
         # an https origin it goes on the proxy's CONNECT only, never inside the tunnel; to
@@ -207,7 +228,6 @@ class Transport:
         tunnelled = base_url.scheme == "https"
         self.proxy_headers = auth if tunnelled and auth else None
         self._proxied_request_headers = {} if tunnelled else auth
-        self.trust_env = trust_env
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -231,9 +251,8 @@ class Transport:
         session = self._session
         if session is None:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
-            session = self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=self.trust_env
-            )
+            # trust_env stays off: the environment's proxy was resolved once (`_env_proxy`).
+            session = self._session = aiohttp.ClientSession(connector=connector)
             self._session_loop = loop
         elif self._session_loop is None:
             self._session_loop = loop  # injected: bound to whichever loop the caller uses
@@ -285,22 +304,32 @@ class Transport:
             await session.close()
 
     async def get(
-        self, path: str, key: SecretKey, options: CallOptions, lane: Lane | None = None
+        self,
+        path: str,
+        key: SecretKey,
+        options: CallOptions,
+        lane: Lane | None = None,
+        *,
+        streamed: bool = False,
     ) -> Reply:
         """GET ``path`` under the base URL with retries; the 2xx reply, or a typed error.
 
         ``lane``: the pace of the fan-out whose key view makes this call (None: unpaced).
+        ``streamed``: the reply comes as soon as a 2xx's headers do, its body unread in
+        ``reply.response``, which the caller must close; retries end there.
         A hook's exception ends the call as itself (see `_hooks`). The key stays wrapped
         until the request is built (see `_exchange`), so no frame here holds it as text
         for a crash reporter to record.
         """
         active = tracer()
-        attempt = _Attempt(self._endpoint(path), key, self._headers(options), options, active)
+        endpoint, headers = self._endpoint(path), self._headers(options)
+        attempt = _Attempt(endpoint, key, headers, options, active, lane)
+        attempt.streamed = streamed
         if active is None:  # the usual case: no span to open, nothing to record
-            return await self._call(attempt, lane)
+            return await self._call(attempt)
         with call_span(active, f"GET {path}", client=False, url=attempt.start) as span:
             try:
-                reply = await self._call(attempt, lane)
+                reply = await self._call(attempt)
             except BaseException as error:
                 status = getattr(error, "status_code", None)
                 record_outcome(span, status=status, error=error, resend=attempt.number - 1)
@@ -308,7 +337,7 @@ class Transport:
             record_outcome(span, status=reply.status, error=None, resend=attempt.number - 1)
             return reply
 
-    async def _call(self, attempt: _Attempt, lane: Lane | None) -> Reply:
+    async def _call(self, attempt: _Attempt) -> Reply:
         """The attempt loop: attempt; on failure decide (`next_attempt`), tell, wait, again."""
         options = attempt.options
         task = asyncio.current_task()
@@ -317,9 +346,10 @@ class Transport:
         retries = 0  # spent so far (a free resend of a 429 the pace caused spends none)
         try:
             while True:
-                queued = await lane.acquire() if lane is not None else 0.0  # the start slot
+                if attempt.lane is not None:  # a fan-out's: wait for the start slot
+                    attempt.queued = await attempt.lane.acquire()
                 try:
-                    return await self._attempt(attempt, lane, queued)
+                    return await self._attempt(attempt)
                 except APIBricksError as error:
                     failure = error  # decided outside the handler: no chaining to it
                 then = next_attempt(
@@ -394,7 +424,7 @@ class Transport:
             return task.cancelling() == 0  # else the caller cancelled too: honour that
         return True
 
-    async def _attempt(self, attempt: _Attempt, lane: Lane | None, queued: float) -> Reply:
+    async def _attempt(self, attempt: _Attempt) -> Reply:
         """One attempt: hooks and the exchange under one deadline, in a span when tracing,
         logged at DEBUG; every failure leaves as an `APIBricksError` (or `HookFailed`)."""
         options = attempt.options
@@ -415,7 +445,7 @@ class Transport:
                     # One deadline over the whole attempt: redirects, body read and inflation
                     # (aiohttp runs no timers of its own: one per attempt is enough).
                     async with _timeout(options.timeout):
-                        reply = await self._exchange(session, attempt, started, lane, queued)
+                        reply = await self._exchange(session, attempt, started)
                 except (APIBricksError, HookFailed):
                     raise
                 except asyncio.TimeoutError as exc:
@@ -448,12 +478,7 @@ class Transport:
             return reply
 
     async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        attempt: _Attempt,
-        started: float,
-        lane: Lane | None,
-        queued: float,
+        self, session: aiohttp.ClientSession, attempt: _Attempt, started: float
     ) -> Reply:
         """One attempt: follow same-origin redirects by hand, read the body under the cap."""
         options = attempt.options
@@ -461,7 +486,7 @@ class Transport:
         followed: set[tuple[URL, URL]] = set()
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url = url
-            async with session.get(
+            response = await session.get(
                 url,
                 headers={**attempt.headers, "Authorization": attempt.key.reveal()},
                 timeout=_NO_AIOHTTP_TIMEOUT,
@@ -469,17 +494,24 @@ class Transport:
                 auto_decompress=False,
                 proxy=self.proxy,
                 proxy_headers=self.proxy_headers,
-            ) as response:
+                ssl=options.ssl,
+            )
+            kept = False  # a streamed 2xx leaves with its connection open
+            try:
                 status = response.status
                 attempt.answered(status, response.headers)
-                if lane is not None:  # the fan-out's pace learns from every answer
-                    attempt.free_resend = lane.observe(queued, status, response.headers)
+                if attempt.lane is not None:  # the fan-out's pace learns from every answer
+                    attempt.free_resend = attempt.lane.observe(
+                        attempt.queued, status, response.headers
+                    )
                 if status in _REDIRECTS:
                     url = _redirect_target(url, response, followed, attempt.key)
                     attempt.answered(None, None)  # a failure from here on got no reply
                     continue
                 ok = 200 <= status < 300
-                if ok:
+                if ok and attempt.streamed:
+                    body = b""
+                elif ok:
                     body = await read_body(response, options.max_response_bytes, cut=False)
                 else:
                     body = await read_body(response, ERROR_BODY_LIMIT, cut=True)
@@ -497,6 +529,7 @@ class Transport:
                     error = status_error(status, response.headers, body, secret=attempt.key)
                     attempt.request_id = error.request_id
                     raise error
+                kept = attempt.streamed
                 return Reply(
                     status,
                     response.headers,
@@ -504,7 +537,12 @@ class Transport:
                     body,
                     attempt.elapsed,
                     attempt.number - 1,
+                    BodyStream(response, options.timeout) if kept else None,
                 )
+            finally:
+                if not kept:
+                    response.release()
+                    await response.wait_for_close()
         raise RedirectError(
             f"Too many redirects (more than {_MAX_REDIRECTS}); the last pointed to "
             f"{safe_url(url)}.",
@@ -588,13 +626,16 @@ def _redirect_target(
 
 
 def _basic_auth(login: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
+    # UTF-8: RFC 7617's one charset (latin-1 could not encode e.g. "Ā", and raised at init).
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
 
 
 def _connection_error(exc: BaseException, secret: SecretKey) -> APIConnectionError:
     # Certificate and URL problems do not heal by themselves; resets and refusals may.
     # aiohttp's text may quote what the server sent (a bad status line, a header).
-    permanent = isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.InvalidURL))
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return certificate_error(exc)
+    permanent = isinstance(exc, aiohttp.InvalidURL)
     return APIConnectionError(
         f"Connection error: {type(exc).__name__}: {clean(str(exc), secret=secret)}",
         retryable=not permanent,

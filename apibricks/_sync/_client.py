@@ -6,6 +6,7 @@ event loop (see ``_loop_thread.py``, the only hand-written part).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from ssl import SSLContext
 from types import TracebackType
 
 import aiohttp
@@ -14,19 +15,12 @@ from .._async._client import AsyncClient, T
 from .._async._resources import AsyncInvoices, AsyncInvoicesWithRawResponse
 from .._auth import SecretKey, hide_key
 from .._hooks import EventHooks
+from .._invoice_stream import DEFAULT_MAX_INVOICE_BYTES
 from .._models import Invoice
 from .._outcome import Outcome, PaidInvoicesReport, Progress
 from .._response import APIResponse
-from .._settings import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_RETRY_AFTER_CAP,
-    DEFAULT_TIMEOUT,
-    NOT_GIVEN,
-    ClientSettings,
-    NotGiven,
-)
+from .._settings import NOT_GIVEN, ClientSettings, NotGiven
+from .._tls import SSLSetting
 from ._loop_thread import LoopThread
 
 __all__ = ["Client", "Invoices", "InvoicesWithRawResponse"]
@@ -39,7 +33,9 @@ class Client:
     session is created lazily inside the running loop. ``with_api_key`` and
     ``with_options`` give cheap views that share this client's connection pool.
     Every setting but the key, the session and the hooks is ``client.settings``, a
-    picklable `ClientSettings`; a bad value raises `ConfigurationError` here.
+    picklable `ClientSettings`; a bad value raises `ConfigurationError` here. A setting
+    left out takes its environment variable, if it has one, else its default: both are
+    declared once, for every entry point (docs/options.md lists them).
 
     Args:
         api_key: The organization's API key; defaults to ``$APIBRICKS_API_KEY``. May be
@@ -56,7 +52,13 @@ class Client:
         allow_insecure_http: Permit ``http://`` to a host other than loopback.
         proxy: A forward proxy URL (``http://host:port``) for every request.
         proxy_auth: ``aiohttp.BasicAuth`` or ``(login, password)`` for ``proxy``.
-        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (and ``.netrc``).
+        trust_env: Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY``, read
+            now; never for a loopback base URL; ``proxy`` wins over them.
+        ssl: Whom to trust: a path to a PEM CA bundle or a hashed CA directory (default
+            ``$APIBRICKS_CA_BUNDLE``), True (``$SSL_CERT_FILE``/``$SSL_CERT_DIR``, else
+            OpenSSL's default paths), ``"system"`` (the OS trust store,
+            ``apibricks[truststore]``) or an ``ssl.SSLContext`` (e.g. a client
+            certificate). False is refused.
         event_hooks: ``{"request": [...], "response": [...], "retry": [...]}``:
             callables (sync or async) given a `HookEvent` per attempt.
         session: An aiohttp session to use instead of creating one; it stays yours to close.
@@ -75,16 +77,17 @@ class Client:
         *,
         api_key: str | SecretKey | None = None,
         base_url: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP,
-        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
-        allow_insecure_http: bool = False,
-        proxy: str | None = None,
-        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | None = None,
-        trust_env: bool = False,
+        max_connections: int | NotGiven = NOT_GIVEN,
+        retry_after_cap: float | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        allow_insecure_http: bool | NotGiven = NOT_GIVEN,
+        proxy: str | NotGiven | None = NOT_GIVEN,
+        proxy_auth: aiohttp.BasicAuth | tuple[str, str] | NotGiven | None = NOT_GIVEN,
+        trust_env: bool | NotGiven = NOT_GIVEN,
+        ssl: SSLSetting | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
@@ -103,6 +106,7 @@ class Client:
             proxy=proxy,
             proxy_auth=proxy_auth,
             trust_env=trust_env,
+            ssl=ssl,
             event_hooks=event_hooks,
             session=session,
         )
@@ -129,17 +133,19 @@ class Client:
         api_key: str | SecretKey | None = None,
         event_hooks: EventHooks | None = None,
         session: aiohttp.ClientSession | None = None,
+        ssl: SSLContext | None = None,
     ) -> Client:
         """A client built from ``settings`` (e.g. another process's ``client.settings``).
 
         The key is passed apart (it is never in settings; default ``$APIBRICKS_API_KEY``),
-        and so are event hooks, which are live callables rather than settings.
+        and so are event hooks, which are live callables rather than settings, and an
+        ``ssl.SSLContext`` (settings record ``ssl="context"`` for one; pass it again here).
         """
         secret = hide_key(api_key)
         del api_key  # crash reporters print locals: hint only
         return cls._own(
             AsyncClient.from_settings(
-                settings, api_key=secret, event_hooks=event_hooks, session=session
+                settings, api_key=secret, event_hooks=event_hooks, session=session, ssl=ssl
             )
         )
 
@@ -163,14 +169,16 @@ class Client:
         retry_after_cap: float | NotGiven = NOT_GIVEN,
         default_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
         max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        ssl: SSLSetting | NotGiven = NOT_GIVEN,
         event_hooks: EventHooks | NotGiven = NOT_GIVEN,
     ) -> Client:
         """A view with some per-call settings changed: same pool, same key.
 
         Cheap like `with_api_key` (and chainable with it in either order); only what is
         given changes. ``default_headers`` are merged over this client's; ``event_hooks``
-        replace its hooks. Pool settings (``base_url``, ``proxy``, ``max_connections``...)
-        belong to the client that owns the pool. Bad values raise `ConfigurationError`.
+        replace its hooks; ``ssl`` (as for the constructor) gets connections of its own.
+        Pool settings (``base_url``, ``proxy``, ``max_connections``...) belong to the
+        client that owns the pool. Bad values raise `ConfigurationError`.
         """
         view = Client.__new__(Client)
         view._bind(
@@ -180,6 +188,7 @@ class Client:
                 retry_after_cap=retry_after_cap,
                 default_headers=default_headers,
                 max_response_bytes=max_response_bytes,
+                ssl=ssl,
                 event_hooks=event_hooks,
             ),
             self._loop,
@@ -328,6 +337,20 @@ class Invoices:
         `Organization` instance.
         """
         return self._loop.run(self._async.list_paid())
+
+    def iter_paid(
+        self, *, max_invoice_bytes: int | None = DEFAULT_MAX_INVOICE_BYTES
+    ) -> Iterator[Invoice]:
+        """The same invoices as `list_paid`, each as soon as its bytes have arrived.
+
+        Memory stays flat however large the organization: ``max_response_bytes`` does not
+        apply, ``max_invoice_bytes`` bounds any single invoice instead. ``timeout`` bounds
+        connecting and each wait for more bytes, not the whole body. Failures before the
+        body starts are retried as for `list_paid`; once invoices have been yielded a
+        failure is raised, never retried silently (you already hold those invoices).
+        Leaving the loop early closes the connection.
+        """
+        return self._loop.flatten(self._async._paid_runs(max_invoice_bytes))
 
 
 class InvoicesWithRawResponse:

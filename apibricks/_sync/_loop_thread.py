@@ -146,6 +146,11 @@ class LoopThread:
                 with self._cond:
                     self._iterators -= 1
 
+    def flatten(self, runs: AsyncIterator[list[T]]) -> Iterator[T]:
+        """The items of ``runs``, one run per loop hand-off, as `iterate` otherwise."""
+        for run in self.iterate(runs):
+            yield from run
+
     def close(self) -> None:
         """Run ``on_close`` on the loop, then wind the loop down and stop the thread."""
         if self._finalizer.detach() is not None:

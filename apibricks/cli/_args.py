@@ -11,14 +11,17 @@ import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO
 
 from .._auth import API_KEY_ENV, APIKeyError, validate_api_key
-from .._defaults import BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from .._defaults import default, env_names, resolve
 from .._version import __version__
 from ._errors import UsageError
 from ._keys import KeyFile, Keys, KeySource
 from ._shard import Shard, parse_shard
+
+if TYPE_CHECKING:
+    from .._settings import ClientSettings
 
 __all__ = ["FORMATS", "Config", "KeySource", "UsageError", "parse_config"]
 
@@ -33,6 +36,9 @@ _SUFFIX_FORMATS = {
     ".csv": "csv",
     ".parquet": "parquet",
 }
+_BASE_URL_ENV = env_names("base_url")[0]
+# --sandbox: the client's base URL until the embedded sandbox serves (then its own URL).
+_SANDBOX_PLACEHOLDER = "http://127.0.0.1"
 _HELP_HINT = "see 'apibricks invoices paid --help'"
 _COLUMN_FORMATS = ("table", "csv")
 _RESUME_FORMATS = ("jsonl", "parquet")
@@ -46,8 +52,7 @@ class Config(NamedTuple):  # not attrs: `--help` loads none (see .._defaults)
     format: str
     output: Path | None  # None: stdout
     concurrency: int
-    timeout: float | None
-    max_retries: int
+    settings: ClientSettings  # the client's, from flags and the environment as the library's
     columns: tuple[str, ...] | None = None  # --columns, checked against the known names
     progress: str = "auto"  # "auto" (a terminal), "always" (--progress), "never" (--quiet)
     resume: bool = False
@@ -142,13 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where = paid.add_argument_group("server")
     where.add_argument(
-        "--base-url", metavar="URL", help=f"API base URL (default ${BASE_URL_ENV}, else production)"
+        "--base-url",
+        metavar="URL",
+        help=f"API base URL (default ${_BASE_URL_ENV}, else production)",
     )
     where.add_argument(
         "--sandbox",
         action="store_true",
         help="run against an embedded sandbox on loopback: no account needed; without a key it "
-        f"uses the demo key (${API_KEY_ENV} and ${BASE_URL_ENV} are ignored)",
+        f"uses the demo key (${API_KEY_ENV} and ${_BASE_URL_ENV} are ignored)",
     )
     out = paid.add_argument_group("output")
     out.add_argument(
@@ -216,16 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     tuning.add_argument(
         "--timeout",
         type=_seconds,
-        default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="per attempt; 0 means no limit (default %(default)s)",
+        help=f"per attempt; 0 means no limit (default {default('timeout') or 0})",
     )
     tuning.add_argument(
         "--max-retries",
         type=_whole(0),
-        default=DEFAULT_MAX_RETRIES,
         metavar="N",
-        help="retries of transient failures (default %(default)s)",
+        help=f"retries of transient failures (default {default('max_retries')})",
     )
     tuning.add_argument(
         "--rate-limit",
@@ -257,7 +262,7 @@ def check_url(url: str, source: str) -> str:
     shown = repr(str(parsed.with_user(None)) if parsed.host else url.split("@")[-1])
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UsageError(
-            f"{source} {shown} is not an absolute http(s) URL; use e.g. {DEFAULT_BASE_URL}"
+            f"{source} {shown} is not an absolute http(s) URL; use e.g. {default('base_url')}"
         )
     try:
         check_base_url(url, allow_insecure_http=False)
@@ -311,6 +316,32 @@ def _check_columns(text: str | None, format: str) -> tuple[str, ...] | None:
     return names
 
 
+def _settings(
+    args: argparse.Namespace, environ: Mapping[str, str]
+) -> tuple[str | None, ClientSettings]:
+    """The base URL (None: the sandbox's) and the client's settings, resolved from the flags
+    and ``environ`` by the library's own `resolve`, so every default and variable agrees."""
+    from .._exceptions import ConfigurationError
+    from .._settings import settings_from  # attrs: not needed for --help
+
+    keywords: dict[str, Any] = {"base_url": args.base_url}
+    if args.timeout is not None:
+        keywords["timeout"] = args.timeout or None  # 0: no limit
+    if args.max_retries is not None:
+        keywords["max_retries"] = args.max_retries
+    base_url = None
+    if args.sandbox:  # $APIBRICKS_BASE_URL belongs to the real service: ignored
+        keywords["base_url"] = _SANDBOX_PLACEHOLDER
+    else:
+        resolved = resolve(keywords, environ)
+        source = resolved.from_env.get("base_url", "--base-url")
+        base_url = keywords["base_url"] = check_url(resolved.values["base_url"], source)
+    try:
+        return base_url, settings_from(keywords, environ)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def parse_config(
     argv: Sequence[str], environ: Mapping[str, str], stdin: TextIO, stdout: TextIO
 ) -> Config:
@@ -346,14 +377,7 @@ def parse_config(
         except APIKeyError as exc:
             raise UsageError(f"{source}: {exc}; check the key") from None
 
-    base_url = None
-    if not args.sandbox:
-        if args.base_url is not None:
-            base_url = check_url(args.base_url, "--base-url")
-        elif environ.get(BASE_URL_ENV):
-            base_url = check_url(environ[BASE_URL_ENV], BASE_URL_ENV)
-        else:
-            base_url = DEFAULT_BASE_URL
+    base_url, settings = _settings(args, environ)
 
     output = None if args.output in (None, "-") else Path(args.output)
     format = args.format or _default_format(output, stdout, columns=args.columns is not None)
@@ -381,8 +405,7 @@ def parse_config(
         format=format,
         output=output,
         concurrency=args.concurrency,
-        timeout=args.timeout or None,
-        max_retries=args.max_retries,
+        settings=settings,
         columns=_check_columns(args.columns, format),
         progress="never" if args.quiet else "always" if args.progress else "auto",
         resume=args.resume,

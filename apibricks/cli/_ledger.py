@@ -32,8 +32,9 @@ class Journal(Protocol):
 
     output: Path
     done: set[str]
+    organizations: set[str]  # ids of the organizations committed (each is written once)
 
-    def finished(self, key: str, invoices: int) -> None: ...
+    def finished(self, key: str, invoices: int, organization: str | None) -> None: ...
 
 
 def ledger_path(output: Path) -> Path:
@@ -45,6 +46,7 @@ class Ledger:
         self.output = output
         self.path = ledger_path(output)
         self.done: set[str] = set()
+        self.organizations: set[str] = set()
         self._data: TextIO | None = None
         self._ledger: TextIO | None = None
 
@@ -84,6 +86,8 @@ class Ledger:
             if "key" in entry:
                 self.done.add(entry["key"])
                 committed = entry["end"]
+                if isinstance(entry.get("organization"), str):
+                    self.organizations.add(entry["organization"])
         if committed > size:
             raise LedgerError(
                 f"{self.output} is shorter than its ledger says ({size} < {committed} bytes); "
@@ -94,13 +98,15 @@ class Ledger:
                 ledger.truncate(valid)
         return committed
 
-    def finished(self, key: str, invoices: int) -> None:
+    def finished(self, key: str, invoices: int, organization: str | None) -> None:
         """Commit one organization whose records were just written to the output."""
         assert self._data is not None and self._ledger is not None
         self._data.flush()
         end = os.fstat(self._data.fileno()).st_size
         print_ = fingerprint(key)
-        entry = {"key": print_, "end": end, "invoices": invoices}
+        entry: dict[str, object] = {"key": print_, "end": end, "invoices": invoices}
+        if organization is not None:
+            entry["organization"] = organization
         self._ledger.write(json.dumps(entry) + "\n")
         self._ledger.flush()
         self.done.add(print_)

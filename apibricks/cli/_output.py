@@ -147,16 +147,18 @@ class TableWriter(TextWriter):
         else:
             self._layout = [(column.name, column, False) for column in columns(names)]
         self._short_dates = names is None
-        self._parts: list[tuple[int, list[list[Any]], int, int]] = []
+        self._parts: list[tuple[int, list[list[Any]], int]] = []
+        self._organizations: set[object] = set()  # counted once, however many keys reach one
 
     def add(self, index: int, invoices: Sequence[Invoice]) -> None:
         rows = [[column.get(invoice) for _, column, _ in self._layout] for invoice in invoices]
         cents = sum(invoice.amount_usd_cents for invoice in invoices)
-        self._parts.append((index, rows, cents, len(invoices)))
+        self._parts.append((index, rows, cents))
+        self._organizations.update(invoice.id_organization for invoice in invoices)
 
     def close(self) -> None:
         self._parts.sort(key=lambda part: part[0])
-        values = [row for _, rows, _, _ in self._parts for row in rows]
+        values = [row for _, rows, _ in self._parts for row in rows]
         right = [
             aligned or any(_is_number(row[i]) for row in values)
             for i, (_, _, aligned) in enumerate(self._layout)
@@ -176,9 +178,9 @@ class TableWriter(TextWriter):
                 for cell, width, flush_right in zip(row, widths, right, strict=True)
             ]
             self.stream.write("  ".join(cells).rstrip() + "\n")
-        total = Decimal(sum(cents for _, _, cents, _ in self._parts)) / 100
+        total = Decimal(sum(cents for _, _, cents in self._parts)) / 100
         invoices = len(values)
-        organizations = sum(1 for _, _, _, count in self._parts if count)
+        organizations = len(self._organizations)
         self.stream.write(
             f"{invoices} invoice{'s' * (invoices != 1)} from {organizations} "
             f"organization{'s' * (organizations != 1)}, total {total:,.2f} USD\n"

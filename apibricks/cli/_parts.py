@@ -40,8 +40,10 @@ class PartsLedger:
         self.output = output
         self.path = ledger_path(output)
         self.done: set[str] = set()
+        self.organizations: set[str] = set()
         self._ledger: TextIO | None = None
         self._keys: list[str] = []
+        self._organizations: list[str] = []
         self._invoices: list[Invoice] = []
         self._next_part = 0
         self._since = time.monotonic()
@@ -94,6 +96,7 @@ class PartsLedger:
             valid += len(line)
             if "keys" in entry:
                 self.done.update(entry["keys"])
+                self.organizations.update(entry.get("organizations", ()))
                 if entry["part"] is not None:
                     parts.add(entry["part"])
         if valid < len(raw):
@@ -104,8 +107,10 @@ class PartsLedger:
     def add(self, invoices: Sequence[Invoice]) -> None:
         self._invoices.extend(invoices)
 
-    def finished(self, key: str, invoices: int) -> None:
+    def finished(self, key: str, invoices: int, organization: str | None) -> None:
         self._keys.append(fingerprint(key))
+        if organization is not None:
+            self._organizations.append(organization)
         if (
             len(self._keys) >= self.part_organizations
             or len(self._invoices) >= self.part_invoices
@@ -126,11 +131,16 @@ class PartsLedger:
             self._parquet.write_table(to_arrow(self._invoices), str(temporary))
             os.replace(temporary, self.output / name)
             self._next_part += 1
-        entry = {"part": name, "keys": self._keys, "invoices": len(self._invoices)}
+        entry = {
+            "part": name,
+            "keys": self._keys,
+            "invoices": len(self._invoices),
+            "organizations": self._organizations,
+        }
         self._ledger.write(json.dumps(entry) + "\n")
         self._ledger.flush()
         self.done.update(self._keys)
-        self._keys, self._invoices = [], []
+        self._keys, self._invoices, self._organizations = [], [], []
 
     def close(self) -> None:
         if self._ledger is not None:

@@ -7,15 +7,16 @@ single organization's failure is reported exactly like one failure among many.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TextIO
 
 from .._auth import key_hint
 from ._args import Config, KeySource
 from ._ledger import Journal
+from ._once import WrittenOnce
 from ._output import Writer
+from ._plan import Plan, make_plan
 from ._progress import make_display
-from ._shard import fingerprint
 from ._text import one_line
 
 __all__ = ["run"]
@@ -43,32 +44,20 @@ def describe_failure(source: KeySource, error: BaseException | None, *, fan_out:
     return f"apibricks: error: {where}key {hint}: {kind}: {message}".rstrip(": ")
 
 
-def _plan(config: Config, ledger: Journal | None, err: TextIO) -> tuple[Iterable[KeySource], int]:
-    """The keys to fetch and how many: every key, or under --resume each organization not
-    yet in the ledger, once (counted in a first pass over the keys, then streamed)."""
-    if ledger is None:
-        return config.keys, len(config.keys)
-    seen: set[str] = set()
-    for source in config.keys:
-        seen.add(fingerprint(source.key))
-    todo = len(seen - ledger.done)
-    if len(seen) > todo and config.progress != "never":
+def _announce(config: Config, plan: Plan, ledger: Journal | None, err: TextIO) -> None:
+    """Before fetching: lines repeated in the keys file, and what a resumed ledger holds."""
+    label = getattr(config.keys, "label", "keys")
+    note = plan.duplicates_note(label)
+    if note is not None:
+        print(note, file=err, flush=True)
+    resumed = plan.distinct - plan.todo
+    if ledger is not None and resumed and config.progress != "never":
         print(
-            f"apibricks: resuming: {len(seen) - todo} of {len(seen)} organizations already in "
-            f"{ledger.output.name}; fetching the other {todo}",
+            f"apibricks: resuming: {resumed} of {plan.distinct} organizations already in "
+            f"{ledger.output.name}; fetching the other {plan.todo}",
             file=err,
             flush=True,
         )
-    seen.clear()
-
-    def missing() -> Iterator[KeySource]:
-        for source in config.keys:
-            print_ = fingerprint(source.key)
-            if print_ not in seen and print_ not in ledger.done:
-                seen.add(print_)
-                yield source
-
-    return missing(), todo
 
 
 async def run(
@@ -80,9 +69,15 @@ async def run(
     ledger: Journal | None = None,
 ) -> int:
     """Fetch, write, summarise; 0 when every organization was fetched, else 1."""
+    import attrs
+
     from .._async import AsyncClient  # aiohttp: only once there is work to do
 
-    todo, count = _plan(config, ledger, err)
+    plan = make_plan(config.keys, None if ledger is None else ledger.done)
+    _announce(config, plan, ledger, err)
+    count = plan.todo
+    once = WrittenOnce(() if ledger is None else ledger.organizations)
+    repeated: list[tuple[int, str]] = []  # keys that reached an organization already written
     display = make_display(
         config.progress,
         err,
@@ -94,7 +89,7 @@ async def run(
     failures: list[tuple[int, str]] = []
 
     def keys() -> Iterator[str]:
-        for index, source in enumerate(todo):
+        for index, source in enumerate(plan.keys):
             in_flight[index] = source
             yield source.key
 
@@ -102,12 +97,11 @@ async def run(
         if count:
             async with (
                 _base_url(config) as base_url,
-                AsyncClient(
+                AsyncClient.from_settings(
+                    attrs.evolve(
+                        config.settings, base_url=base_url, max_connections=config.concurrency
+                    ),
                     api_key=next(iter(config.keys)).key,  # a default only: each key has a view
-                    base_url=base_url,
-                    timeout=config.timeout,
-                    max_retries=config.max_retries,
-                    max_connections=config.concurrency,
                 ) as client,
             ):
                 outcomes = client.fan_out(
@@ -125,17 +119,23 @@ async def run(
                             line = describe_failure(source, outcome.error, fan_out=config.fan_out)
                             failures.append((outcome.index, line))
                             continue
-                        invoices = outcome.value or []
+                        fetched = outcome.value or []
+                        invoices, again = once.fresh(fetched)
+                        if again:
+                            repeated.append((outcome.index, source.where))
                         if out_is_terminal:
                             display.clear()
                         writer.add(outcome.index, invoices)
                         if ledger is not None:
-                            ledger.finished(outcome.key, len(invoices))
+                            organization = str(fetched[0].id_organization) if fetched else None
+                            ledger.finished(outcome.key, len(invoices), organization)
     finally:
         display.close()
     writer.close()
     for _, line in sorted(failures):
         print(line, file=err)
+    if repeated:
+        print(_repeated_note(sorted(repeated)), file=err)
     if config.fan_out and failures:
         print(
             f"apibricks: {len(failures)} of {count} organizations failed; "
@@ -144,3 +144,14 @@ async def run(
             file=err,
         )
     return 1 if failures else 0
+
+
+def _repeated_note(repeated: list[tuple[int, str]]) -> str:
+    """Keys of an organization another key already wrote: its invoices are written once."""
+    shown = ", ".join(where for _, where in repeated[:10])
+    more = f", … {len(repeated) - 10:,} more" if len(repeated) > 10 else ""
+    keys = "key" if len(repeated) == 1 else "keys"
+    return (
+        f"apibricks: note: {len(repeated):,} {keys} ({shown}{more}) reached an organization "
+        "another key already reached: each invoice is written once"
+    )

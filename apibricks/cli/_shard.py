@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["Shard", "fingerprint", "parse_shard"]
+__all__ = ["Shard", "digest", "fingerprint", "parse_shard"]
+
+
+def digest(key: str) -> bytes:
+    """The key's SHA-256: identifies an organization's key without revealing it."""
+    import hashlib  # here: OpenSSL takes ~8 ms to load, and `--help` never hashes
+
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
 def fingerprint(key: str) -> str:
-    """The key's SHA-256, hex: identifies an organization's key without revealing it."""
-    import hashlib  # here: OpenSSL takes ~8 ms to load, and `--help` never hashes
-
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    """The key's SHA-256 as hex, as ledgers write it down."""
+    return digest(key).hex()
 
 
 class Shard(NamedTuple):  # not attrs: `--help` loads none (see .._defaults)

@@ -33,6 +33,7 @@ without it the item applies to every attempt.
 
 =====================  =====================================================================
 ``n<count>``           invoices in the response (overrides the server default; <= 100000)
+``big<count>``         that many invoices, any number, made on the fly and sent chunked
 ``<status>``           an error answer with a problem+json body, any status 400-599
 ``<status>r<secs>``    ... with ``Retry-After: <secs>`` (429 alone means ``429r1``)
 ``<status>date[secs]`` ... with ``Retry-After`` as an HTTP-date ``secs`` (default 1) from now

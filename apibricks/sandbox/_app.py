@@ -12,13 +12,18 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from aiohttp import web
 
-from ._data import DEFAULT_INVOICES_PER_ORG, invoices_payload, wrongtype_payload
+from ._data import (
+    DEFAULT_INVOICES_PER_ORG,
+    invoices_payload,
+    streamed_invoices_payload,
+    wrongtype_payload,
+)
 from ._faults import FAULT_HEADER, Fault, FaultSyntaxError, parse
 from ._limiter import Limiter
 
@@ -103,6 +108,19 @@ def _disconnect(request: web.Request) -> web.Response:
         transport.write(b"HTTP/1.1 200 OK\r\nContent-Ty")
         transport.abort()
     return web.Response()  # never sent: aiohttp sees the closed transport
+
+
+async def _stream(request: web.Request, chunks: Iterable[bytes], trace: str) -> web.StreamResponse:
+    """Send a body as it is made, chunked (gzip when the client asks): nothing held whole."""
+    response = web.StreamResponse(headers=_headers(trace, _JSON))
+    response.enable_chunked_encoding()
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.enable_compression(web.ContentCoding.gzip)
+    await response.prepare(request)
+    for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 async def _cut(request: web.Request, body: bytes, trace: str, *, abort: bool) -> web.StreamResponse:
@@ -321,6 +339,10 @@ class Sandbox:
             return _disconnect(request)
         fault = scenario.answer(attempt)
         n = self.invoices_per_org if scenario.invoices is None else scenario.invoices
+        if fault is None and scenario.streamed:
+            return await _stream(
+                request, streamed_invoices_payload(org, n, aspnet=scenario.aspnet), trace
+            )
         if fault is None:
             body = invoices_payload(org, n, aspnet=scenario.aspnet)
             return web.Response(body=body, headers=_headers(trace, _JSON))

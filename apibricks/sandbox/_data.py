@@ -20,7 +20,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_INVOICES_PER_ORG",
     "MAX_INVOICES",
     "invoices_payload",
+    "streamed_invoices_payload",
     "wrongtype_payload",
 ]
 
@@ -260,3 +261,37 @@ def _wrongtype(org: str, n: int, aspnet: bool) -> bytes:
     return invoices_payload(org, n, aspnet=aspnet).replace(
         good, f'"creditBalance":"{balance}",'.encode()
     )
+
+
+_STREAM_BATCH = 2_000  # invoices per chunk of a streamed body (~4 MB)
+
+
+def streamed_invoices_payload(org: str, n: int, *, aspnet: bool = False) -> Iterator[bytes]:
+    """A body of ``n`` invoices made on the fly, chunk by chunk: any size, flat memory.
+
+    The same organization as `invoices_payload` for ``org``, and invoices of the same
+    shape, but drawn in a single pass (start times only ever grow, where the cached body
+    sorts them), so ``n`` needs no memory. Deterministic too: one key, one body.
+    """
+    org_object, created, prefix = _org_seed_data(org, aspnet)
+    rng = _rng(f"{org}/streamed")
+    tail = ',"organization":' + _dumps(org_object) + "}"
+    head = '{"idOrganization":' + _dumps(org_object["id"]) + ',"id":"in_'
+    step = max(1, (_EPOCH_END - created) // max(n, 1))
+    start = created
+    yield b"["
+    for first in range(1, n + 1, _STREAM_BATCH):
+        parts = []
+        for index in range(first, min(first + _STREAM_BATCH, n + 1)):
+            start += rng.randrange(step) + 1
+            paid = _timestamp(rng, start + rng.randrange(1, 40 * _DAY), aspnet)
+            due = _timestamp(rng, start + rng.choice((14, 30, 30, 45)) * _DAY, aspnet)
+            parts.append(
+                f'{head}{_token(rng, _ALNUM_TABLE, 24)}","invoiceNumber":"{prefix}-{index:04d}",'
+                f'"created":"{_timestamp(rng, start, aspnet)}","paidDate":"{paid}",'
+                f'"dueDate":"{due}","paid":true,"voided":false,"uncollectible":false,'
+                f'"status":"paid","amountUsdCents":{rng.randrange(100, 2_500_000)},'
+                f'"currency":"{rng.choice(_CURRENCIES)}"{tail}'
+            )
+        yield ("," if first > 1 else "").encode() + ",".join(parts).encode("ascii")
+    yield b"]"

@@ -21,6 +21,7 @@ _STATUS = re.compile(
 )
 _DELAY = re.compile(rf"(?P<kind>slow|latency)(?P<amount>{_NUMBER})?")
 _INVOICES = re.compile(r"n(?P<n>\d+)")
+_STREAMED = re.compile(r"big(?P<n>\d+)")
 _MODES = frozenset({"aspnet"})
 _ANSWERS = frozenset(
     {"reset", "disconnect", "truncate", "malformed", "wrongtype", "redirect", "redirectother"}
@@ -49,6 +50,7 @@ class Scenario:
     answers: tuple[Fault, ...] = ()
     delays: tuple[Fault, ...] = ()
     aspnet: bool = False  # timestamps as ASP.NET writes them, not RFC 3339
+    streamed: bool = False  # made on the fly and sent as it is made (``big<count>``)
 
     def answer(self, attempt: int) -> Fault | None:
         """The injected answer for the 1-based ``attempt``, or None for a normal 200."""
@@ -67,13 +69,16 @@ class Scenario:
             self.answers + other.answers,
             self.delays + other.delays,
             self.aspnet or other.aspnet,
+            other.streamed if other.invoices is not None else self.streamed,
         )
 
 
-def _item(token: str) -> Fault | int | str:
-    """One item: an invoice count (int), a mode (str) or a Fault."""
+def _item(token: str) -> Fault | int | str | _Streamed:
+    """One item: an invoice count (int, or `_Streamed`), a mode (str) or a Fault."""
     if token in _MODES:
         return token
+    if m := _STREAMED.fullmatch(token):
+        return _Streamed(int(m["n"]))
     if m := _INVOICES.fullmatch(token):
         n = int(m["n"])
         if n > MAX_INVOICES:
@@ -102,8 +107,13 @@ def _item(token: str) -> Fault | int | str:
     raise FaultSyntaxError(f"unknown sandbox fault {token!r}")
 
 
+class _Streamed(int):
+    """An invoice count to make on the fly: no upper bound."""
+
+
 def _items(text: str) -> Scenario:
     invoices: int | None = None
+    streamed = False
     answers: list[Fault] = []
     delays: list[Fault] = []
     modes: set[str] = set()
@@ -115,12 +125,12 @@ def _items(text: str) -> Scenario:
         if isinstance(item, str):
             modes.add(item)
         elif isinstance(item, int):
-            invoices = item
+            invoices, streamed = int(item), isinstance(item, _Streamed)
         elif item.kind == "delay":
             delays.append(item)
         else:
             answers.append(item)
-    return Scenario(invoices, tuple(answers), tuple(delays), "aspnet" in modes)
+    return Scenario(invoices, tuple(answers), tuple(delays), "aspnet" in modes, streamed)
 
 
 @functools.lru_cache(maxsize=4096)
