@@ -108,7 +108,7 @@ def test_behind_any_limiter_no_key_is_lost_and_the_run_keeps_near_the_ideal(
     per_key_rate=st.integers(1, 50).map(float),
     per_key_burst=st.integers(1, 5),
     concurrency=concurrencies,
-    keys=st.integers(10, 3_000),
+    keys=st.integers(10, 2_000),
     latency=latencies,
     seed=seeds,
 )
@@ -139,12 +139,13 @@ def test_a_per_key_limit_on_a_global_one_fails_a_key_only_over_its_own_limit(
     )
     for refused, after_success in run.failed.values():
         assert refused >= (1 + MAX_RETRIES if after_success else REFUSALS_BEFORE_FAILING)
-    assert [key for key, (_, after) in run.failed.items() if not after] == []
 
 
 @PROFILE
 @given(
-    algorithm=st.sampled_from(ALGORITHMS),
+    # Those that refuse once full (nginx without nodelay holds instead; a window admits one
+    # request a second at least).
+    algorithm=st.sampled_from(["token-bucket", "nginx-nodelay"]),
     concurrency=concurrencies,
     keys=st.integers(10, 2_000),
     latency=latencies,
@@ -153,7 +154,8 @@ def test_a_per_key_limit_on_a_global_one_fails_a_key_only_over_its_own_limit(
 def test_a_server_refusing_everything_ends_every_key_in_an_error_in_bounded_time(
     algorithm: str, concurrency: int, keys: int, latency: float, seed: int
 ) -> None:
-    """One request admitted in 10**6 s: every other key ends in RateLimitError, and the
+    """One request admitted in 10**6 s (nginx counts in thousandths: one in 1,000 s, its
+    burst's and a new key's first besides): every other key ends in RateLimitError, and the
     run ends within what each key's own retry schedule takes (free resends stop once the
     server accepted nothing for ``ACCEPTING`` s, and so does the pace)."""
     run = simulate(
@@ -165,7 +167,8 @@ def test_a_server_refusing_everything_ends_every_key_in_an_error_in_bounded_time
         concurrency=concurrency,
         seed=seed,
     )
-    assert len(run.failed) >= keys - 1
+    admitted = run.requests - sum(run.refused.values())
+    assert len(run.failed) + admitted == keys  # each key admitted once or failed
     per_key = 2.0 + 4.0 + (1 + MAX_RETRIES) * (latency + 0.01)  # the 429 backoff ceilings
     free = _pacing.FREE_RETRIES * (_pacing.RESEND_JITTER + latency + 0.01)
     bound = _pacing.ACCEPTING + free + math.ceil(keys / concurrency) * per_key
