@@ -55,6 +55,7 @@ import attrs
 import msgspec
 import orjson
 import pydantic
+from _drift_payloads import DRIFT_SHAPES, drift_body
 from _openapi_peer import generated_peer
 from _payloads import LAYOUTS, many_orgs, one_org, relayout
 from pydantic.alias_generators import to_camel
@@ -421,7 +422,10 @@ Shape = tuple[str, str, Callable[[], bytes], int, int]
 def shapes(quick: bool) -> list[Shape]:
     """(shape, layout, body factory, invoice count, calls per round): issue 13's table.
 
-    Plus one invoice alone: the body each call of a fan-out decodes.
+    Plus one invoice alone (the body each call of a fan-out decodes) and issue 29's
+    shapes, built apart from the sandbox's layout: an unknown nested object in the
+    organization and an array after it, organizations sharing their first 64 bytes, both,
+    keys shuffled per object, and 1,000 x 1 with every timestamp spelling and non-ASCII.
     """
     one, orgs, per_org, singles = (1_000, 10, 50, 100) if quick else (10_000, 100, 100, 1_000)
     rows: list[Shape] = []
@@ -451,6 +455,20 @@ def shapes(quick: bool) -> list[Shape]:
     rows.append(
         ("1 invoice (one fan-out call)", "compact", lambda: one_org(1), 1, 50 if quick else 200)
     )
+    # Issue 29: the same data re-encoded apart from the sandbox (`_drift_payloads`).
+    for (shape, layout), (orgs_n, per, rewrite) in DRIFT_SHAPES.items():
+        if quick:
+            orgs_n, per = max(1, orgs_n // 10), max(1, per // 10)
+            shape = f"{orgs_n:,} organization{'s' if orgs_n > 1 else ''} x {per:,}"
+        rows.append(
+            (
+                shape,
+                layout,
+                lambda o=orgs_n, p=per, r=rewrite: drift_body(o, p, r),
+                orgs_n * per,
+                1,
+            )
+        )
     return rows
 
 

@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--before", required=True, help="a checkout holding apibricks/")
     parser.add_argument("--rounds", default="5")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", help="run only the shapes whose name or layout contains this")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="apibricks-before-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
@@ -52,21 +53,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     def summary(results: Sequence[tuple[str, str, dict[str, bd.Row]]]) -> str:
         lines = [
             "| shape | layout | before ms | after ms | pydantic ms | msgspec ms "
-            "| before / pydantic | after / pydantic | after / msgspec |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| before / pydantic | after / pydantic | after / msgspec "
+            "| before / own compact | after / own compact |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
+        compact: dict[str, tuple[float, float]] = {}
         for shape, layout, rows in results:
             b, a, p, m = (
                 rows[k].median for k in ("before", "apibricks", "pydantic_json", "msgspec")
             )
+            if layout == "compact":
+                compact[shape] = (b, a)
+            base = compact.get(shape)
+            own = "| | |" if base is None else f"| {b / base[0]:.2f}x | {a / base[1]:.2f}x |"
             lines.append(
                 f"| {shape} | {layout} | {bd._ms(b)} | {bd._ms(a)} | {bd._ms(p)} "
-                f"| {bd._ms(m)} | {b / p:.2f}x | {a / p:.2f}x | {a / m:.2f}x |"
+                f"| {bd._ms(m)} | {b / p:.2f}x | {a / p:.2f}x | {a / m:.2f}x {own}"
             )
         return shown(results) + "\n\nBefore and after:\n\n" + "\n".join(lines)
 
     bd.summary = summary
-    return bd.main(["--rounds", args.rounds, *(["--quick"] if args.quick else [])])
+    only = ["--only", args.only] if args.only else []
+    return bd.main(["--rounds", args.rounds, *(["--quick"] if args.quick else []), *only])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ from apibricks import (
     DecodeError,
     Invoice,
     Organization,
+    _build,
     _converter,
+    _wire,
     decode_invoices,
     structure_invoices,
 )
@@ -35,8 +37,8 @@ SPEC = json.loads(SPEC_BODY)
 
 
 @pytest.fixture(autouse=True)
-def substitute_small_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These bodies are small: take the repeated-organization path anyway, to test it."""
+def find_organizations_in_small_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These bodies are small: take the parser path anyway (`_wire`), to test it."""
     monkeypatch.setattr(_converter, "_SMALL", 0)
 
 
@@ -117,7 +119,6 @@ def test_documented_example_decodes_field_by_field() -> None:
 def test_wire_names_are_derived_not_listed() -> None:
     for model, wire in ((Invoice, SPEC[0]), (Organization, SPEC[0]["organization"])):
         assert [wire_name(model, f.name) for f in attrs.fields(model)] == list(wire)
-    assert _converter._WIRE_OVERRIDES == {}
 
 
 # --- timestamps ---
@@ -483,12 +484,17 @@ def interleaved(orgs: int, per_org: int) -> list[dict[str, Any]]:
     ]
 
 
+def distinct_organization_dicts(body: bytes | str) -> int:
+    """How many organization dicts the parser step made: one per distinct text."""
+    dicts = _wire.invoice_dicts(body)
+    assert dicts is not None
+    return len({id(invoice["organization"]) for invoice in dicts})
+
+
 def test_interleaved_organizations_are_each_parsed_once(decode: Decode) -> None:
     data = interleaved(30, 4)
     body = json.dumps(data, separators=(",", ":")).encode()
-    parsed = _converter._parse_substituted(body)
-    assert parsed is not None and len(parsed[1]) == 30  # one marker per distinct text
-    assert parsed[2] == 120  # every invoice's organization substituted
+    assert distinct_organization_dicts(body) == 30  # one parse per distinct text
     invoices = decode(data)
     assert invoices == structure_invoices(copy.deepcopy(data))
     assert len({id(invoice.organization) for invoice in invoices}) == 30
@@ -504,45 +510,59 @@ def test_a_bad_organization_among_many(decode: Decode) -> None:
     assert str(caught.value) == "[17].organization.pastDueUsd: expected int, got null"
 
 
-def test_mostly_distinct_organizations_are_left_to_the_full_parse() -> None:
-    """Parsing each text alone only pays when texts repeat: the substitution gives up."""
+def test_mostly_distinct_organizations_decode_alike() -> None:
     data = interleaved(500, 1)
     body = json.dumps(data, separators=(",", ":")).encode()
-    assert _converter._parse_substituted(body) is None
-    parsed = _converter._parse_substituted(json.dumps(interleaved(100, 2)).encode())
-    assert parsed is not None and len(parsed[1]) == 100  # 100 distinct, then repeats
+    assert distinct_organization_dicts(body) == 500
+    assert distinct_organization_dicts(json.dumps(interleaved(100, 2)).encode()) == 100
     invoices = decode_invoices(body)
     assert invoices == structure_invoices(json.loads(body))
     assert len({id(invoice.organization) for invoice in invoices}) == 500
 
 
-def test_texts_that_do_not_repeat_are_never_parsed_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Distinct organizations, or one in a new key order each time: give up before any work."""
+def test_one_organization_in_a_new_key_order_each_time_shares_one_instance() -> None:
+    """No two texts alike: each is parsed, and equal dicts still share one instance."""
     import random
 
-    parsed: list[Any] = []
-    flat_object = _converter._flat_object
-    monkeypatch.setattr(_converter, "_flat_object", lambda *a: parsed.append(a) or flat_object(*a))
     shuffle = random.Random(13).shuffle
     shuffled = []
     for index in range(300):
         items = list(raw_invoice(index)["organization"].items())
         shuffle(items)
         shuffled.append({**raw_invoice(index), "organization": dict(items)})
-    for data in (interleaved(300, 1), shuffled):
-        body = json.dumps(data, separators=(",", ":")).encode()
-        assert _converter._parse_substituted(body) is None
-        assert parsed == []
+    body = json.dumps(shuffled, separators=(",", ":")).encode()
+    assert distinct_organization_dicts(body) > 290
+    invoices = decode_invoices(body)
+    assert invoices == structure_invoices(json.loads(body))
+    assert len({id(invoice.organization) for invoice in invoices}) == 1
+
+
+def test_an_organization_with_nested_unknown_values_is_parsed_once() -> None:
+    """Issue 29: the parser finds the whole text, however nested; any whitespace too."""
+    data = [
+        with_org(raw_invoice(index), extra=[[1], {"x": {"y": [2]}}], someFieldAddedLater={"x": 1})
+        for index in range(6)
+    ]
+    data = [{**raw, "lineItems": [{"sku": "a"}, [1, 2]]} for raw in data]
+    for body in (json.dumps(data, separators=(",", ":")), json.dumps(data, indent="\t")):
+        assert distinct_organization_dicts(body) == 1
         invoices = decode_invoices(body)
         assert invoices == structure_invoices(json.loads(body))
+        assert len({id(invoice.organization) for invoice in invoices}) == 1
 
 
-def test_a_nested_organization_is_left_to_the_full_parse() -> None:
-    """Only flat objects get a marker: nesting parses alike alone and in the body."""
-    data = [with_org(raw_invoice(index), extra=[[index % 2]]) for index in range(6)]
+def test_organizations_sharing_their_first_bytes_are_told_apart() -> None:
+    """Issue 29: texts equal for their first 64+ bytes, ids further in, are distinct texts."""
+    head = {"country": "US", "tier": "business", "status": "active", "autoRechargeEnabled": 0}
+    data = []
+    for raw in interleaved(20, 3):
+        data.append({**raw, "organization": {**head, **raw["organization"], **head}})
     body = json.dumps(data, separators=(",", ":")).encode()
-    assert _converter._parse_substituted(body) is None
-    assert decode_invoices(body) == structure_invoices(json.loads(body))
+    assert body.count(b'"organization":{"country":"US","tier":"business","status":"active"') == 60
+    assert distinct_organization_dicts(body) == 20
+    invoices = decode_invoices(body)
+    assert invoices == structure_invoices(json.loads(body))
+    assert len({id(invoice.organization) for invoice in invoices}) == 20
 
 
 @pytest.mark.parametrize(
@@ -825,26 +845,24 @@ def test_every_layout_decodes_alike_and_shares_one_organization(kind: type) -> N
     "layout", ["organization first", "new fields, flat", "pretty", "spaced", "tabs and CRLF"]
 )
 def test_a_repeated_organization_is_parsed_once_in_any_layout(layout: str) -> None:
-    """Speed must not depend on byte layout: each layout takes the substitution path."""
+    """Speed must not depend on byte layout: one text, parsed once, in each layout."""
     body = _layouts([raw_invoice(index) for index in range(40)])[layout].encode()
-    parsed = _converter._parse_substituted(body)
-    assert parsed is not None
-    assert (len(parsed[1]), parsed[2]) == (1, 40)  # one text parsed, 40 substitutions
+    assert distinct_organization_dicts(body) == 1
 
 
-def test_a_substitution_outside_an_invoices_organization_falls_back() -> None:
-    """Every substitution must come back as an invoice's organization, or the plain parse wins."""
+def test_organization_texts_outside_an_invoices_organization_change_nothing() -> None:
+    """Only an invoice's own ``organization`` value counts, and the last of duplicates."""
     org = raw_invoice()["organization"]
     data = [raw_invoice(0), raw_invoice(1, extra={"organization": org}), raw_invoice(2)]
     body = json.dumps(data, separators=(",", ":")).encode()
-    parsed = _converter._parse_substituted(body)
-    assert parsed is not None and parsed[2] == 4  # one of them is not an invoice's
     invoices = decode_invoices(body)
     assert invoices == structure_invoices(json.loads(body))
+    other = {**org, "name": "Other"}
     duplicate = body.replace(
-        b'"organization":', b'"organization":' + json.dumps(org).encode() + b',"organization":', 1
+        b'"organization":', b'"organization":' + json.dumps(other).encode() + b',"organization":', 1
     )
     assert decode_invoices(duplicate) == structure_invoices(json.loads(duplicate))
+    assert decode_invoices(duplicate)[0].organization.name == "Acme"
 
 
 def test_equal_organizations_in_any_key_order_share_one_instance() -> None:
@@ -856,56 +874,6 @@ def test_equal_organizations_in_any_key_order_share_one_instance() -> None:
     flipped = {**reordered, "creditBalance": float(org["creditBalance"])}  # equal, wrong type
     with pytest.raises(DecodeError, match=r"\[1\]\.organization\.creditBalance: expected int"):
         decode_invoices(json.dumps([raw_invoice(0), {**raw_invoice(1), "organization": flipped}]))
-
-
-def test_a_small_body_takes_the_plain_parse(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A few invoices: one orjson parse is cheaper than looking for repeats."""
-    monkeypatch.setattr(_converter, "_SMALL", 64 * 1024)
-    data = [raw_invoice(index) for index in range(20)]
-    body = json.dumps(data).encode()
-    assert len(body) < 64 * 1024
-    assert _converter._parse_substituted(body) is None
-    invoices = decode_invoices(body)
-    assert invoices == structure_invoices(data)
-    assert len({id(invoice.organization) for invoice in invoices}) == 1
-    big = json.dumps([raw_invoice(index) for index in range(60)]).encode()
-    assert len(big) > 64 * 1024 and _converter._parse_substituted(big) is not None
-
-
-def test_instances_built_slot_by_slot_behave_like_constructed_ones() -> None:
-    """The decoder writes slots directly: the result must be indistinguishable."""
-    import pickle
-
-    (invoice,) = structure_invoices([raw_invoice()])
-    for value in (invoice, invoice.organization):
-        kwargs = {f.name: getattr(value, f.name) for f in attrs.fields(type(value))}
-        made = type(value)(**kwargs)
-        assert value == made and hash(value) == hash(made) and repr(value) == repr(made)
-        assert pickle.loads(pickle.dumps(value)) == value
-        assert attrs.evolve(value) == value
-        with pytest.raises(attrs.exceptions.FrozenInstanceError):
-            value.id = None  # type: ignore[misc]
-    assert _converter._slot_setters(Invoice) is not None  # the fast way is the one tested
-
-
-def test_a_model_whose_init_does_more_than_store_is_built_through_init() -> None:
-    @attrs.frozen
-    class Checked:
-        value: int = attrs.field(validator=attrs.validators.gt(0))
-
-    @attrs.frozen
-    class Hooked:
-        value: int
-
-        def __attrs_post_init__(self) -> None:
-            pass
-
-    @attrs.frozen(slots=False)
-    class Unslotted:
-        value: int
-
-    for model in (Checked, Hooked, Unslotted):
-        assert _converter._slot_setters(model) is None
 
 
 # --- the fast paths: each gives what the strict path gives, and refuses what it refuses ---
@@ -963,11 +931,9 @@ UUIDS_REFUSED = [
 
 @pytest.mark.parametrize("text", UUIDS_REFUSED)
 def test_the_fast_uuid_read_refuses_what_the_strict_one_refuses(text: str) -> None:
-    with pytest.raises(_converter._Invalid, match=r"^expected UUID, got "):
-        _converter._uuid(text)
     for data in ([raw_invoice(idOrganization=text)], [with_org(raw_invoice(), id=text)]):
-        with pytest.raises((KeyError, TypeError, ValueError)):  # the fast builder alone
-            _converter._build_invoice(copy.deepcopy(data[0]), _converter._Scratch())
+        with pytest.raises(_build.Invalid, match=r"^expected UUID, got "):
+            _build.build_invoice(copy.deepcopy(data[0]), _build.Scratch())
         with pytest.raises(DecodeError, match="expected UUID, got "):
             structure_invoices(data)
         if "\ud800" not in text:  # not encodable: no body carries it
@@ -994,17 +960,3 @@ def test_uuids_are_shared_within_a_response_not_across_responses() -> None:
     assert first[0].id_organization is first[2].id_organization
     assert first[0].id_organization == second[0].id_organization
     assert first[0].id_organization is not second[0].id_organization
-
-
-def test_models_are_built_through_a_draft_that_never_escapes() -> None:
-    import gc
-
-    assert _converter._draft(Organization) is not None  # the fast way is the one tested
-    invoices = structure_invoices([raw_invoice(index) for index in range(3)])
-    for value in (invoices[0], invoices[0].organization):
-        assert type(value) in (Invoice, Organization)
-    bad = [raw_invoice(0), with_org(raw_invoice(1), timeCreated=5)]  # fails mid-build
-    with pytest.raises(DecodeError):
-        structure_invoices(bad)
-    drafts = tuple(Organization.__subclasses__() + Invoice.__subclasses__())
-    assert drafts and not [o for o in gc.get_objects() if isinstance(o, drafts)]

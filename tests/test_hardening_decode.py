@@ -43,6 +43,7 @@ from apibricks import (
     DecodeError,
     Invoice,
     Organization,
+    _converter,
     decode_invoices,
     sandbox,
     structure_invoices,
@@ -51,6 +52,13 @@ from apibricks._converter import dumps, to_wire
 
 UTC = timezone.utc
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(autouse=True)
+def find_organizations_in_small_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small bodies skip the parser step (`_wire`) in production: take it here, to test it."""
+    monkeypatch.setattr(_converter, "_SMALL", 0)
+
 
 # --- the oracle -----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import pytest
 
 import apibricks
 
-HEAVY = ("aiohttp", "asyncio", "yarl", "cattrs", "orjson", "backoff")
+HEAVY = ("aiohttp", "asyncio", "yarl", "cattrs", "orjson", "msgspec", "backoff")
 # Loaded where used, never by `--help`: 6-23 ms each on the 2-core VM (attrs and
 # dataclasses pull in inspect and ast; hashlib loads OpenSSL).
 HELP_NEVER_NEEDS = ("attrs", "multidict", "pickle", "hashlib", "dataclasses")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,8 +95,9 @@ def test_the_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
 
 
 LOOP_SCOPES = ["function", "class", "module", "package", "session"]
-# Two tests on the loop of one scope, each given its own client, then a check that every
-# client was closed and nothing is left to warn (warnings are errors; -X dev shows leaks).
+# Two tests on the loop of one scope, each given its own client, then a check that both
+# clients were closed and nothing is left to warn (warnings are errors; -X dev shows leaks).
+# The mark goes on each test, on the class or on the module (`pytestmark`), as users write it.
 SCOPED_TESTS = """
 import asyncio
 import gc
@@ -104,46 +106,61 @@ import pytest
 
 import apibricks
 
+{module_mark}
 SEEN = []
 
 
+{class_mark}
 class TestOnOneLoop:
-    {mark}
+    {test_mark}
     async def test_first(self, apibricks_async_client):
         assert len(await apibricks_async_client.invoices.list_paid()) == 25
         SEEN.append((apibricks_async_client, asyncio.get_running_loop()))
 
-    {mark}
+    {test_mark}
     async def test_second(self, apibricks_async_client):
         other = apibricks_async_client.with_api_key("sk_sandbox_globex")
         assert len(await other.invoices.list_paid()) == 25
         SEEN.append((apibricks_async_client, asyncio.get_running_loop()))
 
-
-def test_after():
-    (first, loop), (second, again) = SEEN
-    assert first is not second and first.is_closed and second.is_closed
-    assert (loop is again) == ({scope!r} != "function")  # the scope's loop really ran them
-    gc.collect()  # an unclosed session or socket would warn here
+    {test_mark}
+    async def test_after(self):
+        (first, loop), (second, again) = SEEN
+        assert first is not second and first.is_closed and second.is_closed
+        assert (loop is again) == ({scope!r} != "function")  # the scope's loop ran them
+        gc.collect()  # an unclosed session or socket would warn here
 """
+# Where each scope's mark goes in `test_the_async_client_follows_the_marked_loop_scope`.
+MARKED_ON = {
+    "function": "test",
+    "class": "class",
+    "module": "module",
+    "package": "test",
+    "session": "class",
+}
 
 
 def _run_scoped(
     pytester: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
     mode: str,
-    marks: dict[str, str],
+    marks: dict[str, tuple[str, str]],
     option: str = "",
 ) -> pytest.RunResult:
-    """One module of `SCOPED_TESTS` per scope, marked as ``marks`` says, in one package."""
+    """One module of `SCOPED_TESTS` per scope, marked ``marks[scope] = (where, mark)``."""
     monkeypatch.setenv("PYTHONDEVMODE", "1")  # ResourceWarning and asyncio's debug checks
     config = _documented("pyproject.toml").replace(
         'asyncio_mode = "strict"', f'asyncio_mode = "{mode}"\n{option}'
     )
     pytester.makepyprojecttoml(config)
     package = pytester.mkpydir("suite")  # a package, for loop_scope="package"
-    for scope, mark in marks.items():
-        text = SCOPED_TESTS.format(mark=mark, scope=scope)
+    for scope, (where, mark) in marks.items():
+        text = SCOPED_TESTS.format(
+            scope=scope,
+            module_mark=f"pytestmark = {mark.lstrip('@')}" if where == "module" else "",
+            class_mark=mark if where == "class" else "",
+            test_mark=mark if where == "test" else "",
+        )
         (package / f"test_{scope}_loop.py").write_text(text, encoding="utf-8")
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
 
@@ -152,7 +169,10 @@ def _run_scoped(
 def test_the_async_client_follows_the_marked_loop_scope(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    marks = {scope: f'@pytest.mark.asyncio(loop_scope="{scope}")' for scope in LOOP_SCOPES}
+    marks = {
+        scope: (MARKED_ON[scope], f'@pytest.mark.asyncio(loop_scope="{scope}")')
+        for scope in LOOP_SCOPES
+    }
     result = _run_scoped(pytester, monkeypatch, mode, marks)
     result.assert_outcomes(passed=3 * len(LOOP_SCOPES))
 
@@ -163,7 +183,7 @@ def test_the_async_client_follows_the_default_test_loop_scope(
 ) -> None:
     """A bare mark: pytest-asyncio's ``asyncio_default_test_loop_scope`` decides."""
     option = f'asyncio_default_test_loop_scope = "{scope}"'
-    marks = {scope: "@pytest.mark.asyncio"}
+    marks = {scope: ("test", "@pytest.mark.asyncio")}
     result = _run_scoped(pytester, monkeypatch, "strict", marks, option)
     result.assert_outcomes(passed=3)
 
@@ -175,3 +195,23 @@ def test_the_documented_loop_scope_example_passes_as_written(
     pytester.makepyfile(test_module_loop=_documented("test_module_loop.py"))
     result = _run(pytester, "strict")
     result.assert_outcomes(passed=2)
+
+
+def test_an_older_pytest_asyncio_keeps_the_function_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-asyncio < 0.24 has no ``loop_scope``: the plugin still loads (it is registered
+    for everyone who installs apibricks), with the client on each test's own loop only."""
+    import pytest_asyncio
+
+    from apibricks import pytest_plugin
+
+    real = pytest_asyncio.fixture
+
+    def without_loop_scope(function: Any, **kwargs: Any) -> Any:
+        if "loop_scope" in kwargs:
+            raise TypeError("fixture() got an unexpected keyword argument 'loop_scope'")
+        return real(function, **kwargs)
+
+    monkeypatch.setattr(pytest_asyncio, "fixture", without_loop_scope)
+    assert pytest_plugin._client_on_loop("function") is not None
+    for scope in LOOP_SCOPES[1:]:
+        assert pytest_plugin._client_on_loop(scope) is None

@@ -33,26 +33,38 @@ class WrittenOnce:
                 self._written[hash(uuid.UUID(organization))] = None
             except (TypeError, ValueError, AttributeError):  # a ledger edited by hand
                 continue
+        # The organization being written (a key's answer comes in batches): its identities
+        # as a set, packed into `_written` only when another organization comes.
+        self._open: int | None = None
+        self._open_ids = array.array("q")
+        self._open_set: set[int] = set()
 
     def fresh(self, invoices: Sequence[Invoice]) -> tuple[list[Invoice], bool]:
-        """The invoices not written yet, and whether an organization among them already was."""
+        """The invoices not written yet, and whether one of their organizations was seen
+        before this call (by another key, or by this key's earlier batches)."""
         new: list[Invoice] = []
         repeated = False
         for organization, group in _by_organization(invoices).items():
-            written = self._written.get(organization, b"")
-            if organization in self._written:
-                repeated = True
-                if written is None:
-                    continue
-                known = array.array("q", written)
-                seen = set(known)
-                group = [invoice for invoice in group if _identity(invoice) not in seen]
-            else:
-                known = array.array("q")
-            new.extend(group)
-            known.extend(_identity(invoice) for invoice in group)
-            self._written[organization] = known.tobytes()
+            repeated = repeated or organization in self._written
+            if organization != self._open:
+                if organization in self._written and self._written[organization] is None:
+                    continue  # committed whole by an earlier run
+                self._reopen(organization)
+            for invoice in group:
+                identity = _identity(invoice)
+                if identity not in self._open_set:
+                    self._open_set.add(identity)
+                    self._open_ids.append(identity)
+                    new.append(invoice)
         return new, repeated
+
+    def _reopen(self, organization: int) -> None:
+        if self._open is not None:
+            self._written[self._open] = self._open_ids.tobytes()
+        self._open_ids = array.array("q", self._written.get(organization) or b"")
+        self._open_set = set(self._open_ids)
+        self._open = organization
+        self._written[organization] = b""  # seen; its identities are packed on leaving
 
 
 def _by_organization(invoices: Sequence[Invoice]) -> dict[int, list[Invoice]]:
