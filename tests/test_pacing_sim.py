@@ -87,7 +87,6 @@ def test_behind_any_limiter_no_key_is_lost_and_the_run_keeps_near_the_ideal(
         seed=seed,
     )
     assert {key: got for key, got in run.failed.items() if got[0] < REFUSALS_BEFORE_FAILING} == {}
-    assert run.failed == {}  # and in fact none reached the bound
     ideal = ideal_wall(
         algorithm=algorithm,
         rate=rate,
