@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Exit status: 0 all fetched; 1 an organization failed (the others are still "
             "printed; failures are listed on stderr); 2 a usage error; 130 interrupted "
-            "(Ctrl-C); 143 terminated (SIGTERM). An interrupted -o FILE is left as it was."
+            "(Ctrl-C); 143 terminated (SIGTERM); 141 the reader of stdout left (| head). "
+            "Interrupted, --resume commits what was fetched; a plain -o FILE is left as it was."
         ),
     )
     who = paid.add_argument_group("organizations")

@@ -6,6 +6,7 @@ single organization's failure is reported exactly like one failure among many.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import TextIO
@@ -135,6 +136,10 @@ async def run(
                             repeated.append((outcome.index, source.where))
                         if ledger is not None:
                             ledger.finished(outcome.key, written, organization)
+    except asyncio.CancelledError:  # Ctrl-C, SIGTERM, or the reader of stdout left
+        if ledger is not None:
+            writer.close()  # commit what was fetched (a pending part): a rerun skips it
+        raise  # any other output stays unfinished: it must not look complete
     finally:
         display.close()
     writer.close()
