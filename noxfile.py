@@ -152,12 +152,17 @@ def docs(session: nox.Session) -> None:
         session.run("mkdocs", "build", "--strict", "--site-dir", site)
 
 
+DIST = ROOT / "dist"
+
+
 @nox.session(python=MAIN)
 def build(session: nox.Session) -> None:
-    """sdist and wheel, ``twine check``, then the wheel alone in a fresh venv runs the CLI."""
+    """sdist and wheel, ``twine check``, then the wheel alone in a fresh venv runs the CLI;
+    the checked artifacts are left in ``dist/`` (as ``python -m build``), for ``twine upload``.
+    """
     session.install("--group", "build")
     with tempfile.TemporaryDirectory() as tmp:
-        dist = Path(tmp, "dist")
+        dist = Path(tmp, "dist")  # this build's alone: nothing older is checked or kept
         session.run("python", "-m", "build", "--installer", "uv", "--outdir", str(dist))
         wheels, sdists = list(dist.glob("*.whl")), list(dist.glob("*.tar.gz"))
         if len(wheels) != 1 or len(sdists) != 1:
@@ -175,6 +180,14 @@ def build(session: nox.Session) -> None:
         if "25 invoices" not in shown:
             session.error(f"the installed wheel's CLI printed no invoices:\n{shown}")
         session.log(shown.strip().splitlines()[-1])
+        kept = keep_artifacts([*sdists, *wheels], DIST)
+    session.log(f"checked and left in {DIST.name}/: {', '.join(path.name for path in kept)}")
+
+
+def keep_artifacts(artifacts: list[Path], dist: Path) -> list[Path]:
+    """Copy checked artifacts into ``dist`` (replacing same-named ones, keeping the rest)."""
+    dist.mkdir(exist_ok=True)
+    return [Path(shutil.copy2(artifact, dist / artifact.name)) for artifact in artifacts]
 
 
 @nox.session(python=MAIN)

@@ -12,20 +12,34 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from yarl import URL
 
 from ._exceptions import ConfigurationError
 from ._urls import is_loopback
 
-__all__ = ["EnvProxy", "bypasses", "env_proxy"]
+if TYPE_CHECKING:
+    from ._settings import ClientSettings
+
+__all__ = ["EnvProxy", "bypasses", "env_proxy", "proxy_for"]
 
 
 class EnvProxy(NamedTuple):
     url: str  # without credentials
     auth: tuple[str, str] | None
     variable: str  # which variable named it, for errors
+
+
+def proxy_for(
+    settings: ClientSettings, base_url: URL, environ: Mapping[str, str]
+) -> tuple[str | None, tuple[str, str] | None]:
+    """The proxy a client uses and its credentials: ``proxy=``, else the environment's."""
+    if settings.proxy is None and settings.trust_env:
+        found = env_proxy(base_url, environ)
+        if found is not None:
+            return found.url, found.auth
+    return settings.proxy, settings.proxy_auth
 
 
 def env_proxy(base_url: URL, environ: Mapping[str, str]) -> EnvProxy | None:

@@ -17,14 +17,7 @@ import backoff
 
 from ._exceptions import APIConnectionError, APIStatusError, RateLimitError
 
-__all__ = [
-    "RETRYABLE_STATUSES",
-    "Next",
-    "is_retryable",
-    "next_attempt",
-    "parse_retry_after",
-    "retry_wait",
-]
+__all__ = ["Next", "is_retryable", "next_attempt", "parse_retry_after", "retry_wait"]
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 

@@ -48,7 +48,10 @@ def _client_on_loop(loop_scope: str) -> Any:
     except ImportError:  # pragma: no cover - pytest-asyncio is in the test group
         return None
     name = f"_apibricks_async_client_on_{loop_scope}_loop"
-    return pytest_asyncio.fixture(client, loop_scope=loop_scope, name=name)  # type: ignore[call-overload]
+    try:
+        return pytest_asyncio.fixture(client, loop_scope=loop_scope, name=name)  # type: ignore[call-overload]
+    except TypeError:  # pytest-asyncio < 0.24, no loop_scope: each test on its own loop
+        return pytest_asyncio.fixture(client, name=name) if loop_scope == "function" else None
 
 
 # One per loop scope pytest-asyncio offers; `apibricks_async_client` picks the test's.
@@ -57,6 +60,13 @@ _on_class_loop = _client_on_loop("class")
 _on_module_loop = _client_on_loop("module")
 _on_package_loop = _client_on_loop("package")
 _on_session_loop = _client_on_loop("session")
+_ON_LOOP: Final = dict(
+    zip(
+        _LOOP_SCOPES,
+        (_on_function_loop, _on_class_loop, _on_module_loop, _on_package_loop, _on_session_loop),
+        strict=True,
+    )
+)
 
 
 def _test_loop_scope(request: pytest.FixtureRequest) -> str:
@@ -94,12 +104,13 @@ def apibricks_client(apibricks_sandbox: str) -> Iterator[Client]:
 def apibricks_async_client(request: pytest.FixtureRequest) -> AsyncClient:
     """An `AsyncClient` on the sandbox with its demo key, opened and closed on the loop the
     test runs on: a client's connections belong to one event loop."""
-    if _on_function_loop is None:  # pragma: no cover - pytest-asyncio is in the test group
-        raise pytest.UsageError(
-            "apibricks_async_client needs pytest-asyncio: pip install pytest-asyncio"
-        )
     scope = _test_loop_scope(request)
     if scope not in _LOOP_SCOPES:
         raise pytest.UsageError(f"apibricks_async_client: unknown asyncio loop scope {scope!r}")
+    if _ON_LOOP[scope] is None:
+        raise pytest.UsageError(
+            f"apibricks_async_client on a {scope}-scoped event loop needs pytest-asyncio "
+            '>= 0.24: pip install "pytest-asyncio>=0.24"'
+        )
     client: AsyncClient = request.getfixturevalue(f"_apibricks_async_client_on_{scope}_loop")
     return client

@@ -293,7 +293,9 @@ async def test_ctrl_c_exits_130_quietly(sandbox_server: sandbox.Sandbox, sandbox
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 130
     assert out == b""  # an interrupted json document is not closed as if it were complete
-    assert err.decode() == "apibricks: error: interrupted\n"
+    assert err.decode() == (
+        "apibricks: error: interrupted; nothing saved: output to stdout cannot be resumed (no -o)\n"
+    )
 
 
 # --- usage errors: one line, exit 2, no traceback, no key ---

@@ -329,6 +329,7 @@ def test_parquet_resume_drops_uncommitted_parts(
     from apibricks.cli._parts import PartsLedger
 
     monkeypatch.setattr(PartsLedger, "part_organizations", 2)
+    monkeypatch.setattr(PartsLedger, "part_seconds", 3600.0)  # parts by count alone: no clock
     keys = [f"sk_sandbox_parts{n}~n{n % 3 * 4}" for n in range(6)]  # some have no invoices
     keys_file = tmp_path / "keys.txt"
     keys_file.write_text("\n".join(keys) + "\n", encoding="utf-8")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,3 +195,23 @@ def test_the_documented_loop_scope_example_passes_as_written(
     pytester.makepyfile(test_module_loop=_documented("test_module_loop.py"))
     result = _run(pytester, "strict")
     result.assert_outcomes(passed=2)
+
+
+def test_an_older_pytest_asyncio_keeps_the_function_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-asyncio < 0.24 has no ``loop_scope``: the plugin still loads (it is registered
+    for everyone who installs apibricks), with the client on each test's own loop only."""
+    import pytest_asyncio
+
+    from apibricks import pytest_plugin
+
+    real = pytest_asyncio.fixture
+
+    def without_loop_scope(function: Any, **kwargs: Any) -> Any:
+        if "loop_scope" in kwargs:
+            raise TypeError("fixture() got an unexpected keyword argument 'loop_scope'")
+        return real(function, **kwargs)
+
+    monkeypatch.setattr(pytest_asyncio, "fixture", without_loop_scope)
+    assert pytest_plugin._client_on_loop("function") is not None
+    for scope in LOOP_SCOPES[1:]:
+        assert pytest_plugin._client_on_loop(scope) is None

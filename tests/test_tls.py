@@ -230,7 +230,7 @@ async def test_mutual_tls_with_a_client_certificate(
         assert seen is not None
         assert ("email", "billing@company.example") in seen["subjectAltName"]
 
-        with pytest.raises(apibricks.APIConnectionError):  # no client certificate: refused
+        with pytest.raises(apibricks.BadRequestError, match="No required SSL certificate"):
             await facade(
                 LIST_PAID, api_key=KEY, base_url=server.url, ssl=str(ca_file), max_retries=0
             )

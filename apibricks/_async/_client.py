@@ -278,8 +278,16 @@ class AsyncClient:
         ``async with contextlib.aclosing(client.fan_out(...)) as outcomes:`` so that
         happens at once rather than when the generator is garbage-collected.
         """
-        outcomes = self._fan_out_engine(
-            keys, operation, concurrency, rate_limit, adaptive, on_progress
+        outcomes = _fan_out.fan_out(
+            self._transport,
+            self._key_view,
+            keys,
+            operation,
+            retry_after_cap=self._settings.retry_after_cap,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            adaptive=adaptive,
+            on_progress=on_progress,
         )
         del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
         async with contextlib.aclosing(outcomes):
@@ -301,33 +309,16 @@ class AsyncClient:
         overall totals that count each invoice once, ``.failures`` and ``.ok``. Arguments
         as for `fan_out`.
         """
-        outcomes = self._fan_out_engine(
-            keys, _list_paid, concurrency, rate_limit, adaptive, on_progress
-        )
-        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
-        return await _fan_out.paid_invoices_report(outcomes)
-
-    def _fan_out_engine(
-        self,
-        keys: Iterable[str],
-        operation: Callable[[AsyncClient], Awaitable[T]],
-        concurrency: int,
-        rate_limit: float | None,
-        adaptive: bool,
-        on_progress: Callable[[Progress], object] | None,
-    ) -> AsyncGenerator[Outcome[T], None]:
-        """The fan-out engine over this client's pool, making each key's paced view."""
-        return _fan_out.fan_out(
-            self._transport,
-            self._key_view,
+        outcomes = self.fan_out(
             keys,
-            operation,
-            retry_after_cap=self._settings.retry_after_cap,
+            _list_paid,
             concurrency=concurrency,
             rate_limit=rate_limit,
             adaptive=adaptive,
             on_progress=on_progress,
         )
+        del keys  # the engine holds them, wrapped; crash reporters print this frame's locals
+        return await _fan_out.paid_invoices_report(outcomes)
 
     def _key_view(self, api_key: SecretKey, lane: Lane) -> AsyncClient:
         """A fan-out's view for one key: its requests (and those of views made from it

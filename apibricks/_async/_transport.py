@@ -30,7 +30,7 @@ import aiohttp
 from yarl import URL
 
 from .._auth import SecretKey, key_hint
-from .._env_proxy import env_proxy
+from .._env_proxy import proxy_for
 from .._exceptions import (
     APIBricksError,
     APIConnectionError,
@@ -213,11 +213,7 @@ class Transport:
         base_url = check_base_url(
             settings.base_url, allow_insecure_http=settings.allow_insecure_http
         )
-        proxy, proxy_auth = settings.proxy, settings.proxy_auth
-        if proxy is None and settings.trust_env:  # read now, once (see `_env_proxy`)
-            found = env_proxy(base_url, os.environ)
-            if found is not None:
-                proxy, proxy_auth = found.url, found.auth
+        proxy, proxy_auth = proxy_for(settings, base_url, os.environ)  # the environment's: now
         self.base_url = base_url
         self.max_connections = settings.max_connections
         self.proxy = proxy

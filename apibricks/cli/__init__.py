@@ -5,7 +5,8 @@
     apibricks invoices paid --keys-file keys.txt       # every organization, concurrently
 
 Exit status: 0 success; 1 an organization (or the one key) failed, the rest still written;
-2 a usage error, reported in one line; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+2 a usage error, reported in one line; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM);
+141 the reader of stdout left (``| head``), quietly, as a shell reports SIGPIPE.
 No traceback, never a key. Heavy imports (aiohttp, rich, pyarrow) wait until they are used,
 so ``apibricks --help`` stays quick.
 """
@@ -16,8 +17,9 @@ import contextlib
 import io
 import os
 import signal
+import stat
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,16 +29,22 @@ from ._text import one_line
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
+
+# How a run can end early, and the word its stderr line uses (a closed pipe says nothing).
+_SIGNALS = (
+    (signal.SIGINT, EXIT_INTERRUPTED, "interrupted"),
+    (signal.SIGTERM, EXIT_TERMINATED, "terminated"),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     config: Config | None = None
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        config = parse_config(
-            sys.argv[1:] if argv is None else argv, os.environ, sys.stdin, sys.stdout
-        )
-        return _execute(config)
+        config = parse_config(args, os.environ, sys.stdin, sys.stdout)
+        return _execute(config, args)
     except UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
@@ -45,10 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # before or after the event loop ran
         _error("interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # `... | head`: the reader left; quiet, but 1: output is incomplete
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FAILED
+    except BrokenPipeError:  # `... | head`: the reader left before the watch saw it
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except OSError as exc:
         _error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return EXIT_FAILED
@@ -64,25 +71,45 @@ def _error(message: str) -> None:
     print(f"apibricks: error: {one_line(message)}", file=sys.stderr, flush=True)
 
 
-def _execute(config: Config) -> int:
+def _silence_stdout() -> None:
+    """The reader is gone: what is still buffered for stdout goes nowhere, without a word
+    at exit (Python would report the failed flush)."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _execute(config: Config, argv: Sequence[str]) -> int:
+    from ._interrupt import interrupted_note
+
     _configure_logging(config.verbosity)
     if config.output is None:
-        return _to_stdout(config)
+        return _to_stdout(config, lambda what: interrupted_note(what, argv, None, False, 0))
     if config.resume:
-        return _resume(config, config.output)
-    return _to_file(config, config.output)
+        return _resume(config, config.output, argv)
+    output = config.output
+    return _to_file(config, output, lambda what: interrupted_note(what, argv, output, False, 0))
 
 
-def _to_stdout(config: Config) -> int:
+def _to_stdout(config: Config, note: Callable[[str], str]) -> int:
     from ._output import make_writer
     from ._run import run
 
     _prepare_stdout(sys.stdout, config.format)
     writer = make_writer(config.format, sys.stdout, config.columns)
-    return _run_interruptibly(run(config, writer, sys.stderr, out_is_terminal=sys.stdout.isatty()))
+    job = run(config, writer, sys.stderr, out_is_terminal=sys.stdout.isatty())
+    return _run_interruptibly(job, note, watch=_pipe_fd(sys.stdout))
 
 
-def _resume(config: Config, output: Path) -> int:
+def _pipe_fd(stream: TextIO) -> int | None:
+    """``stream``'s file descriptor when it is a pipe: its reader may leave (``| head``)."""
+    try:
+        fd = stream.fileno()
+        return fd if stat.S_ISFIFO(os.fstat(fd).st_mode) else None
+    except (OSError, ValueError, AttributeError):  # no real file behind it
+        return None
+
+
+def _resume(config: Config, output: Path, argv: Sequence[str]) -> int:
     """The output is the run's journal: appended to as organizations finish, never replaced."""
     from ._ledger import Ledger, LedgerError
     from ._output import make_writer
@@ -101,15 +128,20 @@ def _resume(config: Config, output: Path) -> int:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise _cannot_write(output, exc) from None
+    from ._interrupt import interrupted_note
+
+    def note(what: str) -> str:
+        return interrupted_note(what, argv, output, True, len(ledger.done))
+
     try:
         return _run_interruptibly(
-            run(config, writer, sys.stderr, out_is_terminal=False, ledger=ledger)
+            run(config, writer, sys.stderr, out_is_terminal=False, ledger=ledger), note
         )
     finally:
         ledger.close()
 
 
-def _to_file(config: Config, output: Path) -> int:
+def _to_file(config: Config, output: Path, note: Callable[[str], str]) -> int:
     """Written beside ``output`` and renamed over it only when the run ends."""
     from ._atomic import AtomicFile
     from ._ledger import ledger_path
@@ -128,11 +160,13 @@ def _to_file(config: Config, output: Path) -> int:
     try:
         if config.format == "parquet":
             writer = make_writer(config.format, target.path)
-            code = _run_interruptibly(run(config, writer, sys.stderr, out_is_terminal=False))
+            job = run(config, writer, sys.stderr, out_is_terminal=False)
+            code = _run_interruptibly(job, note)
         else:
             with target.open_text() as out:
                 writer = make_writer(config.format, out, config.columns)
-                code = _run_interruptibly(run(config, writer, sys.stderr, out_is_terminal=False))
+                job = run(config, writer, sys.stderr, out_is_terminal=False)
+                code = _run_interruptibly(job, note)
     except BaseException:  # a crash: the target stays as it was
         target.discard()
         raise
@@ -174,30 +208,48 @@ def _prepare_stdout(stdout: TextIO, format: str) -> None:
             stdout.reconfigure(encoding="utf-8", errors=_UNENCODABLE)
 
 
-def _run_interruptibly(job: Coroutine[Any, Any, int]) -> int:
-    """Run ``job``; Ctrl-C cancels it, so connections and the sandbox close cleanly first."""
+def _run_interruptibly(
+    job: Coroutine[Any, Any, int], note: Callable[[str], str], *, watch: int | None = None
+) -> int:
+    """Run ``job``; SIGINT, SIGTERM or the reader of pipe ``watch`` leaving cancels it, so
+    what was fetched is committed (``--resume``) and connections close cleanly first."""
     import asyncio  # not for --help
 
     async def guarded() -> int:
         task = asyncio.current_task()
         assert task is not None
-        interrupted: int | None = None
+        ended: tuple[int, str] | None = None
 
-        def interrupt(code: int) -> None:
-            nonlocal interrupted
-            interrupted = code
-            task.cancel()
+        def end(code: int, what: str) -> None:
+            nonlocal ended
+            if ended is None:  # the first reason stands; a second Ctrl-C changes nothing
+                ended = (code, what)
+                task.cancel()
 
         loop = asyncio.get_running_loop()
-        for signum, code in ((signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)):
+        for signum, code, what in _SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, or not main
-                loop.add_signal_handler(signum, interrupt, code)
+                loop.add_signal_handler(signum, end, code, what)
+        watching = False
+        if watch is not None:
+            # The pipe's write end reports an error the moment its reader closes: stop then,
+            # not at the next write, which may be a slow organization away.
+            with contextlib.suppress(NotImplementedError, OSError, ValueError):
+                loop.add_reader(watch, end, EXIT_BROKEN_PIPE, "")
+                watching = True
         try:
             return await job
         except asyncio.CancelledError:
-            if interrupted is None:
+            if ended is None:
                 raise
-        _error("interrupted" if interrupted == EXIT_INTERRUPTED else "terminated")
-        return interrupted
+        finally:
+            if watching and watch is not None:
+                loop.remove_reader(watch)
+        code, what = ended
+        if code == EXIT_BROKEN_PIPE:
+            _silence_stdout()
+        else:
+            _error(note(what))
+        return code
 
     return asyncio.run(guarded())

@@ -37,6 +37,9 @@ _SUFFIX_FORMATS = {
     ".parquet": "parquet",
 }
 _BASE_URL_ENV = env_names("base_url")[0]
+_CA_BUNDLE_ENV = env_names("ssl")[0]
+# The flags that set a client setting, as errors name them.
+_FLAGS = {"base_url": "--base-url", "ssl": "--ca-bundle", "proxy": "--proxy"}
 # --sandbox: the client's base URL until the embedded sandbox serves (then its own URL).
 _SANDBOX_PLACEHOLDER = "http://127.0.0.1"
 _HELP_HINT = "see 'apibricks invoices paid --help'"
@@ -129,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Exit status: 0 all fetched; 1 an organization failed (the others are still "
             "printed; failures are listed on stderr); 2 a usage error; 130 interrupted "
-            "(Ctrl-C); 143 terminated (SIGTERM). An interrupted -o FILE is left as it was."
+            "(Ctrl-C); 143 terminated (SIGTERM); 141 the reader of stdout left (| head). "
+            "Interrupted, --resume commits what was fetched; a plain -o FILE is left as it was."
         ),
     )
     who = paid.add_argument_group("organizations")
@@ -156,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run against an embedded sandbox on loopback: no account needed; without a key it "
         f"uses the demo key (${API_KEY_ENV} and ${_BASE_URL_ENV} are ignored)",
+    )
+    where.add_argument(
+        "--ca-bundle",
+        metavar="PATH",
+        help=f"trust the CA certificates of this PEM file or hashed directory, e.g. your "
+        f"company's (default ${_CA_BUNDLE_ENV}, else $SSL_CERT_FILE/$SSL_CERT_DIR, else the "
+        "system's OpenSSL paths)",
+    )
+    where.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="send requests through this http(s) forward proxy (default: $HTTPS_PROXY, "
+        "$ALL_PROXY and $NO_PROXY, never for loopback; credentials only in the variable)",
     )
     out = paid.add_argument_group("output")
     out.add_argument(
@@ -325,6 +342,10 @@ def _settings(
     from .._settings import settings_from  # attrs: not needed for --help
 
     keywords: dict[str, Any] = {"base_url": args.base_url}
+    if args.ca_bundle is not None:
+        keywords["ssl"] = args.ca_bundle
+    if args.proxy is not None:
+        keywords["proxy"] = _check_proxy_flag(args.proxy)
     if args.timeout is not None:
         keywords["timeout"] = args.timeout or None  # 0: no limit
     if args.max_retries is not None:
@@ -337,9 +358,48 @@ def _settings(
         source = resolved.from_env.get("base_url", "--base-url")
         base_url = keywords["base_url"] = check_url(resolved.values["base_url"], source)
     try:
-        return base_url, settings_from(keywords, environ)
+        settings = settings_from(keywords, environ)
+        if base_url is not None:  # what a client reads from the environment when it is made
+            _check_environment(settings, environ)
     except ConfigurationError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_as_flag(str(exc), keywords)) from None
+    return base_url, settings
+
+
+def _check_environment(settings: ClientSettings, environ: Mapping[str, str]) -> None:
+    """What a client reads from the environment when it is made (OpenSSL's trust variables,
+    the proxy variables), read the same way now, so a mistake there exits 2 too."""
+    from yarl import URL
+
+    from .._env_proxy import proxy_for
+    from .._tls import ssl_for_aiohttp
+
+    url = URL(settings.base_url)
+    ssl_for_aiohttp(settings.ssl, None, environ, https=url.scheme == "https")
+    proxy_for(settings, url, environ)
+
+
+def _check_proxy_flag(url: str) -> str:
+    from yarl import URL  # not needed for --help
+
+    try:
+        credentials = URL(url).user is not None
+    except (TypeError, ValueError):
+        credentials = False  # ClientSettings says what is wrong with it
+    if credentials:
+        raise UsageError(
+            "--proxy must not contain credentials (arguments show up in process lists and "
+            "shell history); set HTTPS_PROXY=http://user:password@host:port instead"
+        )
+    return url
+
+
+def _as_flag(message: str, keywords: Mapping[str, Any]) -> str:
+    """A setting's error as the command line says it: ``ssl: ...`` -> ``--ca-bundle: ...``."""
+    for name, flag in _FLAGS.items():
+        if name in keywords and message.startswith(name) and message[len(name)] in " :=":
+            return flag + message[len(name) :]
+    return message
 
 
 def parse_config(

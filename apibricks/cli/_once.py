@@ -28,6 +28,7 @@ class WrittenOnce:
     def __init__(self, committed: Iterable[str] = ()) -> None:
         # organization -> the identities written, packed; None: committed by an earlier run
         self._written: dict[int, bytes | None] = {}
+        self._current: tuple[int, set[int]] | None = None  # the last organization, unpacked
         for organization in committed:
             try:
                 self._written[hash(uuid.UUID(organization))] = None
@@ -35,24 +36,38 @@ class WrittenOnce:
                 continue
 
     def fresh(self, invoices: Sequence[Invoice]) -> tuple[list[Invoice], bool]:
-        """The invoices not written yet, and whether an organization among them already was."""
+        """The invoices not written yet, and whether an organization among them already was.
+
+        An organization's invoices may come in several batches (a large one is streamed):
+        the identities of the last organization seen stay unpacked between calls, so its
+        next batch costs its own length, not the organization's.
+        """
         new: list[Invoice] = []
         repeated = False
         for organization, group in _by_organization(invoices).items():
-            written = self._written.get(organization, b"")
             if organization in self._written:
                 repeated = True
-                if written is None:
+                if self._written[organization] is None:
                     continue
-                known = array.array("q", written)
-                seen = set(known)
+                seen = self._unpacked(organization)
                 group = [invoice for invoice in group if _identity(invoice) not in seen]
             else:
-                known = array.array("q")
+                self._written[organization] = b""
+                seen = self._unpacked(organization)
             new.extend(group)
-            known.extend(_identity(invoice) for invoice in group)
-            self._written[organization] = known.tobytes()
+            seen.update(_identity(invoice) for invoice in group)
         return new, repeated
+
+    def _unpacked(self, organization: int) -> set[int]:
+        """The identities written for ``organization``, as a set kept until another's."""
+        if self._current is not None and self._current[0] == organization:
+            return self._current[1]
+        if self._current is not None:  # pack the previous one away: 8 bytes an invoice
+            previous, identities = self._current
+            self._written[previous] = array.array("q", identities).tobytes()
+        written = self._written[organization] or b""
+        self._current = (organization, set(array.array("q", written)))
+        return self._current[1]
 
 
 def _by_organization(invoices: Sequence[Invoice]) -> dict[int, list[Invoice]]:

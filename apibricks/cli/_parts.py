@@ -1,8 +1,9 @@
 """``--resume`` to Parquet: a directory of part files, each committed with one ledger line.
 
-Finished organizations collect in memory until a part is due (``part_organizations``,
-``part_invoices`` or ``part_seconds``, whichever comes first); the part is written to a
-temporary name, renamed into ``OUTPUT/part-NNNNNN.parquet``, and *then* one ledger line
+Finished organizations go into the open part's temporary file, a row group at a time (so
+memory stays bounded, a huge organization included), until a part is due
+(``part_organizations``, ``part_invoices`` or ``part_seconds``, whichever comes first);
+the part is then closed, renamed into ``OUTPUT/part-NNNNNN.parquet``, and *then* one ledger line
 names the part and the fingerprints of every organization in it. After a crash, ``kill -9``
 included, a rerun deletes the parts no ledger line names (and any temporary file) and
 fetches every organization not in the ledger, so each invoice is in the directory exactly
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .._export import require, to_arrow
+from .._export import invoice_schema, require, to_arrow
 from .._models import Invoice
 from ._ledger import HEADER, LedgerError, json_line, ledger_path
 from ._output import Writer
@@ -35,6 +36,7 @@ class PartsLedger:
     part_organizations = 1_000
     part_invoices = 65_536
     part_seconds = 10.0
+    rows_per_group = 65_536  # the open part is written a row group at a time
 
     def __init__(self, output: Path) -> None:
         self.output = output
@@ -44,7 +46,10 @@ class PartsLedger:
         self._ledger: TextIO | None = None
         self._keys: list[str] = []
         self._organizations: list[str] = []
-        self._invoices: list[Invoice] = []
+        self._invoices: list[Invoice] = []  # not yet in a row group of the open part
+        self._count = 0  # invoices in the open part
+        self._writer: Any = None  # the open part's pyarrow ParquetWriter, on its temporary file
+        self._part = ""
         self._next_part = 0
         self._since = time.monotonic()
         self._parquet: Any = None
@@ -105,7 +110,23 @@ class PartsLedger:
         return parts
 
     def add(self, invoices: Sequence[Invoice]) -> None:
+        """Collect ``invoices`` into the open part, a row group at a time (bounded memory)."""
         self._invoices.extend(invoices)
+        self._count += len(invoices)
+        if len(self._invoices) >= self.rows_per_group:
+            self._write_rows()
+
+    def _write_rows(self) -> None:
+        if not self._invoices:
+            return
+        if self._writer is None:
+            self._part = f"part-{self._next_part:06d}.parquet"
+            self._writer = self._parquet.ParquetWriter(str(self._temporary()), invoice_schema())
+        self._writer.write_table(to_arrow(self._invoices))
+        self._invoices = []
+
+    def _temporary(self) -> Path:
+        return self.output / f".{self._part}.tmp"
 
     def finished(self, key: str, invoices: int, organization: str | None) -> None:
         self._keys.append(fingerprint(key))
@@ -113,7 +134,7 @@ class PartsLedger:
             self._organizations.append(organization)
         if (
             len(self._keys) >= self.part_organizations
-            or len(self._invoices) >= self.part_invoices
+            or self._count >= self.part_invoices
             or time.monotonic() - self._since >= self.part_seconds
         ):
             self.commit()
@@ -125,24 +146,28 @@ class PartsLedger:
         if not self._keys:
             return
         name = None
-        if self._invoices:
-            name = f"part-{self._next_part:06d}.parquet"
-            temporary = self.output / f".{name}.tmp"
-            self._parquet.write_table(to_arrow(self._invoices), str(temporary))
-            os.replace(temporary, self.output / name)
+        self._write_rows()
+        if self._writer is not None:
+            name = self._part
+            self._writer.close()
+            self._writer = None
+            os.replace(self._temporary(), self.output / name)
             self._next_part += 1
         entry = {
             "part": name,
             "keys": self._keys,
-            "invoices": len(self._invoices),
+            "invoices": self._count,
             "organizations": self._organizations,
         }
         self._ledger.write(json.dumps(entry) + "\n")
         self._ledger.flush()
         self.done.update(self._keys)
-        self._keys, self._invoices, self._organizations = [], [], []
+        self._keys, self._organizations, self._count = [], [], 0
 
     def close(self) -> None:
+        if self._writer is not None:  # an uncommitted part: its temporary file is refetched
+            self._writer.close()
+            self._writer = None
         if self._ledger is not None:
             self._ledger.close()
 

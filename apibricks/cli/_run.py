@@ -6,12 +6,14 @@ single organization's failure is reported exactly like one failure among many.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import TextIO
 
 from .._auth import key_hint
 from ._args import Config, KeySource
+from ._fetched import fetch_paid
 from ._ledger import Journal
 from ._once import WrittenOnce
 from ._output import Writer
@@ -106,7 +108,7 @@ async def run(
             ):
                 outcomes = client.fan_out(
                     keys(),
-                    lambda org: org.invoices.list_paid(),
+                    fetch_paid,
                     concurrency=config.concurrency,
                     rate_limit=config.rate_limit,
                     adaptive=config.adaptive,
@@ -119,16 +121,25 @@ async def run(
                             line = describe_failure(source, outcome.error, fan_out=config.fan_out)
                             failures.append((outcome.index, line))
                             continue
-                        fetched = outcome.value or []
-                        invoices, again = once.fresh(fetched)
+                        assert outcome.value is not None
+                        with contextlib.closing(outcome.value) as fetched:
+                            written, organization, again = 0, None, False
+                            if out_is_terminal:
+                                display.clear()
+                            for batch in fetched.batches():
+                                invoices, seen = once.fresh(batch)
+                                if organization is None:  # a key's first batch tells
+                                    organization, again = str(batch[0].id_organization), seen
+                                writer.add(outcome.index, invoices)
+                                written += len(invoices)
                         if again:
                             repeated.append((outcome.index, source.where))
-                        if out_is_terminal:
-                            display.clear()
-                        writer.add(outcome.index, invoices)
                         if ledger is not None:
-                            organization = str(fetched[0].id_organization) if fetched else None
-                            ledger.finished(outcome.key, len(invoices), organization)
+                            ledger.finished(outcome.key, written, organization)
+    except asyncio.CancelledError:  # Ctrl-C, SIGTERM, or the reader of stdout left
+        if ledger is not None:
+            writer.close()  # commit what was fetched (a pending part): a rerun skips it
+        raise  # any other output stays unfinished: it must not look complete
     finally:
         display.close()
     writer.close()
