@@ -234,6 +234,32 @@ def test_written_once_agrees_with_the_library_in_any_completion_order(
     assert len({(i.id_organization, i.id) for i in out}) == len(out)
 
 
+@settings(max_examples=60, deadline=None)
+@given(keys=KEYS, size=st.integers(1, 40), order=st.randoms(use_true_random=False))
+def test_written_once_in_batches_agrees_with_the_library(
+    keys: list[str], size: int, order: object
+) -> None:
+    """A key's answer reaches the writer in batches (large organizations stream): the same
+    total, and a key's first batch tells whether another key reached its organization."""
+    answers = [sandbox_invoices(key) for key in keys]
+    arrival = list(range(len(keys)))
+    order.shuffle(arrival)  # type: ignore[attr-defined]
+    once = WrittenOnce()
+    out: list[apibricks.Invoice] = []
+    reached: set[object] = set()
+    for n in arrival:
+        batches = [answers[n][i : i + size] for i in range(0, len(answers[n]), size)]
+        for number, batch in enumerate(batches):
+            new, seen = once.fresh(batch)
+            if number == 0:
+                assert seen == (batch[0].id_organization in reached)
+            out += new
+        reached.update(i.id_organization for i in answers[n])
+    report = library_report(keys)
+    assert len(out) == report.invoice_count
+    assert sum(i.amount_usd_cents for i in out) == report.total_usd_cents
+
+
 @given(keys=KEYS)
 def test_written_once_after_a_ledger_adds_nothing_of_a_committed_organization(
     keys: list[str],

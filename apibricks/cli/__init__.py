@@ -50,8 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
-    except KeyboardInterrupt:  # before or after the event loop ran
-        _error("interrupted")
+    except KeyboardInterrupt:  # before the event loop ran (checking a keys file), or after
+        _error("interrupted; nothing was being fetched")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `... | head`: the reader left before the watch saw it
         _silence_stdout()

@@ -28,46 +28,43 @@ class WrittenOnce:
     def __init__(self, committed: Iterable[str] = ()) -> None:
         # organization -> the identities written, packed; None: committed by an earlier run
         self._written: dict[int, bytes | None] = {}
-        self._current: tuple[int, set[int]] | None = None  # the last organization, unpacked
         for organization in committed:
             try:
                 self._written[hash(uuid.UUID(organization))] = None
             except (TypeError, ValueError, AttributeError):  # a ledger edited by hand
                 continue
+        # The organization being written (a key's answer comes in batches): its identities
+        # as a set, packed into `_written` only when another organization comes.
+        self._open: int | None = None
+        self._open_ids = array.array("q")
+        self._open_set: set[int] = set()
 
     def fresh(self, invoices: Sequence[Invoice]) -> tuple[list[Invoice], bool]:
-        """The invoices not written yet, and whether an organization among them already was.
-
-        An organization's invoices may come in several batches (a large one is streamed):
-        the identities of the last organization seen stay unpacked between calls, so its
-        next batch costs its own length, not the organization's.
-        """
+        """The invoices not written yet, and whether one of their organizations was seen
+        before this call (by another key, or by this key's earlier batches)."""
         new: list[Invoice] = []
         repeated = False
         for organization, group in _by_organization(invoices).items():
-            if organization in self._written:
-                repeated = True
-                if self._written[organization] is None:
-                    continue
-                seen = self._unpacked(organization)
-                group = [invoice for invoice in group if _identity(invoice) not in seen]
-            else:
-                self._written[organization] = b""
-                seen = self._unpacked(organization)
-            new.extend(group)
-            seen.update(_identity(invoice) for invoice in group)
+            repeated = repeated or organization in self._written
+            if organization != self._open:
+                if organization in self._written and self._written[organization] is None:
+                    continue  # committed whole by an earlier run
+                self._reopen(organization)
+            for invoice in group:
+                identity = _identity(invoice)
+                if identity not in self._open_set:
+                    self._open_set.add(identity)
+                    self._open_ids.append(identity)
+                    new.append(invoice)
         return new, repeated
 
-    def _unpacked(self, organization: int) -> set[int]:
-        """The identities written for ``organization``, as a set kept until another's."""
-        if self._current is not None and self._current[0] == organization:
-            return self._current[1]
-        if self._current is not None:  # pack the previous one away: 8 bytes an invoice
-            previous, identities = self._current
-            self._written[previous] = array.array("q", identities).tobytes()
-        written = self._written[organization] or b""
-        self._current = (organization, set(array.array("q", written)))
-        return self._current[1]
+    def _reopen(self, organization: int) -> None:
+        if self._open is not None:
+            self._written[self._open] = self._open_ids.tobytes()
+        self._open_ids = array.array("q", self._written.get(organization) or b"")
+        self._open_set = set(self._open_ids)
+        self._open = organization
+        self._written[organization] = b""  # seen; its identities are packed on leaving
 
 
 def _by_organization(invoices: Sequence[Invoice]) -> dict[int, list[Invoice]]:
