@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time `__getattr__` imports o
         RedirectError,
         RequestTimeoutError,
         ResponseTooLargeError,
+        SyncCallError,
         UnprocessableEntityError,
     )
     from ._export import to_arrow, to_pandas
@@ -77,6 +78,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "RedirectError",
         "RequestTimeoutError",
         "ResponseTooLargeError",
+        "SyncCallError",
         "UnprocessableEntityError",
     ),
     "._export": ("to_arrow", "to_pandas"),
@@ -151,6 +153,7 @@ __all__ = [
     "RedirectError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
+    "SyncCallError",
     "UnprocessableEntityError",
     "__version__",
     "decode_invoices",

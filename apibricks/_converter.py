@@ -35,7 +35,7 @@ from ._build import (
 from ._exceptions import DecodeError
 from ._models import Invoice, Organization
 from ._timestamps import format_timestamp
-from ._wire import invoice_dicts
+from ._wire import invoice_dicts, texts_repeat
 
 __all__ = [
     "InvoiceRuns",
@@ -126,7 +126,8 @@ def structure_invoices(data: Any) -> list[Invoice]:
     return converter.structure(data, list[Invoice])
 
 
-# Below this size (a few dozen invoices) one plain parse is cheaper than finding repeats.
+# Below this size (a few dozen invoices), or where organization texts do not repeat (one
+# organization per invoice, keys shuffled per object), one plain parse is cheaper.
 _SMALL: Final = 64 * 1024
 
 
@@ -140,7 +141,7 @@ def decode_invoices(body: bytes | str) -> list[Invoice]:
 
 def _decode(body: bytes | str, scratch: Scratch) -> list[Invoice]:
     large = isinstance(body, bytes | str) and len(body) >= _SMALL
-    data = invoice_dicts(body) if large else None
+    data = invoice_dicts(body) if large and texts_repeat(body) else None
     if data is not None:
         try:
             return _structure(data, scratch)

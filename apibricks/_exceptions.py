@@ -33,6 +33,7 @@ __all__ = [
     "RedirectError",
     "RequestTimeoutError",
     "ResponseTooLargeError",
+    "SyncCallError",
     "UnprocessableEntityError",
     "status_error_class",
 ]
@@ -130,6 +131,16 @@ class ConfigurationError(APIBricksError, ValueError):
 
 class ResponseTooLargeError(APIBricksError):
     """The (decompressed) response body crossed ``max_response_bytes``; never retried."""
+
+
+class SyncCallError(APIBricksError, RuntimeError):
+    """A sync `Client` call that cannot run where it was made; nothing was sent.
+
+    Made on the thread running the client's loop in the middle of one of its calls (a
+    signal handler that interrupted the call, a callback the call runs), it would wait for
+    itself forever; made at interpreter exit where the thread it needs cannot start. The
+    message says which. Also a ``RuntimeError``, as before it had its own class.
+    """
 
 
 class APIConnectionError(APIBricksError):

@@ -30,12 +30,24 @@ OWN = {"LoopThread": "._loop_thread", "Iterator": "collections.abc", "hide_key":
 # name dropped; a collection of keys is dropped as soon as the async side holds it.
 HIDE_KEY = "secret = hide_key(api_key)\ndel api_key  # crash reporters print locals: hint only\n"
 DROP_KEYS = "pending = {call}\ndel keys  # only the async side holds the keys now\n"
+# Parameters the blocking facade refuses at once: what they hold cannot cross to its loop.
+REFUSED = {
+    "session": (
+        "Client(session=...) cannot work: an aiohttp session belongs to the event loop that "
+        "made it, and a Client runs on a private event loop of its own. Pass ssl= (a CA "
+        "bundle, 'system', or an ssl.SSLContext, e.g. with a client certificate) and proxy= "
+        "(with proxy_auth=) instead, or use AsyncClient(session=...) in your own event loop."
+    ),
+}
+REFUSE = "if {name} is not None:\n    raise ConfigurationError(_REFUSED_{NAME})\n"
 WORDS = [(r"\basync (with|for)\b", r"\1"), (r"\bawait ", ""), (r"\baclosing\b", "closing")]
 ROOT_NOTE = """Calls run on a private event loop that this client owns: a plain call runs it on
 the calling thread; a daemon loop thread, started when first needed, runs it for calls from
 inside a running event loop, for calls arriving while another is in flight, and while a
 ``fan_out`` iterator is open. `close` or the end of the ``with`` block (or garbage collection
-of the client) closes it. One client may be shared by many threads."""
+of the client) closes it. One client may be shared by many threads. ``session`` is refused
+with `ConfigurationError`: a session belongs to the loop that made it; pass ``ssl=`` and
+``proxy=``, or use `AsyncClient`."""
 CALLBACK_NOTE = """Callables passed here run on the thread running the client's loop and receive
 the same async objects as with `AsyncClient`, so one lambda serves both clients."""
 MODULE = f'''{HEADER}
@@ -166,6 +178,7 @@ class Facade:
 
     def generate(self) -> str:
         text = MODULE.replace("{names}", repr(sorted(self.names.values())))
+        text += _refusal_messages()
         for name in sorted(self.classes, key=lambda n: n != self.root):
             text += self.facade(name, self.classes[name])
         return text
@@ -182,6 +195,7 @@ class Facade:
             args, forward = ast.unparse(init.args), _forward(init)
             hide = textwrap.indent(HIDE_KEY, " " * 8) if "api_key" in _names(init) else ""
             forward = _hidden(forward) if hide else forward
+            hide += textwrap.indent(_refusals(init), " " * 8)
             text += ROOT_CLASS.format(
                 args=args, forward=forward, hide=hide, children=binds, **names
             )
@@ -220,6 +234,7 @@ class Facade:
         prelude = ""
         if "api_key" in _names(fn):
             prelude, call = HIDE_KEY, _hidden(call)
+        prelude += _refusals(fn)
         if "keys" in _names(fn) and kind in ("iterate", "run"):
             prelude, call = prelude + DROP_KEYS.format(call=call), "pending"
         body = prelude + BODIES[kind].format(call=call, parent=parent, Root=self.Root, **wrapping)
@@ -252,6 +267,21 @@ def _is(node: ast.AST, name: str) -> bool:
 def _names(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     a = fn.args
     return {arg.arg for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs]}
+
+
+def _refusals(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """Lines refusing each parameter of ``fn`` the facade cannot pass on (see REFUSED)."""
+    names = _names(fn)
+    return "".join(REFUSE.format(name=name, NAME=name.upper()) for name in REFUSED if name in names)
+
+
+def _refusal_messages() -> str:
+    """The module's ``_REFUSED_<NAME>`` constants, each message written once."""
+    text = ""
+    for name, message in REFUSED.items():
+        lines = textwrap.wrap(message, 80, break_long_words=False, drop_whitespace=False)
+        text += f"\n_REFUSED_{name.upper()} = (\n" + "".join(f"    {x!r}\n" for x in lines) + ")\n"
+    return text
 
 
 def _hidden(call: str) -> str:

@@ -7,45 +7,55 @@ second. So the control variable is a rate, enforced as evenly spaced start times
 client-side burst, so a server's burst allowance stays in reserve for our retries).
 
 The rule is AIMD, the TCP rule, as in AWS SDKs' adaptive retry mode and Netflix's
-concurrency-limits:
+concurrency-limits, with the measures that make it hold behind nginx ``limit_req``, token
+buckets and fixed or sliding windows alike (``tests/test_pacing_sim.py`` proves it on a
+virtual clock over rates, bursts, concurrencies, key counts and latencies):
 
 * Unpaced at first: nothing waits until the server first throttles (429 or 503), so a
   server without a limit sees exactly the old fan-out (``rate_limit`` paces from the
   start, and stays the ceiling the pace never passes).
-* Multiplicative decrease: a throttle sets the pace to ``DECREASE`` times the lower of the
-  pace and the rate the server actually accepted over the last second (counted from the
-  first throttle: before it, a server's burst allowance inflates the count; in the first
-  ``MIN_SPAN`` after it, too few successes to tell, the pace is halved instead). At most
-  one cut per round: answers to requests queued before the last cut were spaced at the
-  old pace and say nothing new.
+* One line: requests that must wait stand in one line, and the head starts ``1 / pace``
+  after the last start, at the pace of that moment. No slot is promised ahead: at a low
+  rate a line of slots spaced at a pace since cut would last many seconds.
+* Multiplicative decrease: a throttle sets the pace to ``DECREASE`` times the rate the
+  server accepted, counted by the requests' start times between two refused ones (a full
+  limiter admits its rate between two refusals; a stretch without refusals only shows
+  what was offered). By start, not by answer: nginx answers its refusals at once while
+  the burst it admitted waits for the upstream, so by answer time the burst's 200s land
+  after the first 429 and inflate the count (issue 30: the cut stayed above the limit).
+  Too few refusals or admitted requests to tell: the pace is cut by the share refused
+  (at least to ``BLIND_DECREASE``), and after a halving it climbs back fast (slow start).
+  At most one cut per round: answers to requests started before the last cut were
+  spaced at the old pace and say nothing new.
 * Additive increase: each success adds to the pace so that it climbs by ``INCREASE`` times
-  the pace of the last cut per second. The pace saws between ~0.8x and ~1.3x the
-  server's rate; time above it is not lost (the server still serves its rate; the
-  excess is refused and retried), so a run takes about keys / rate.
+  the pace of the last cut per second, by at most ``STEP`` per success (at a low rate a
+  second holds few answers), and only while the pace holds requests back. The pace saws
+  between ~0.8x and just above the server's rate; time above it is not lost (the server
+  still serves its rate; the excess is refused and resent), so a run takes about
+  keys / rate.
 * ``Retry-After`` (up to ``retry_after_cap``; a longer one fails that call at once and
   pauses nothing) on a throttle that cuts the pace also pauses every new request of the
   fan-out until then, not only the retry that got it.
 * Not every 429/503 is about the pace: some organizations may answer 503 whatever the pace
   (a sick shard). A cut needs a share of throttled answers above ``threshold`` among
-  the last ``RECENT`` answers to requests queued since the last cut, and each cut to
-  below a measured rate is checked: if the first ``PROBE`` answers after it are throttled
-  about as often as before (``BACKGROUND``), slowing down did not help, and that share
-  becomes the new threshold, so a steady background of errors never grinds the fan-out down to
-  ``MIN_RATE``.
+  the last ``RECENT`` answers to requests started since the last cut, and each measured
+  cut is checked: if the first ``PROBE`` answers after it are throttled about as often as
+  before (``BACKGROUND``), slowing down did not help, and that share becomes the
+  threshold for ``JUDGED_FOR`` seconds (then cuts are tried again: a judgement that was
+  wrong must not hold a pace above a limiter's rate for the rest of the run).
 * A per-key limit must not slow the other organizations: only a throttle on a key's first
   request in this fan-out cuts the shared pace. A key that is throttled after it has been
   answered before is over its own limit; its call backs off by the retry schedule alone.
-* A 429 the pace caused is not the key's fault, so it does not spend the call's retries:
-  the unpaced start and every pace above the server's rate end in refusals, and a key
-  refused there could spend its three attempts (backoff below 2 and 4 s) before the
-  pace is low enough (at 5/s, burst 1, 6 of 20 keys were lost per run). Until a key is
-  first answered 2xx, each of its answers speaks for the shared pace, and a 429 to a
-  request sent at a pace since cut, or while refusals are over the threshold, is resent
-  for free: after a jittered wait (up to ``RESEND_JITTER``; or the ``Retry-After``,
-  which pauses the fan-out), at the pace. Bounded, so a server that refuses everything
-  still ends every call in ``RateLimitError``: ``FREE_RETRIES`` per key, none before the
-  first cut, at ``MIN_RATE``, after a cut found not to help, or when the server has
-  accepted nothing for ``ACCEPTING`` seconds.
+* A 429 to a key not answered yet is the pace's doing (the unpaced start, a pace still
+  above the server's rate, a saw-tooth peak), whatever the share refused, so it does not
+  spend the call's retries: it is resent for free after a jittered wait (up to
+  ``RESEND_JITTER``; or its ``Retry-After``), at the pace.
+  Bounded, so a server that refuses everything still ends every call in
+  ``RateLimitError``: ``FREE_RETRIES`` per key; none at ``MIN_RATE``, nor while the server
+  accepts nothing (no success for ``ACCEPTING`` s and ``ACCEPTING_SLOTS`` slots): then
+  the fan-out does not pace either, and each call ends on its own retry schedule. So a
+  key fails only after ``1 + max_retries + FREE_RETRIES`` refusals (``1 + max_retries``
+  in a row once it was answered: its own limit).
 
 The fan-out hands each operation a view of the client for its key that carries that key's
 `Lane`: only requests made through it are paced (another client called inside the
@@ -58,6 +68,7 @@ long). Without a lane (plain calls) the transport does nothing extra.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import math
 import random
@@ -70,46 +81,61 @@ __all__ = ["Lane", "Pacer"]
 
 DECREASE: Final = 0.8  # multiplicative decrease on a throttle
 INCREASE: Final = 0.1  # additive increase: this fraction of the last cut's pace, per second
-MIN_RATE: Final = 1.0  # requests/s: the pace never stops the fan-out altogether
-WINDOW: Final = 1.0  # seconds of successes that measure the accepted rate
-MIN_SPAN: Final = 0.15  # ... at least this long after the first throttle, else halve the pace
+STEP: Final = 0.01  # ... but at most this fraction of the pace per success (low rates)
+SLOW_START_STEP: Final = 0.09  # after a halving: this much per success (doubles in 8)
+MIN_RATE: Final = 0.5  # requests/s: the pace never stops the fan-out altogether
+WINDOW: Final = 1.0  # seconds of starts that measure the accepted rate
+MIN_ADMITTED: Final = 8  # ... and counts at least this many admitted ones (low rates)
+MIN_SPAN: Final = 0.15  # ... at least this long since the first throttle, else halve the pace
 BLIND_DECREASE: Final = 0.5  # the cut while the accepted rate is not known yet
+SATURATED: Final = 0.5  # ... unless at least this share was refused: then to what got through
 THRESHOLD: Final = 0.05  # share of throttled answers a cut needs at least
 MIN_ANSWERS: Final = 8  # answers since the last cut before another may happen
 RECENT: Final = 50  # the share of throttled answers is taken over the last this many
 PROBE: Final = 25  # answers after a measured cut that tell whether it helped
 BACKGROUND: Final = 0.8  # ... it did not if the throttled share fell by less than this
 MAX_THRESHOLD: Final = 0.95  # ... up to this: above it, refusals are the server's, not the pace's
-FREE_RETRIES: Final = 6  # resends per key of 429s the pace caused, on top of max_retries
+JUDGED_FOR: Final = 5.0  # seconds a raised threshold holds before cuts are tried again
+FREE_RETRIES: Final = 10  # resends per key of 429s the pace caused, on top of max_retries
 RESEND_JITTER: Final = 1.0  # seconds: a free resend waits a uniform draw below this first
-ACCEPTING: Final = 2.0  # ... only while the server accepted a request within this many seconds
+ACCEPTING: Final = 2.0  # the server accepts while a request succeeded within this many seconds
+ACCEPTING_SLOTS: Final = 4  # ... and this many slots at the pace
 THROTTLE_STATUSES: Final = frozenset({429, 503})
 _SEEN_KEYS: Final = 65536  # keys remembered for the per-key rule (a bounded memory)
+_LATENCIES: Final = 64  # successes whose time to answer bounds the measuring window
 
 
 class Pacer:
     """One fan-out's pace, shared by all of its tasks (single event loop, no locks)."""
 
     __slots__ = (
+        "_admitted",
         "_answered",
         "_answers",
         "_cut_share",
-        "_last_cut",
+        "_cut_slot",
+        "_first_throttle",
+        "_held",
+        "_last_start",
         "_last_success",
+        "_lately",
+        "_latencies",
+        "_line",
         "_loop",
         "_max_rate",
-        "_measure_from",
-        "_next",
         "_paused_until",
         "_rate",
         "_recent",
+        "_refusals",
         "_seen",
         "_slope",
-        "_successes",
+        "_slow_start",
+        "_started",
         "_threshold",
+        "_threshold_until",
         "_throttles",
+        "_timer",
         "adaptive",
-        "excused",
         "retry_after_cap",
         "throttled",
     )
@@ -127,22 +153,31 @@ class Pacer:
         self.adaptive = adaptive
         self.retry_after_cap = retry_after_cap
         self.throttled = 0  # 429/503 answers seen
-        self._next = -math.inf  # the next free start slot (loop clock)
+        self._last_start = -math.inf  # the last request's start (loop clock)
+        self._held = -math.inf  # when a request last had to wait for its slot
+        self._line: collections.deque[asyncio.Future[float]] = collections.deque()  # waiting
+        self._timer: asyncio.TimerHandle | None = None  # wakes the line's head
         self._paused_until = -math.inf
-        self._last_cut = -math.inf
+        self._cut_slot = -math.inf  # requests starting before it were spaced at an older pace
         self._slope = 0.0
-        self._answers = 0  # first answers to requests queued since the last cut
+        self._slow_start = False  # after a blind cut the pace climbs by half of itself per s
+        self._answers = 0  # answers to requests started at the current pace
         # ... the last RECENT of them (True: throttled), and how many of those were
         self._recent: collections.deque[bool] = collections.deque(maxlen=RECENT)
         self._throttles = 0
         self._threshold = THRESHOLD
+        self._threshold_until = math.inf
         self._cut_share: float | None = None
-        self._measure_from = -math.inf
+        self._first_throttle = math.inf
         self._last_success = -math.inf
-        self._successes: collections.deque[float] = collections.deque()
+        self._started = 0  # requests started before the first cut (its blind measure)
+        # Start times of admitted requests (sorted), and how long successes took to answer.
+        self._admitted: list[float] = []
+        self._refusals: list[float] = []  # ... and of refused ones
+        self._lately: float | None = None  # admitted per second lately (_accepted_rate)
+        self._latencies: collections.deque[float] = collections.deque(maxlen=_LATENCIES)
         self._seen: set[int] = set()  # keys answered at all (for 503s)
         self._answered: set[int] = set()  # keys answered 2xx (a later 429: their own limit)
-        self.excused = 0  # 429s resent without spending a retry
 
     @property
     def pace(self) -> float | None:
@@ -153,28 +188,67 @@ class Pacer:
         return Lane(self, key)
 
     async def acquire(self) -> float:
-        """Wait for this request's start slot; returns when it queued (loop clock).
+        """Wait for this request's start slot; returns the slot (loop clock).
 
-        The queueing time tells which pace the request was spaced at: one that queued
-        before a cut may start after it, on the old spacing.
+        Waiting requests stand in one line, and the head starts ``1 / pace`` after the
+        last start at the pace of that moment: a slot is never promised at a pace since
+        cut (at a low rate a line of such slots would last many seconds) or raised. The
+        slot tells which pace the request was spaced at: one started before a cut
+        (before `_cut_slot`) says nothing about the pace after it.
         """
         now = self._loop.time()
-        if self._measure_from == -math.inf:
-            self._measure_from = now
-        if self._rate is None and self._paused_until <= now:
-            return now  # the fast path: no limit in force, nothing to wait for
-        slot = max(now, self._next, self._paused_until)
-        if self._rate is not None:
-            self._next = slot + 1.0 / self._rate
-        # The loop may wake a hair early; never start before the slot.
-        while (delay := slot - self._loop.time()) > 0:  # noqa: ASYNC110 - a deadline, no event
-            await asyncio.sleep(delay)
-        return now
+        self._started += 1
+        if not self._line and self._free_from(now) <= now:
+            self._last_start = now
+            return now  # the fast path: nobody waits, the slot is free
+        self._held = now
+        waiter: asyncio.Future[float] = self._loop.create_future()
+        self._line.append(waiter)
+        if self._timer is None:
+            self._dispatch()
+        return await waiter
+
+    def _free_from(self, now: float) -> float:
+        """When the next request may start: after the pause, and the pace's spacing."""
+        free = self._paused_until
+        if self._rate is not None and self._accepting(now):
+            free = max(free, self._last_start + 1.0 / self._rate)
+        return free
+
+    def _dispatch(self) -> None:
+        """Start the head of the line if its slot came, else wake up when it comes."""
+        self._timer = None
+        line = self._line
+        while line:
+            if line[0].done():  # its task was cancelled while waiting
+                line.popleft()
+                continue
+            now = self._loop.time()
+            free = self._free_from(now)
+            if free > now:
+                self._timer = self._loop.call_at(free, self._dispatch)
+                return
+            self._last_start = now
+            line.popleft().set_result(now)
+
+    def _accepting(self, now: float) -> bool:
+        """Whether the server accepted a request lately (or was first throttled lately).
+
+        A server that accepts nothing has no pace to find: the fan-out neither paces nor
+        resends free then, and each call ends on its own retry schedule, as unpaced.
+        """
+        since = max(self._last_success, self._first_throttle)
+        if since == math.inf:
+            return True
+        patience = ACCEPTING + max(0.0, self._paused_until - now)
+        if self._rate is not None:  # at a low pace, successes come seldom
+            patience += ACCEPTING_SLOTS / self._rate
+        return now - since <= patience
 
     def observe(
-        self, lane: Lane, queued: float, status: int, headers: Mapping[str, str]
+        self, lane: Lane, slot: float, status: int, headers: Mapping[str, str]
     ) -> float | None:
-        """Learn from one answer (its status line and headers) to a request queued then.
+        """Learn from one answer (its status line and headers) to a request started then.
 
         A number: a 429 that the pace caused, not the key; the transport resends it after
         that many seconds (then at the pace) without spending one of the call's retries
@@ -185,9 +259,10 @@ class Pacer:
             self.throttled += 1
         if not self.adaptive:
             return None
+        now = self._loop.time()
         token = lane._token
         if 200 <= status < 300:
-            self._succeeded()
+            self._succeeded(now, slot)
             if not _first_time(self._answered, token):
                 return None  # a key's later answers speak for its own limit only
         elif not throttled:
@@ -196,12 +271,20 @@ class Pacer:
             return None  # over its own limit: its call backs off by the retry schedule
         elif status != 429 and not _first_time(self._seen, token):
             return None  # a 503 is a key's own trouble as often as the pace: once per key
+        if throttled:
+            if self._first_throttle == math.inf:
+                self._first_throttle = now
+            elif slot >= self._first_throttle:
+                _insert(self._refusals, slot)
         # Until a key is first answered, each of its answers speaks for the shared pace (a
-        # key refused in the unpaced start still tells, on its retries, whether the cut
+        # key refused in the unpaced start still tells, on its resends, whether the cut
         # pace is low enough), but only one to a request sent at the current pace.
-        if queued < self._last_cut:
-            # sent at a pace since cut: it says nothing new, but may be resent for free
-            return self._excuse(lane, status, headers) if throttled else None
+        if slot >= self._cut_slot and self._accepting(now):
+            self._judge(now, throttled, headers)
+        return self._excuse(lane, status, headers, now) if throttled else None
+
+    def _judge(self, now: float, throttled: bool, headers: Mapping[str, str]) -> None:
+        """Count an answer at the current pace; cut the pace when too many were throttled."""
         self._answers += 1
         recent = self._recent
         if len(recent) == recent.maxlen:
@@ -209,108 +292,163 @@ class Pacer:
         recent.append(throttled)
         self._throttles += throttled
         share = self._throttles / len(recent)
+        if now >= self._threshold_until:  # a judgement holds a while, then cuts are retried
+            self._threshold, self._threshold_until = THRESHOLD, math.inf
         judging = self._cut_share is not None
         if self._answers == PROBE and self._cut_share is not None:
             if share >= BACKGROUND * self._cut_share and self._throttles > 2:  # no help
                 self._threshold = min(MAX_THRESHOLD, max(self._threshold, share + THRESHOLD))
+                self._threshold_until = now + JUDGED_FOR
             self._cut_share = None
         if not throttled or share <= self._threshold:
-            return None  # one organization's 429 holds back only itself (its own retry waits)
-        needed = PROBE if judging else MIN_ANSWERS  # a judged cut is judged before the next
-        if self._answers >= needed:
-            now = self._loop.time()
+            return  # one organization's 429 holds back only itself (its own retry waits)
+        # A cut being judged is judged first, unless refusals clearly grew since it (the
+        # pace still climbs above a limiter's rate): then waiting for PROBE answers at a low
+        # rate would hold a pace that is too high for many seconds.
+        clearly = judging and share > 2 * (self._cut_share or 0.0) + THRESHOLD
+        if self._answers >= (PROBE if judging and not clearly else MIN_ANSWERS):
             retry_after = parse_retry_after(headers)
             # Beyond the cap the call gives up at once (as documented), so nobody waits for
             # it: pausing the whole fan-out for the cap would stall every other organization.
             if retry_after is not None and retry_after <= self.retry_after_cap:
                 self._paused_until = max(self._paused_until, now + retry_after)
             self._cut(now, share)
-        # Over the threshold: the pace is too high (cut now, or as soon as enough answers
-        # tell): this refusal is the pacer's.
-        return self._excuse(lane, status, headers)
 
-    def _excuse(self, lane: Lane, status: int, headers: Mapping[str, str]) -> float | None:
-        """After how long a 429 the pace caused is resent without spending one of the call's
-        retries (None: not resent for free; it spends a retry as usual).
+    def _excuse(
+        self, lane: Lane, status: int, headers: Mapping[str, str], now: float
+    ) -> float | None:
+        """After how long a 429 to a key not answered yet is resent without spending one of
+        the call's retries (None: not resent for free; it spends a retry as usual).
 
-        Bounded, so that a server refusing everything still ends every call: at most
-        ``FREE_RETRIES`` per key; none once a cut has been found not to help (the
-        refusals are the server's background, not our pace) or the pace is at its floor;
-        none before the first cut (the resend would not be paced); none for a
-        ``Retry-After`` beyond the cap (that call fails at once). A ``Retry-After`` within
-        it pauses the fan-out until then, so the resend obeys it too.
+        Until its first success a key's refusals are the shared pace's doing (the unpaced
+        start, a pace still above the server's rate, a saw-tooth peak), whatever their
+        share. Bounded, so that a server refusing everything still ends every call: at
+        most ``FREE_RETRIES`` per key, none at the pace's floor or while the server
+        accepts nothing (`_accepting`), none for a ``Retry-After`` beyond the cap (that
+        call fails at once). A ``Retry-After`` within it is the resend's wait (it pauses
+        the whole fan-out only when it comes with a cut: one organization's is its own).
         """
-        rate = self._rate
-        if status != 429 or rate is None or not self.adaptive:
+        if status != 429 or lane.excused >= FREE_RETRIES or not self._accepting(now):
             return None
-        now = self._loop.time()
-        if rate <= MIN_RATE or self._threshold >= MAX_THRESHOLD:
+        if self._rate is not None and self._rate <= MIN_RATE:
             return None
-        if now - self._last_success > ACCEPTING + max(0.0, self._paused_until - now):
-            return None  # a server that accepts nothing has no pace to find
         retry_after = parse_retry_after(headers)
         if retry_after is not None and retry_after > self.retry_after_cap:
             return None
-        if lane.excused >= FREE_RETRIES:
-            return None
         lane.excused += 1
-        self.excused += 1
-        if retry_after is not None:  # the pause holds the resend's slot back until then
-            self._paused_until = max(self._paused_until, now + retry_after)
-            return 0.0
+        if retry_after is not None:  # this key waits; only a cut pauses the fan-out (_judge)
+            return retry_after
         # A jittered wait, so the refused keys do not all come back at once at a pace the
         # pacer is still cutting (full jitter, as backoff), then a slot at the pace.
         return random.uniform(0.0, RESEND_JITTER)
 
     def _accepted_rate(self, now: float) -> float | None:
-        """Successes per second over the last second, since the first throttle at most.
+        """Admitted requests per second of their start times, between two refused ones
+        of the last ``2 * WINDOW`` whose answers are all in (since the first throttle).
 
-        Before the first throttle a server's burst allowance inflates the count; after it
-        the server's bucket is empty and what it accepts is its rate. None: too short a
-        time since the first throttle to tell.
+        Counted by start, not by answer: a limiter answers its refusals at once while an
+        admitted request waits for the upstream, so by answer time the burst before the
+        first throttle lands after it and inflates the count. Between two refusals,
+        because a refusal says the limiter was full: what it admitted between two is its
+        rate, while over a stretch without refusals it admitted only what was offered
+        (tasks waiting out a resend's jitter, a limiter's queue). None: not enough
+        refusals, or too short a time between them, to tell.
         """
-        successes = self._successes
-        since = max(now - WINDOW, self._measure_from)
-        while successes and successes[0] < since:
-            successes.popleft()
-        span = now - since
-        if self._rate is not None and span < MIN_SPAN:
+        latency = max(self._latencies, default=0.0)
+        until = now - latency  # later starts may still succeed
+        admitted, refusals = self._admitted, self._refusals
+        last = bisect.bisect_left(refusals, until) - 1
+        horizon = until - 2 * WINDOW
+        end = bisect.bisect_left(admitted, until)
+        if end >= MIN_ADMITTED:  # at a low rate, back to the last MIN_ADMITTED admitted
+            horizon = min(horizon, admitted[end - MIN_ADMITTED])
+        horizon = max(horizon, self._first_throttle)
+        first = bisect.bisect_left(refusals, horizon)
+        del refusals[:first]
+        lately = until - WINDOW
+        del admitted[: bisect.bisect_left(admitted, min(horizon, lately))]
+        lately = max(lately, self._first_throttle)  # before it: a burst allowance
+        span = until - lately
+        count = bisect.bisect_left(admitted, until) - bisect.bisect_left(admitted, lately)
+        # Shorter than a few answers' time, the offered load comes in waves (tasks waiting
+        # for their answers) and the limiter refills between them unseen.
+        known = span >= max(MIN_SPAN, 3 * latency) and count > 0
+        self._lately = count / span if known else None
+        last -= first
+        if last < 1:
             return None
-        if successes:
-            return len(successes) / max(span, 0.01)
-        return self._answers / max(span, 0.01)  # none succeeded: the rate answers came at
+        since, until = refusals[0], refusals[last]
+        if until - since < max(MIN_SPAN, 3 * latency):  # waves, as above
+            return None
+        count = bisect.bisect_left(admitted, until) - bisect.bisect_left(admitted, since)
+        # A count is known to about one request: too few say little about a rate.
+        return count / (until - since) if count >= MIN_ADMITTED else None
 
     def _cut(self, now: float, share: float) -> None:
         accepted = self._accepted_rate(now)
-        if accepted is None:  # just after the first throttle: far above the server's rate
-            assert self._rate is not None
-            rate = BLIND_DECREASE * self._rate
+        # Never below what the server admitted over the last second: between refusals a
+        # limiter admits its rate only while it is offered more, and a window limiter
+        # refuses everything until its next window, whatever the pace.
+        lately = self._lately
+        if accepted is not None and lately is not None:
+            accepted = max(accepted, lately)
+        if self._rate is None:  # the first cut: the unpaced start ran at this rate
+            rate = BLIND_DECREASE * self._started / max(now - self._first_throttle, 0.01)
+            if accepted is not None:
+                rate = DECREASE * accepted
+        elif accepted is None:  # the share refused tells how far above its rate we are
+            rate = max(BLIND_DECREASE, DECREASE * (1.0 - share)) * self._rate
+            if lately is not None and share >= SATURATED:
+                # Refused more often than not: the server took all it could, so what it
+                # took lately is its rate (down to it at once: halving one round of answers
+                # at a time would take many seconds at a low rate).
+                rate = max(DECREASE * lately, BLIND_DECREASE**3 * self._rate)
+            elif lately is not None:
+                rate = max(rate, DECREASE * lately)
+            rate = min(self._rate, rate)
         else:
-            rate = DECREASE * (accepted if self._rate is None else min(self._rate, accepted))
+            rate = DECREASE * min(self._rate, accepted)
         rate = min(self._max_rate, max(MIN_RATE, rate))
-        first = self._last_cut == -math.inf
-        if self._rate is None:
-            self._measure_from = now  # from here on, successes measure the server's rate
+        first = self._rate is None
         self._rate = rate
         self._slope = INCREASE * rate
-        self._last_cut = now
-        self._next = max(self._next, now)
+        # Slow start only after a pace at which nothing got through (a window limiter's
+        # closed window can halve it far below the rate); after one that let some through,
+        # the additive climb, or it would overshoot again at once.
+        self._slow_start = accepted is None and self._throttles == len(self._recent)
+        self._cut_slot = now
         self._answers = self._throttles = 0
         self._recent.clear()
-        # Judge only a cut to below a measured rate: the first (a server's burst inflates
-        # its measure) and blind halvings may well leave the pace above a limiter's rate.
+        # Judge only a cut to below a measured rate: blind halvings may well leave the pace
+        # above a limiter's rate.
         self._cut_share = share if accepted is not None and not first else None
 
-    def _succeeded(self) -> None:
-        now = self._last_success = self._loop.time()
-        successes = self._successes
-        successes.append(now)
-        if len(successes) > 4096 and successes[0] < now - WINDOW:  # bounded without cuts
-            self._accepted_rate(now)
+    def _succeeded(self, now: float, slot: float) -> None:
+        self._last_success = now
+        self._latencies.append(now - slot)
+        _insert(self._admitted, slot)
+        if len(self._admitted) > 4096 and self._admitted[0] < now - 4 * WINDOW:
+            self._accepted_rate(now)  # bounded without cuts
         rate = self._rate
-        if rate is not None and rate < self._max_rate:
-            # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s.
-            self._rate = min(self._max_rate, rate + self._slope / rate)
+        # The pace grows only while it holds requests back (one waited lately): a pace
+        # the fan-out does not reach says nothing, and a fan-out that sped up later (fewer
+        # resends, faster answers) would start at a pace never tried.
+        held = self._line or now - self._held <= 2.0 / rate if rate is not None else False
+        if rate is not None and rate < self._max_rate and held:
+            # + slope/rate per success: at ~rate successes/s, the pace climbs by slope per s;
+            # after a blind cut (which may have gone far too low), by RECOVER of itself. At
+            # a low rate a second holds few answers: at most STEP of the pace per success,
+            # so the pace does not outrun what the answers can tell.
+            step = SLOW_START_STEP if self._slow_start else min(self._slope / rate / rate, STEP)
+            self._rate = min(self._max_rate, rate * (1.0 + step))
+
+
+def _insert(times: list[float], time: float) -> None:
+    """Keep ``times`` sorted (answers come back about in the order they were sent)."""
+    if not times or time >= times[-1]:
+        times.append(time)
+    else:
+        bisect.insort(times, time)
 
 
 def _first_time(seen: set[int], token: int) -> bool:
@@ -338,9 +476,9 @@ class Lane:
         return f"<Lane pace={self.pacer.pace}>"  # never the key
 
     async def acquire(self) -> float:
-        """Wait for the next start slot; returns when this request queued (see `Pacer`)."""
+        """Wait for the next start slot; returns the slot (see `Pacer.acquire`)."""
         return await self.pacer.acquire()
 
-    def observe(self, queued: float, status: int, headers: Mapping[str, str]) -> float | None:
+    def observe(self, slot: float, status: int, headers: Mapping[str, str]) -> float | None:
         """Tell the pace an answer; a number: resend a 429 after that many seconds, free."""
-        return self.pacer.observe(self, queued, status, headers)
+        return self.pacer.observe(self, slot, status, headers)

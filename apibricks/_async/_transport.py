@@ -39,6 +39,7 @@ from .._exceptions import (
 )
 from .._hooks import Hook, HookEvent, HookFailed, run_hooks
 from .._limits import ERROR_BODY_LIMIT, read_body
+from .._loop_end import LoopEndWatch
 from .._problem import request_id_from, status_error
 from .._release import release
 from .._retry import next_attempt
@@ -230,6 +231,7 @@ class Transport:
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._loop_end: LoopEndWatch | None = None  # releases our session as its loop ends
         self._pid = os.getpid()
         self._closed = False
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -253,6 +255,7 @@ class Transport:
             # trust_env stays off: the environment's proxy was resolved once (`_env_proxy`).
             session = self._session = aiohttp.ClientSession(connector=connector)
             self._session_loop = loop
+            self._loop_end = LoopEndWatch(self._release_at_loop_end)
         elif self._session_loop is None:
             self._session_loop = loop  # injected: bound to whichever loop the caller uses
         elif self._session_loop is not loop:
@@ -266,8 +269,23 @@ class Transport:
         if self._session is not None and self._owns_session:
             _ABANDONED_AFTER_FORK.append(self._session)
             self._session = None
+        if self._loop_end is not None:
+            self._loop_end.abandon()
+            self._loop_end = None
         self._session_loop = None
         self._pid = os.getpid()
+
+    async def _release_at_loop_end(self) -> None:
+        """Our session's loop is ending (``asyncio.run`` returns) and the client was not
+        closed: close the pool there, while the loop can still run, rather than leave its
+        sockets to be reported unclosed. The client stays open: a later call, on another
+        loop, opens a new pool."""
+        if self._closed or self._session_loop is not asyncio.get_running_loop():
+            return  # closed already (or being closed by `_close_here`)
+        session, self._session = self._session, None
+        self._session_loop = self._loop_end = None
+        if session is not None and self._owns_session:
+            await session.close()
 
     async def close(self) -> None:
         """Close the session we created; an injected one is the caller's to close.
@@ -299,6 +317,9 @@ class Transport:
             task.cancel()
             self._cancelled_by_close.add(task)
         session, self._session = self._session, None
+        loop_end, self._loop_end = self._loop_end, None
+        if loop_end is not None:
+            await loop_end.disarm()
         if session is not None and self._owns_session and self._pid == os.getpid():
             await session.close()
 
@@ -570,9 +591,12 @@ async def _run_on(
     """Run ``close()`` on ``owner`` (a loop running in another thread) and wait for it."""
     if owner.is_closed():
         raise RuntimeError(
-            "This client's connections belong to an event loop that is already closed, so "
-            "they can no longer be closed cleanly. Close the client before its loop ends "
-            "(use `async with AsyncClient(...)` inside the coroutine that loop runs)."
+            "This client's connections belong to an event loop that was closed without "
+            "shutting down its async generators, so they can no longer be closed cleanly. "
+            "Close the client before its loop ends (`async with AsyncClient(...)` inside the "
+            "coroutine that loop runs), or end the loop with asyncio.run() or asyncio.Runner, "
+            "or run loop.shutdown_asyncgens() before loop.close(): the client then releases "
+            "its connections as the loop ends."
         )
     if not owner.is_running():
         raise RuntimeError(

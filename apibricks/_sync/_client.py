@@ -14,6 +14,7 @@ import aiohttp
 from .._async._client import AsyncClient, T
 from .._async._resources import AsyncInvoices, AsyncInvoicesWithRawResponse
 from .._auth import SecretKey, hide_key
+from .._exceptions import ConfigurationError
 from .._hooks import EventHooks
 from .._invoice_stream import DEFAULT_MAX_INVOICE_BYTES
 from .._models import Invoice
@@ -24,6 +25,14 @@ from .._tls import SSLSetting
 from ._loop_thread import LoopThread
 
 __all__ = ["Client", "Invoices", "InvoicesWithRawResponse"]
+
+_REFUSED_SESSION = (
+    "Client(session=...) cannot work: an aiohttp session belongs to the event loop "
+    "that made it, and a Client runs on a private event loop of its own. Pass ssl= (a"
+    " CA bundle, 'system', or an ssl.SSLContext, e.g. with a client certificate) and "
+    "proxy= (with proxy_auth=) instead, or use AsyncClient(session=...) in your own "
+    "event loop."
+)
 
 
 class Client:
@@ -68,6 +77,8 @@ class Client:
     inside a running event loop, for calls arriving while another is in flight, and while a
     ``fan_out`` iterator is open. `close` or the end of the ``with`` block (or garbage
     collection of the client) closes it. One client may be shared by many threads.
+    ``session`` is refused with `ConfigurationError`: a session belongs to the loop that
+    made it; pass ``ssl=`` and ``proxy=``, or use `AsyncClient`.
     """
 
     invoices: Invoices
@@ -93,6 +104,8 @@ class Client:
     ) -> None:
         secret = hide_key(api_key)
         del api_key  # crash reporters print locals: hint only
+        if session is not None:
+            raise ConfigurationError(_REFUSED_SESSION)
         async_client = AsyncClient(
             api_key=secret,
             base_url=base_url,
@@ -143,6 +156,8 @@ class Client:
         """
         secret = hide_key(api_key)
         del api_key  # crash reporters print locals: hint only
+        if session is not None:
+            raise ConfigurationError(_REFUSED_SESSION)
         return cls._own(
             AsyncClient.from_settings(
                 settings, api_key=secret, event_hooks=event_hooks, session=session, ssl=ssl

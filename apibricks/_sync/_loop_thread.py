@@ -38,7 +38,13 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
-from .._exceptions import APIBricksError
+# The thread pool's module, imported now rather than inside a first call, where a signal
+# handler's call could find it half-imported; at exit it cannot be imported (see _new_loop).
+with contextlib.suppress(RuntimeError):
+    import concurrent.futures.thread
+
+from .._exceptions import APIBricksError, SyncCallError
+from .._private_apis import C_SIGNAL
 
 __all__ = ["LoopThread"]
 
@@ -53,13 +59,41 @@ _WAIT_SLICE = 0.1
 _ABANDONED_AFTER_FORK: list[asyncio.AbstractEventLoop] = []
 _LIVE: weakref.WeakSet[LoopThread] = weakref.WeakSet()
 
-# signal.getsignal() and signal.signal() convert handlers to enums in Python: 12 µs per
-# driven call on this 2-core VM, against 0.5 µs for the C functions they wrap.
-_C_SIGNAL: Any = getattr(signal, "_signal", signal)
-
 
 def _closed_error() -> APIBricksError:
     return APIBricksError("This client is closed; create a new one.")
+
+
+def _reentered_error() -> SyncCallError:
+    """Refusing a call made on the thread running the client's loop, worded for what
+    happened: with no task running there, only a signal handler can have interrupted the
+    loop's wait; inside a task, it is code the call runs (or a handler interrupting it)."""
+    loop = _running_loop()
+    if loop is None or asyncio.current_task(loop) is None:
+        where = "from a signal handler that interrupted one of its calls"
+        instead = "the signal handler can set a flag that your code checks after the call"
+    else:
+        where = (
+            "from code one of its calls runs (an event hook, on_progress, a fan_out "
+            "operation), or from a signal handler that interrupted that code"
+        )
+        instead = "inside a callback, use the async client it is given"
+    return SyncCallError(
+        f"This sync apibricks Client was called {where}: the thread is busy running the "
+        "client's event loop for that call, and the new call would wait for itself "
+        f"forever, so it was not made. Make it once the running call has returned ({instead}), "
+        "or from another thread or with another Client."
+    )
+
+
+def _no_thread_error() -> SyncCallError:
+    return SyncCallError(
+        "This sync apibricks Client needs its loop thread for this call (a call from inside "
+        "a running event loop, a call while another is in flight, or an open fan_out "
+        "iterator), and the interpreter is shutting down, where this Python starts no new "
+        "thread (an atexit handler?). Make the call before exit begins, or one at a time "
+        "from a thread with no running event loop."
+    )
 
 
 class _End(enum.Enum):
@@ -80,7 +114,9 @@ class LoopThread:
 
     def __init__(self, owner: object, on_close: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._on_close = on_close
-        self._cond = threading.Condition(threading.Lock())  # guards every field below
+        # Guards every field below. Reentrant: a signal handler may call the client while this
+        # thread holds it, and must get an error rather than hang.
+        self._cond = threading.Condition(threading.RLock())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None  # the background thread, once started
@@ -109,14 +145,12 @@ class LoopThread:
         except BaseException:
             coro.close()
             raise
-        running = asyncio._get_running_loop()
-        if running is loop:
+        if self._runner == threading.get_ident():
+            # This thread runs the loop for another call, and is interrupted (a signal
+            # handler) or called back (a hook) in the middle of it.
             coro.close()
-            raise RuntimeError(
-                "A sync apibricks client was called on its own loop thread, where it would "
-                "wait for itself forever; inside fan_out's operation use the async client "
-                "it is given."
-            )
+            raise _reentered_error()
+        running = _running_loop()
         if running is None:
             result = self._drive(loop, coro)
             if result is not _Busy.BUSY:
@@ -225,9 +259,13 @@ class LoopThread:
             if self._closed:
                 coro.close()
                 raise _closed_error()
-            self._calls_in += 1
             if self._runner is None:
-                self._start_background()
+                try:
+                    self._start_background()
+                except SyncCallError:
+                    coro.close()
+                    raise
+            self._calls_in += 1
         try:
             try:
                 loop.call_soon_threadsafe(call.start)
@@ -243,8 +281,12 @@ class LoopThread:
     def _start_background(self) -> None:
         """Wake the background thread, starting it the first time (under the lock)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._serve, name="apibricks-loop", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._serve, name="apibricks-loop", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError as error:  # "can't create new thread at interpreter shutdown"
+                raise _no_thread_error() from error
+            self._thread = thread
         self._cond.notify_all()
 
     def _serve(self) -> None:
@@ -293,13 +335,13 @@ class LoopThread:
             if self._closed:
                 raise _closed_error()
             if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                # Our own executor (aiohttp resolves host names in it), shut down by us: the
-                # loop's shutdown_default_executor() starts a thread, which exit forbids.
-                self._executor = concurrent.futures.ThreadPoolExecutor(
-                    thread_name_prefix="apibricks-loop-dns"
-                )
-                self._loop.set_default_executor(self._executor)
+                loop, executor = _new_loop()
+                if self._loop is None:
+                    self._loop, self._executor = loop, executor
+                else:  # made meanwhile by a signal handler's call on this thread (reentrant lock)
+                    if executor is not None:
+                        executor.shutdown(wait=False)
+                    loop.close()
             return self._loop
 
     def _forget_after_fork(self) -> None:
@@ -322,7 +364,7 @@ class LoopThread:
             if self._closed or (self._loop is None and not start):
                 self._closed = True
                 return
-            if self._loop is not None and asyncio._get_running_loop() is self._loop:
+            if self._loop is not None and _running_loop() is self._loop:
                 # On the loop itself (collected there): it cannot wait for itself. The
                 # thread running the loop winds it down once it lets go.
                 self._loop.create_task(self._close_on_loop())
@@ -349,7 +391,7 @@ class LoopThread:
                 self._loop.call_soon_threadsafe(self._make_runner_let_go)
             while self._loop is not None and self._runner != me:
                 if self._runner is None:
-                    if asyncio._get_running_loop() is None:
+                    if _running_loop() is None:
                         self._runner = me  # this thread can run the loop: wind it down here
                         break
                     self._start_background()  # it can (a caller inside a running loop)
@@ -479,14 +521,14 @@ class _CtrlC:
     def install(cls, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> _CtrlC | None:
         if threading.current_thread() is not threading.main_thread():
             return None
-        if _C_SIGNAL.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        if C_SIGNAL.getsignal(signal.SIGINT) is not signal.default_int_handler:
             return None  # the caller's own handler: left alone
         self = cls(loop, task)
-        _C_SIGNAL.signal(signal.SIGINT, self._on_sigint)
+        C_SIGNAL.signal(signal.SIGINT, self._on_sigint)
         return self
 
     def uninstall(self) -> None:
-        _C_SIGNAL.signal(signal.SIGINT, signal.default_int_handler)
+        C_SIGNAL.signal(signal.SIGINT, signal.default_int_handler)
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self.pressed or self.task.done():
@@ -498,6 +540,33 @@ class _CtrlC:
 
 def _nothing() -> None:
     pass
+
+
+def _new_loop() -> tuple[asyncio.AbstractEventLoop, concurrent.futures.ThreadPoolExecutor | None]:
+    """A new event loop with an executor of our own (aiohttp resolves host names in it),
+    shut down by us: the loop's shutdown_default_executor() starts a thread, which exit
+    forbids."""
+    loop = asyncio.new_event_loop()
+    try:
+        executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="apibricks-loop-dns")
+    except RuntimeError:
+        # First used in an atexit handler: the pool's module cannot register its own exit
+        # hook any more. Calls to an IP address need no pool; a host name fails as
+        # APIConnectionError, as it does for AsyncClient there.
+        return loop, None
+    except BaseException:
+        loop.close()
+        raise
+    loop.set_default_executor(executor)
+    return loop, executor
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
@@ -543,7 +612,7 @@ async def _cancel_the_rest() -> None:
 def _after_fork_in_child() -> None:
     # A lock held by another thread at fork time would stay held forever in the child.
     for runner in list(_LIVE):
-        runner._cond = threading.Condition(threading.Lock())
+        runner._cond = threading.Condition(threading.RLock())
 
 
 if hasattr(os, "register_at_fork"):

@@ -17,6 +17,7 @@ by the ``X-Sandbox-Fault`` header, e.g. ``sk_sandbox_acme~503x2`` (two 503s, the
         ...
     sb.requests_for("sk_sandbox_acme~503x2"), sb.peak_in_flight, sb.last_headers
     sb = sandbox.Sandbox(rate_limit=50, burst=20, per_key_rate_limit=5)  # 429s, as nginx
+    sb = sandbox.Sandbox(rate_limit=50, burst=20, limiter="nginx-nodelay")  # limit_req's count
     sb.limiter.refused, sb.limiter.refused_for(key)
 
 Routes: ``GET /invoices/paid``; ``/redirect-same-origin`` and ``/redirect-other-origin``

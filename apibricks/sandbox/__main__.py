@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from . import DEMO_KEY, Sandbox
 from ._data import DEFAULT_INVOICES_PER_ORG
+from ._limiter import ALGORITHMS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     limits.add_argument("--burst", type=int, default=1, help="bucket size (default %(default)s)")
     limits.add_argument("--per-key-rate-limit", type=float, help="requests/s for each key")
     limits.add_argument("--per-key-burst", type=int, help="per-key bucket size (default: --burst)")
+    limits.add_argument(
+        "--limiter",
+        choices=ALGORITHMS,
+        default="token-bucket",
+        help="how the limits count: nginx is limit_req (nginx-nodelay: with nodelay), "
+        "answering its 429s before the latency (default %(default)s)",
+    )
     return parser
 
 
@@ -42,6 +50,7 @@ async def _run(args: argparse.Namespace) -> None:
         burst=args.burst,
         per_key_rate_limit=args.per_key_rate_limit,
         per_key_burst=args.per_key_burst,
+        limiter=args.limiter,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -154,6 +154,7 @@ class Sandbox:
         burst: int = 1,
         per_key_rate_limit: float | None = None,
         per_key_burst: int | None = None,
+        limiter: str = "token-bucket",
     ) -> None:
         if invoices_per_org < 0 or latency < 0:
             raise ValueError("invoices_per_org and latency must not be negative")
@@ -165,6 +166,7 @@ class Sandbox:
                 burst=burst,
                 per_key_rate_limit=per_key_rate_limit,
                 per_key_burst=per_key_burst,
+                algorithm=limiter,
             )
         self.invoices_per_org = invoices_per_org
         self.latency = latency
@@ -276,16 +278,30 @@ class Sandbox:
         )
         self._notify()
         try:
-            if self.latency and not await self._sleep(self.latency):
+            limiter = self.limiter
+            # nginx answers its refusals itself, at once; the upstream's latency (and
+            # limit_req's hold without nodelay) is for the requests it lets through.
+            in_front = limiter is not None and limiter.algorithm.startswith("nginx")
+            hold = 0.0
+            if limiter is not None and in_front:
+                decided = limiter.decide(key or "")
+                if decided is None:
+                    return self._refused(request)
+                hold = decided
+            if (hold or self.latency) and not await self._sleep(hold + self.latency):
                 return _disconnect(request)
-            if self.limiter is not None and not self.limiter.admit(key or ""):
-                wait = self.limiter.retry_after
-                extra = None if wait is None else {"Retry-After": f"{wait:g}"}
-                return _problem(429, "Rate limit exceeded.", _trace_id(request), extra)
+            if limiter is not None and not in_front and not limiter.admit(key or ""):
+                return self._refused(request)
             return await self._route(request, key, _trace_id(request))
         finally:
             self.in_flight -= 1
             self._notify()
+
+    def _refused(self, request: web.Request) -> web.Response:
+        assert self.limiter is not None
+        wait = self.limiter.retry_after
+        extra = None if wait is None else {"Retry-After": f"{wait:g}"}
+        return _problem(429, "Rate limit exceeded.", _trace_id(request), extra)
 
     async def _route(self, request: web.Request, key: str | None, trace: str) -> web.StreamResponse:
         # ASP.NET routing: case-insensitive, a trailing slash is ignored.
