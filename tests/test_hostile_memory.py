@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import gzip
+import json
 import sys
 import types
 import weakref
@@ -25,7 +26,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import apibricks
-from apibricks import _retry
+from apibricks import _retry, sandbox
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 MIB = 2**20
@@ -242,3 +243,43 @@ def test_a_failing_fan_out_peaks_at_concurrency_times_cap(keep: bool) -> None:
     margin = 32  # MiB: allocator slack and the interpreter's own noise, generous
     assert result["peak_growth_mib"] < result["bound_mib"] + margin, result
     assert result["held_after_mib"] < 16, result
+
+
+@pytest.mark.usefixtures("no_cycle_collector")
+@pytest.mark.parametrize("where", [0, 150, 299])
+async def test_a_failed_stream_keeps_no_bytes_and_no_cycle(where: int) -> None:
+    """``iter_paid``: the error of a bad invoice holds none of the megabytes read before it."""
+    record = json.loads(sandbox.make_invoices_payload("sk_sandbox_streamed", 1))[0]
+    record["someFieldAddedLater"] = "x" * 20_000  # ~6 MB of invoices around the bad one
+    records = [dict(record, id=f"in_{n}") for n in range(300)]
+    records[where] = dict(records[where], paid="yes")
+    body = json.dumps(records).encode()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(body), 2**20):
+            await response.write(body[start : start + 2**20])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/invoices/paid", handle)
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        apibricks.AsyncClient(api_key=KEY, base_url=str(server.make_url(""))) as client,
+    ):
+
+        async def consume() -> None:
+            async for _ in client.invoices.iter_paid():
+                pass
+
+        error = await failure_of(consume())
+    assert isinstance(error, apibricks.DecodeError), repr(error)
+    assert str(error).startswith(f"[{where}].paid")
+    held = text_held_by(error)
+    assert held < 256 * 1024, f"{held / MIB:.1f} MiB of text held by the error"
+    gone = weakref.ref(error)
+    del error
+    assert gone() is None, "a reference cycle keeps the error alive"

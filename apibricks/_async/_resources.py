@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 
 from .._decoded import InvoicesParser, hidden, invoices_of
-from .._exceptions import APIConnectionError, DecodeError
+from .._exceptions import APIBricksError, APIConnectionError, DecodeError
 from .._invoice_stream import DEFAULT_MAX_INVOICE_BYTES, InvoiceStream
 from .._models import Invoice
 from .._problem import request_id_from
+from .._release import release
 from .._response import APIResponse
 from ._streaming import flatten
 
@@ -73,6 +74,7 @@ class AsyncInvoices:
         body = reply.stream
         assert body is not None
         stream = InvoiceStream(max_invoice_bytes)
+        chunk = b""
         try:
             try:
                 async for chunk in body.chunks():
@@ -86,9 +88,13 @@ class AsyncInvoices:
                     f"The connection was lost after {stream.count:,} invoices of the "
                     f"streamed body ({type(exc).__name__}); those stay valid."
                 ) from None
-            yield rest
+        except APIBricksError as error:  # the error keeps what it shows, not the bytes read
+            release(error)
+            del stream, chunk, reply  # this frame too: the error's traceback keeps it
+            raise
         finally:
             body.close()  # at the end, or early: an unread rest is never reused
+        yield rest
 
 
 class AsyncInvoicesWithRawResponse:
