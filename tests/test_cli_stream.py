@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from test_cli import clean_env
+from test_iter_paid import PEAK_RSS_MB
 
 import apibricks
 from apibricks import sandbox
@@ -123,9 +124,9 @@ def test_resume_commits_whole_organizations_through_the_spill(
     assert got == wanted
 
 
-MEMORY_CHILD = textwrap.dedent(
+MEMORY_CHILD = PEAK_RSS_MB + textwrap.dedent(
     """
-    import resource, sys
+    import sys
     from apibricks import sandbox
     from apibricks.cli import main
 
@@ -134,12 +135,12 @@ MEMORY_CHILD = textwrap.dedent(
             "invoices", "paid", "--api-key", "sk_sandbox_huge~big{count}", "--base-url", url,
             "--format", "jsonl", "-o", sys.argv[1], "--quiet",
         ])
-    print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(code, peak_mb())
     """
 )
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS in KiB (ru_maxrss)")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_a_huge_organization_goes_to_disk_in_bounded_memory(tmp_path: Path) -> None:
     count = 60_000  # ~124 MB of JSON
     target = tmp_path / "huge.jsonl"
