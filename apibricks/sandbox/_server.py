@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -47,6 +48,8 @@ def serve_in_thread(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) ->
     finally:
         with contextlib.suppress(RuntimeError):  # the loop is already gone
             loop.call_soon_threadsafe(stop.set)
-        thread.join()
+        # Never exited and collected at exit (3.13 freezes daemon threads first): no join.
+        if not sys.is_finalizing():
+            thread.join()
         if errors:
             raise errors[0]
