@@ -43,8 +43,12 @@ class BodyStream:
         return body_chunks(self._response, self._timeout)
 
     def close(self) -> None:
-        """Drop the connection: an unread rest of a body is never handed to the next call."""
-        self._response.close()
+        """A body read to its end gives its connection back to the pool (which the client
+        closes in order); an unread rest drops it, never handed to the next call."""
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
 
 
 async def body_chunks(
