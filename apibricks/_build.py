@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from ._models import Invoice, Organization
-from ._slots import draft_class
+from ._private_apis import draft_class
 from ._timestamps import _DIGITS_TO_ZERO, FAST_SUFFIX, parse_timestamp
 
 __all__ = [
@@ -205,7 +205,7 @@ def _builder(model: type[_T], nested: dict[type, Callable[[Any, Scratch], Any]])
     """Generate ``build(o, s) -> model``: each field read as `_READ` says.
 
     ``nested`` gives the builder of each field whose type is a model. The instance is
-    made by attrs' ``__init__``, or where `_slots.draft_class` allows it, by plain stores
+    made by attrs' ``__init__``, or where `_private_apis.draft_class` allows it, by plain stores
     on a draft (see there why).
     """
     model_fields = _FIELDS[model]

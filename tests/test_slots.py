@@ -1,4 +1,4 @@
-"""`apibricks._slots`: the one place beyond everyday means fails loudly when it stops working.
+"""The draft classes of `apibricks._private_apis` fail loudly when they stop working.
 
 On a Python or attrs release where a draft class can no longer stand in for the models
 (``__class__`` assignment refused, attrs' slots changed, ``__init__`` doing more than
@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from apibricks import DecodeError, Invoice, Organization, _slots, structure_invoices
+from apibricks import DecodeError, Invoice, Organization, _private_apis, structure_invoices
 
 SPEC = json.loads((Path(__file__).parent / "data" / "spec_example.json").read_text())
 GIL = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
@@ -25,7 +25,7 @@ GIL = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 @pytest.mark.skipif(not GIL, reason="free-threaded CPython builds through __init__ by design")
 def test_the_models_are_built_through_drafts_on_this_python() -> None:
     for model in (Invoice, Organization):
-        made = _slots.draft_class(model)
+        made = _private_apis.draft_class(model)
         assert made is not None, f"{model.__name__}: no draft class on this Python/attrs"
         draft, extra = made
         assert issubclass(draft, model) and draft.__dict__["__slots__"] == ()
@@ -79,7 +79,7 @@ def test_a_model_whose_init_does_more_than_store_gets_no_draft() -> None:
         value: int
 
     for model in (Checked, Converted, Hooked, Unslotted):
-        assert _slots.draft_class(model) is None, model
+        assert _private_apis.draft_class(model) is None, model
 
 
 def test_without_drafts_the_builders_give_the_same_models(monkeypatch: pytest.MonkeyPatch) -> None:
