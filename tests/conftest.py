@@ -10,10 +10,14 @@ import asyncio
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import trustme
+from tls_servers import TLSFront, server_context
+from yarl import URL
 
 import apibricks
 from apibricks import sandbox
@@ -101,3 +105,30 @@ def facade(request: pytest.FixtureRequest, sandbox_url: str) -> Callable[..., Aw
 
     call.kind = request.param  # type: ignore[attr-defined]
     return call
+
+
+# -- a company CA and the sandbox behind TLS (test_tls, test_cli_tls, test_env_proxy) ----
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "company-ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+async def front(ca: trustme.CA, sandbox_server: sandbox.Sandbox) -> AsyncIterator[TLSFront]:
+    """The sandbox behind a TLS front whose certificate ``ca`` signed."""
+    assert sandbox_server.url is not None
+    port = URL(sandbox_server.url).port
+    assert port is not None
+    server = TLSFront(port, server_context(ca))
+    await server.start()
+    yield server
+    await server.stop()

@@ -10,41 +10,15 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import trustme
-from tls_servers import TLSFront, TunnelProxy, server_context
-from yarl import URL
+from tls_servers import TLSFront, TunnelProxy
 
 from apibricks import sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk_sandbox_cli_tls_5d2e"
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
-    path = tmp_path / "company-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-@pytest.fixture
-async def front(ca: trustme.CA, sandbox_server: sandbox.Sandbox) -> AsyncIterator[TLSFront]:
-    assert sandbox_server.url is not None
-    port = URL(sandbox_server.url).port
-    assert port is not None
-    server = TLSFront(port, server_context(ca))
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def apibricks(*args: str, **env: str) -> tuple[int, str, str]:
@@ -63,14 +37,14 @@ async def apibricks(*args: str, **env: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_ca_bundle_option_trusts_the_company_ca(front: TLSFront, ca_file: str) -> None:
-    code, out, err = await apibricks("--base-url", front.url, "--ca-bundle", ca_file)
+async def test_ca_bundle_option_trusts_the_company_ca(front: TLSFront, ca_file: Path) -> None:
+    code, out, err = await apibricks("--base-url", front.url, "--ca-bundle", str(ca_file))
     assert code == 0, err
     assert json.loads(out)
 
 
-async def test_ca_bundle_variable_trusts_the_company_ca(front: TLSFront, ca_file: str) -> None:
-    code, out, err = await apibricks("--base-url", front.url, APIBRICKS_CA_BUNDLE=ca_file)
+async def test_ca_bundle_variable_trusts_the_company_ca(front: TLSFront, ca_file: Path) -> None:
+    code, out, err = await apibricks("--base-url", front.url, APIBRICKS_CA_BUNDLE=str(ca_file))
     assert code == 0, err
     assert json.loads(out)
 
@@ -115,13 +89,13 @@ async def test_bad_trust_or_proxy_exits_2_before_any_request(
     assert sandbox_server.total_requests == 0
 
 
-async def test_proxy_option_tunnels_and_never_shows_the_key(front: TLSFront, ca_file: str) -> None:
+async def test_proxy_option_tunnels_and_never_shows_the_key(front: TLSFront, ca_file: Path) -> None:
     tunnel = TunnelProxy()
     await tunnel.start()
     try:
         base_url = f"https://api.apibricks.test:{front.port}"  # reachable only by the proxy
         code, out, err = await apibricks(
-            "--base-url", base_url, "--ca-bundle", ca_file, "--proxy", tunnel.url
+            "--base-url", base_url, "--ca-bundle", str(ca_file), "--proxy", tunnel.url
         )
         assert code == 0, err
         assert json.loads(out)

@@ -15,43 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 from hypothesis import given
 from hypothesis import strategies as st
-from tls_servers import TLSFront, TunnelProxy, server_context
+from tls_servers import TLSFront, TunnelProxy
 from yarl import URL
 
 import apibricks
-from apibricks import sandbox
 from apibricks._env_proxy import bypasses, env_proxy
 
 Facade = Callable[..., Awaitable[Any]]
 LIST_PAID = lambda client: client.invoices.list_paid()  # noqa: E731
 KEY = "sk_sandbox_behind_the_proxy_41c7"
 NAME = "api.apibricks.test"
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
-    path = tmp_path / "company-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-@pytest.fixture
-async def front(ca: trustme.CA, sandbox_server: sandbox.Sandbox) -> AsyncIterator[TLSFront]:
-    assert sandbox_server.url is not None
-    port = URL(sandbox_server.url).port
-    assert port is not None
-    server = TLSFront(port, server_context(ca))
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
@@ -83,7 +58,7 @@ async def test_the_environment_proxy_tunnels_https_by_default(
     facade: Facade,
     front: TLSFront,
     tunnel: TunnelProxy,
-    ca_file: str,
+    ca_file: Path,
     api_url: str,
     variable: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -98,7 +73,7 @@ async def test_credentials_in_the_variable_go_on_connect_only(
     facade: Facade,
     front: TLSFront,
     tunnel: TunnelProxy,
-    ca_file: str,
+    ca_file: Path,
     api_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -128,12 +103,14 @@ async def test_proxy_keyword_wins_over_the_environment(
     facade: Facade,
     front: TLSFront,
     tunnel: TunnelProxy,
-    ca_file: str,
+    ca_file: Path,
     api_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # discard: nothing listens
-    assert await facade(LIST_PAID, api_key=KEY, base_url=api_url, ssl=ca_file, proxy=tunnel.url)
+    assert await facade(
+        LIST_PAID, api_key=KEY, base_url=api_url, ssl=ca_file, proxy=tunnel.url
+    )
     _assert_tunnelled(tunnel, front)
 
 
@@ -145,7 +122,7 @@ async def test_proxy_keyword_wins_over_the_environment(
 async def test_without_the_proxy_the_name_is_not_reached(
     facade: Facade,
     tunnel: TunnelProxy,
-    ca_file: str,
+    ca_file: Path,
     api_url: str,
     monkeypatch: pytest.MonkeyPatch,
     settings: dict[str, Any],
@@ -164,7 +141,7 @@ async def test_a_loopback_https_base_url_never_takes_the_environment_proxy(
     facade: Facade,
     front: TLSFront,
     tunnel: TunnelProxy,
-    ca_file: str,
+    ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", tunnel.url)

@@ -14,7 +14,7 @@ import pickle
 import ssl
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +34,9 @@ KEY = "sk_sandbox_tls_9f3b1c"
 
 
 @pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
 def other_ca() -> trustme.CA:
     """A CA that did not sign the server's certificate."""
     return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "company-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
 
 
 @pytest.fixture
@@ -65,13 +53,6 @@ async def _front(sandbox_server: sandbox.Sandbox, context: ssl.SSLContext) -> TL
     server = TLSFront(port, context)
     await server.start()
     return server
-
-
-@pytest.fixture
-async def front(ca: trustme.CA, sandbox_server: sandbox.Sandbox) -> AsyncIterator[TLSFront]:
-    server = await _front(sandbox_server, server_context(ca))
-    yield server
-    await server.stop()
 
 
 # -- trusted: every way of naming the CA -------------------------------------------------
