@@ -108,9 +108,7 @@ async def test_proxy_keyword_wins_over_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # discard: nothing listens
-    assert await facade(
-        LIST_PAID, api_key=KEY, base_url=api_url, ssl=ca_file, proxy=tunnel.url
-    )
+    assert await facade(LIST_PAID, api_key=KEY, base_url=api_url, ssl=ca_file, proxy=tunnel.url)
     _assert_tunnelled(tunnel, front)
 
 
