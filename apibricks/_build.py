@@ -12,6 +12,7 @@ the one it was built from, never on the id alone), and each distinct UUID text r
 from __future__ import annotations
 
 import operator
+import textwrap
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -21,13 +22,14 @@ import attrs
 
 from ._models import Invoice, Organization
 from ._private_apis import draft_class
-from ._timestamps import _DIGITS_TO_ZERO, FAST_SUFFIX, parse_timestamp
+from ._timestamps import _DIGITS_TO_ZERO, FAST_SUFFIX, UTC_SHAPES, parse_timestamp
 
 __all__ = [
     "Invalid",
     "Scratch",
     "build_invoice",
     "build_organization",
+    "build_wire_invoice",
     "fields",
     "organization",
     "wire_name",
@@ -50,6 +52,7 @@ class Invalid(ValueError):
         super().__init__(message)
         self.message = message
         self.path = path
+        self.model: type | None = None  # the model whose builder placed the path last
 
     def within(self, wire: str) -> Invalid:
         """This error, one level further out (the field ``wire`` holding the bad value)."""
@@ -124,23 +127,30 @@ def _timestamp(value: Any, wire: str) -> datetime:
         raise Invalid(f"expected ISO 8601 timestamp, got {_got(value)}", wire) from None
 
 
-# How a builder reads one field of type T: a Python expression of ``o`` (the raw dict),
-# ``s`` (the response's `Scratch`) and ``u`` (its UUIDs), check inlined. The usual
-# timestamp is ``fromisoformat`` of the text plus `FAST_SUFFIX`'s suffix for its shape.
+# How a builder reads one field of type T: a Python expression of ``o`` (the raw value:
+# a parsed dict, or msgspec's wire struct), ``s`` (the response's `Scratch`) and ``u``
+# (its UUIDs), check inlined. ``{get}`` / ``{opt}`` read a required / optional field. The
+# usual timestamp (``...Z``, 0-9 fraction digits on 3.11+) is one ``fromisoformat``;
+# other shapes the API sends take `FAST_SUFFIX`'s suffix first, and a check of the zone.
 _READ: Final[dict[Any, str]] = {
-    int: "(v if (v := o[{wire!r}]).__class__ is int else _bad_int(v, {wire!r}))",
-    bool: "(v if (v := o[{wire!r}]) is True or v is False else _bad_bool(v, {wire!r}))",
-    str | None: (
-        "(v if (v := o.get({wire!r})) is None or v.__class__ is str else _bad_str(v, {wire!r}))"
-    ),
+    int: "(v if (v := {get}).__class__ is int else _bad_int(v, {wire!r}))",
+    bool: "(v if (v := {get}) is True or v is False else _bad_bool(v, {wire!r}))",
+    str | None: "(v if (v := {opt}) is None or v.__class__ is str else _bad_str(v, {wire!r}))",
     datetime | None: (
-        "(None if (v := o.get({wire!r})) is None else d if v.__class__ is str"
-        " and (x := _SUFFIX.get(v.encode().translate(_ZERO))) is not None"
-        " and (d := _fromisoformat(v + x)).tzinfo is _UTC else _timestamp(v, {wire!r}))"
+        "(None if (v := {opt}) is None else _fromisoformat(v) if v.__class__ is str"
+        " and (k := v.encode().translate(_ZERO)) in _UTC_SHAPES else d if v.__class__ is str"
+        " and (x := _SUFFIX.get(k)) is not None and (d := _fromisoformat(v + x)).tzinfo is _UTC"
+        " else _timestamp(v, {wire!r}))"
     ),
     uuid.UUID: (
-        "((u.get(v) if (v := o[{wire!r}]).__class__ is str else None) or _new_uuid(u, v, {wire!r}))"
+        "((u.get(v) if (v := {get}).__class__ is str else None) or _new_uuid(u, v, {wire!r}))"
     ),
+}
+# How ``{get}`` and ``{opt}`` read from a parsed dict, and from a wire struct (absent
+# optional fields are None there too).
+_ACCESS: Final[dict[bool, tuple[str, str]]] = {
+    False: ("o[{wire!r}]", "o.get({wire!r})"),
+    True: ("o.{wire}", "o.{wire}"),
 }
 
 
@@ -181,32 +191,49 @@ class Scratch:
 
 
 def _explain(error: Exception, raw: Any, model: type) -> Exception:
-    """The `Invalid` for an error a builder's inline reads could not word themselves.
+    """The `Invalid` for an error a builder of ``model`` met, its path placed in ``model``.
 
-    A missing required field is a ``KeyError``; ``fromisoformat`` refusing a text of the
-    right shape (month 13), or ``encode`` a lone surrogate, a ``ValueError``. Anything
-    else is passed on as it is.
+    An `Invalid` from a nested model's builder gets the field holding it in front of its
+    path (``organization.creditBalance``): builders call each other directly, with no
+    wrapper per nested value. A missing required field is a ``KeyError``;
+    ``fromisoformat`` refusing a text of the right shape (month 13), or ``encode`` a lone
+    surrogate, a ``ValueError``. Anything else is passed on as it is.
     """
     if isinstance(error, Invalid):
-        return error
-    if isinstance(error, KeyError) and error.args and isinstance(error.args[0], str):
-        return Invalid("missing required field", error.args[0])
-    if isinstance(error, ValueError):  # the first timestamp whose slow read refuses it
+        if error.model is not None and error.model is not model:
+            error.within(_NESTED[model][error.model])
+        invalid = error
+    elif isinstance(error, KeyError) and error.args and isinstance(error.args[0], str):
+        invalid = Invalid("missing required field", error.args[0])
+    elif isinstance(error, ValueError):  # the first timestamp whose slow read refuses it
         for field in _FIELDS[model]:
             if field.type == datetime | None and raw.get(field.wire) is not None:
                 try:
                     _timestamp(raw[field.wire], field.wire)
-                except Invalid as invalid:
-                    return invalid
-    return error
+                except Invalid as refused:
+                    invalid = refused
+                    break
+        else:
+            return error
+    else:
+        return error
+    invalid.model = model
+    return invalid
 
 
-def _builder(model: type[_T], nested: dict[type, Callable[[Any, Scratch], Any]]) -> Any:
+def _builder(
+    model: type[_T],
+    nested: dict[type, Callable[[Any, Scratch], Any]],
+    *,
+    by_attribute: bool = False,
+) -> Any:
     """Generate ``build(o, s) -> model``: each field read as `_READ` says.
 
     ``nested`` gives the builder of each field whose type is a model. The instance is
     made by attrs' ``__init__``, or where `_private_apis.draft_class` allows it, by plain stores
-    on a draft (see there why).
+    on a draft (see there why). ``by_attribute``: ``o`` is msgspec's wire struct
+    (`_wire`), whose shape msgspec has checked; any error there is left to the caller,
+    who decodes the body plainly and words it.
     """
     model_fields = _FIELDS[model]
     namespace: dict[str, Any] = {
@@ -223,91 +250,110 @@ def _builder(model: type[_T], nested: dict[type, Callable[[Any, Scratch], Any]])
         "_fromisoformat": datetime.fromisoformat,
         "_ZERO": _DIGITS_TO_ZERO,
         "_SUFFIX": FAST_SUFFIX,
+        "_UTC_SHAPES": UTC_SHAPES,
         "_UTC": UTC,
         "_new_uuid": _new_uuid,
     }
+    get, opt = _ACCESS[by_attribute]
     reads = []
     for index, field in enumerate(model_fields):
+        access = {"get": get.format(wire=field.wire), "opt": opt.format(wire=field.wire)}
         if field.type in nested:
-            namespace[f"_nested_{index}"] = _within(nested[field.type], field.wire)
-            reads.append(f"_nested_{index}(o[{field.wire!r}], s)")
+            namespace[f"_nested_{index}"] = nested[field.type]
+            reads.append(f"_nested_{index}({access['get']}, s)")
         else:
-            reads.append(_READ[field.type].format(wire=field.wire))
+            reads.append(_READ[field.type].format(wire=field.wire, **access))
     draft = draft_class(model)
     if draft is None:
-        arguments = "".join(
-            f"            {f.name}={r},\n" for f, r in zip(model_fields, reads, strict=True)
-        )
-        make = f"        return model(\n{arguments}        )\n"
+        pairs = zip(model_fields, reads, strict=True)
+        arguments = "".join(f"    {f.name}={r},\n" for f, r in pairs)
+        make = f"return model(\n{arguments})\n"
     else:
         namespace["draft"], extra = draft
         stores = [f"self.{f.name} = {r}" for f, r in zip(model_fields, reads, strict=True)]
         stores += [f"self.{slot} = None" for slot in extra]
-        make = "        self = _new(draft)\n"
-        make += "".join(f"        {store}\n" for store in stores)
-        make += "        self.__class__ = model\n        return self\n"
-    source = (
-        "def build(o, s):\n"
-        "    if o.__class__ is not dict and not isinstance(o, Mapping):\n"
-        "        raise Invalid(f'expected object, got {kind(o)}')\n"
-        "    u = s.uuids\n"
-        "    try:\n"
-        f"{make}"
-        "    except Exception as error:\n"
-        "        raise _explain(error, o, model) from None\n"
-    )
+        make = "".join(f"{line}\n" for line in ("self = _new(draft)", *stores))
+        make += "self.__class__ = model\nreturn self\n"
+    if by_attribute:
+        source = "def build(o, s):\n    u = s.uuids\n" + textwrap.indent(make, " " * 4)
+    else:
+        source = (
+            "def build(o, s):\n"
+            "    u = s.uuids\n"
+            "    try:\n"
+            "        if o.__class__ is not dict and not isinstance(o, Mapping):\n"
+            "            raise Invalid(f'expected object, got {kind(o)}')\n"
+            f"{textwrap.indent(make, ' ' * 8)}"
+            "    except Exception as error:\n"
+            "        raise _explain(error, o, model) from None\n"
+        )
     exec(compile(source, f"<apibricks build {model.__name__}>", "exec"), namespace)
     return namespace["build"]
 
 
-def _within(build: Callable[[Any, Scratch], _T], wire: str) -> Callable[[Any, Scratch], _T]:
-    """``build``, its errors placed inside the field ``wire``."""
-
-    def read(raw: Any, scratch: Scratch) -> _T:
-        try:
-            return build(raw, scratch)
-        except Invalid as error:
-            raise error.within(wire) from None
-
-    return read
-
-
 _FIELDS: Final[dict[type, tuple[Field, ...]]] = {m: fields(m) for m in (Organization, Invoice)}
+# model -> the model of a nested field -> that field's wire name (one field per nested model).
+_NESTED: Final[dict[type, dict[type, str]]] = {
+    m: {f.type: f.wire for f in _FIELDS[m] if attrs.has(f.type)} for m in _FIELDS
+}
+assert all(
+    len(nested) == sum(attrs.has(f.type) for f in _FIELDS[m]) for m, nested in _NESTED.items()
+)
 # An organization's int and bool fields, read at C speed, and the types they must have.
 _NUMBER_FIELDS: Final = tuple(f for f in _FIELDS[Organization] if f.type in (int, bool))
 _NUMBER_TYPES: Final = tuple(f.type for f in _NUMBER_FIELDS)
-_NUMBERS: Final[Callable[[Any], tuple[Any, ...]]] = operator.itemgetter(
-    *(f.wire for f in _NUMBER_FIELDS)
-)
 assert len(_NUMBER_FIELDS) > 1  # itemgetter of one key returns the value, not a tuple
 
-build_organization: Final[Callable[[Any, Scratch], Organization]] = _builder(Organization, {})
 
+def _sharing(
+    build: Callable[[Any, Scratch], Organization], by_attribute: bool
+) -> Callable[[Any, Scratch], Organization]:
+    """``organization(raw, s)``: ``build`` once per response, equal raws sharing one instance.
 
-def organization(raw: Any, scratch: Scratch) -> Organization:
-    """Build an organization once per response; equal raw dicts share one instance."""
-    try:
-        key = raw["id"]
-        hit = scratch.organizations.get(key)
-    except Exception:  # not an object, no id, an unhashable id: the builder says which
-        return build_organization(raw, scratch)
-    if hit is not None:
-        known = scratch.raws[key]
-        if raw is known:  # the same text, parsed once (`_wire`)
-            return hit
-        # ``==`` equates 1, 1.0 and True; strings and null only equal themselves. So an
-        # equal dict builds an equal instance once its int and bool fields have the exact
-        # types (unknown fields are ignored either way): one C-level read of those fields.
+    ``raw`` is a parsed dict, or with ``by_attribute`` msgspec's wire struct (`_wire`).
+    """
+    getter = operator.attrgetter if by_attribute else operator.itemgetter
+    identify = getter("id")
+    numbers = getter(*(f.wire for f in _NUMBER_FIELDS))
+
+    def organization(raw: Any, scratch: Scratch) -> Organization:
         try:
-            if raw == known and tuple(map(type, _NUMBERS(raw))) == _NUMBER_TYPES:
+            key = identify(raw)
+            hit = scratch.organizations.get(key)
+        except Exception:  # not an object, no id, an unhashable id: the builder says which
+            return build(raw, scratch)
+        if hit is not None:
+            known = scratch.raws[key]
+            if raw is known:  # the same text, parsed once (`_wire`)
                 return hit
-        except RecursionError:  # unknown fields nested beyond compare: build it anew
-            pass
-    result = scratch.organizations[key] = build_organization(raw, scratch)
-    scratch.raws[key] = raw
-    return result
+            # ``==`` equates 1, 1.0 and True; strings and null only equal themselves. So
+            # an equal raw builds an equal instance once its int and bool fields have the
+            # exact types (unknown fields are ignored either way): one C-level read.
+            try:
+                if raw == known and tuple(map(type, numbers(raw))) == _NUMBER_TYPES:
+                    return hit
+            except RecursionError:  # unknown fields nested beyond compare: build it anew
+                pass
+        result = scratch.organizations[key] = build(raw, scratch)
+        scratch.raws[key] = raw
+        return result
+
+    return organization
 
 
+build_organization: Final[Callable[[Any, Scratch], Organization]] = _builder(Organization, {})
+organization: Final = _sharing(build_organization, by_attribute=False)
+"""Build an organization once per response; equal raw dicts share one instance."""
 build_invoice: Final[Callable[[Any, Scratch], Invoice]] = _builder(
     Invoice, {Organization: organization}
+)
+
+# The same builders, reading msgspec's wire structs (`_wire`): the decoder's way.
+build_wire_organization: Final[Callable[[Any, Scratch], Organization]] = _builder(
+    Organization, {}, by_attribute=True
+)
+build_wire_invoice: Final[Callable[[Any, Scratch], Invoice]] = _builder(
+    Invoice,
+    {Organization: _sharing(build_wire_organization, by_attribute=True)},
+    by_attribute=True,
 )

@@ -17,6 +17,7 @@ import typing
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from itertools import repeat
 from typing import Any, Final, TypeVar
 
 import cattrs
@@ -27,6 +28,7 @@ from ._build import (
     Invalid,
     Scratch,
     build_invoice,
+    build_wire_invoice,
     fields,
     kind,
     organization,
@@ -35,7 +37,7 @@ from ._build import (
 from ._exceptions import DecodeError
 from ._models import Invoice, Organization
 from ._timestamps import format_timestamp
-from ._wire import invoice_dicts, texts_repeat
+from ._wire import texts_repeat, wire_invoices
 
 __all__ = [
     "InvoiceRuns",
@@ -140,20 +142,26 @@ def decode_invoices(body: bytes | str) -> list[Invoice]:
 
 
 def _decode(body: bytes | str, scratch: Scratch) -> list[Invoice]:
-    large = isinstance(body, bytes | str) and len(body) >= _SMALL
-    data = invoice_dicts(body) if large and texts_repeat(body) else None
-    if data is not None:
-        try:
-            return _structure(data, scratch)
-        except DecodeError:  # the plain parse below words the error, as json.loads reads it
-            pass
-    return _plainly(lambda parsed: _structure(parsed, scratch), body)
+    if body.__class__ in _TEXTS:
+        repeats = len(body) >= _SMALL and texts_repeat(body)
+        wire = wire_invoices(body, repeats)
+        if wire is not None:
+            try:
+                return list(map(build_wire_invoice, wire, repeat(scratch)))
+            except MemoryError:
+                raise
+            except Exception:  # the plain parse below words the error, as json.loads reads it
+                pass
+    return _plainly(body, scratch)
 
 
-def _plainly(structure: Callable[[Any], _T], body: bytes | str) -> _T:
-    """``structure`` of ``body`` parsed plainly: orjson, else (or on a float) the stdlib."""
+_TEXTS: Final = frozenset({bytes, str})
+
+
+def _plainly(body: bytes | str, scratch: Scratch) -> list[Invoice]:
+    """``body`` parsed plainly (orjson, else, or on a float, the stdlib) and structured."""
     try:
-        return structure(_loads(body))
+        return _structure(_loads(body), scratch)
     except DecodeError as exc:
         error = exc
     if "got float" not in error.message:
@@ -163,7 +171,7 @@ def _plainly(structure: Callable[[Any], _T], body: bytes | str) -> _T:
         data = json.loads(body)
     except Exception:
         raise error from None
-    return structure(data)
+    return _structure(data, scratch)
 
 
 def _loads(body: bytes | str) -> Any:

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timezone
 from typing import Final
 
-__all__ = ["FAST_SUFFIX", "format_timestamp", "parse_timestamp"]
+__all__ = ["FAST_SUFFIX", "UTC_SHAPES", "format_timestamp", "parse_timestamp"]
 
 UTC: Final = timezone.utc
 
@@ -54,6 +54,11 @@ def _fast_suffixes() -> dict[bytes, str]:
 # The fast path of every reader: ``_fromisoformat(text + FAST_SUFFIX[shape])``, then a
 # check that the result's tzinfo is UTC.
 FAST_SUFFIX: Final = _fast_suffixes()
+# The shapes ``fromisoformat`` reads as they are, always into UTC (``...Z``): no suffix to
+# add and no zone to check. The API's usual timestamp.
+UTC_SHAPES: Final = frozenset(
+    shape for shape, suffix in FAST_SUFFIX.items() if shape[-1:] == b"Z" and not suffix
+)
 
 
 def _normalized(text: str) -> str:

@@ -1,14 +1,19 @@
-"""A body's invoices with each organization's exact text found by a parser, parsed once.
+"""A body's invoices as msgspec structs, each organization's exact text parsed once.
+
+msgspec (a C JSON parser) decodes the invoice list into structs of the invoice's and the
+organization's fields (any JSON value each, checked later by the builders' reads;
+unknown fields left out): faster than dicts to make, read and free. The builders read
+them by attribute (`_build.build_wire_invoice`).
 
 The API repeats an invoice's organization (~2 KB, 53 fields) in every invoice: 90% of a
-large body. msgspec (a C JSON parser) decodes the invoice list with ``organization``
-typed as `msgspec.Raw`, which hands back each organization's exact bytes wherever they
-sit, whatever the key order, the whitespace, the fields nested inside. Texts are
-deduplicated on their whole bytes (a dict: hash and memcmp in C; one memcmp when the
-text equals the previous one) and each distinct text is parsed once by orjson, so the
-invoices of one organization hold the very same dict, which `_build.organization` then
-recognises by identity. Bodies whose texts do not repeat (`texts_repeat`) are better left
-to one plain parse.
+large body. Where texts repeat (`texts_repeat`), ``organization`` is first typed as
+`msgspec.Raw`, which hands back each organization's exact bytes wherever they sit,
+whatever the key order, the whitespace, the fields nested inside. Equal texts are found
+by comparing whole texts (a memcmp, stopping at the first byte that differs): with the
+previous invoice's, then with the few known texts of the same length, and only past
+those by a dict on the bytes (a hash of all of them). Each distinct text is decoded
+once, so the invoices of one organization hold the very same struct, which
+`_build` then recognises by identity.
 """
 
 from __future__ import annotations
@@ -17,66 +22,96 @@ import functools
 from typing import Any, Final
 
 import attrs
-import orjson
 
 from ._build import fields
-from ._models import Invoice
+from ._models import Invoice, Organization
 
-__all__ = ["invoice_dicts", "texts_repeat"]
+__all__ = ["texts_repeat", "wire_invoices"]
+
+# Known texts compared one by one per length, before the dict on their bytes takes over.
+_PER_LENGTH: Final = 4
 
 
 @functools.cache
-def _decoder() -> Any:
-    """msgspec's decoder of ``list[WireInvoice]``, built at first use (msgspec loads lazily).
+def _decoders() -> tuple[Any, Any, Any]:
+    """msgspec's decoders, built at first use (msgspec loads lazily): the invoice list with
+    its organizations as texts, the invoice list whole, and one organization.
 
-    ``WireInvoice`` has the invoice's fields under their wire names, any JSON value each
-    (checked later, by the same builders as every other path), absent ones None, and the
-    organization as its raw text, required.
+    Every field is under its wire name, any JSON value (absent: None). Not tracked by the
+    garbage collector: they hold parsed JSON, which cannot refer back to them.
     """
     import msgspec
 
-    specs: list[Any] = [
-        (f.wire, msgspec.Raw) if attrs.has(f.type) else (f.wire, Any, None) for f in fields(Invoice)
-    ]
-    wire_invoice = msgspec.defstruct("WireInvoice", specs, kw_only=True)
-    decoder: Any = msgspec.json.Decoder(list[wire_invoice])  # type: ignore[valid-type]
-    return decoder.decode, msgspec.structs.asdict
+    def struct(name: str, model: type, organization: Any = None) -> Any:
+        specs = [
+            (f.wire, organization) if attrs.has(f.type) else (f.wire, Any, None)
+            for f in fields(model)
+        ]
+        return msgspec.defstruct(name, specs, kw_only=True, gc=False)
+
+    wire_organization = struct("WireOrganization", Organization)
+    texts = struct("WireInvoiceText", Invoice, msgspec.Raw)
+    whole = struct("WireInvoice", Invoice, wire_organization)
+    return (
+        msgspec.json.Decoder(list[texts]).decode,  # type: ignore[valid-type]
+        msgspec.json.Decoder(list[whole]).decode,  # type: ignore[valid-type]
+        msgspec.json.Decoder(wire_organization).decode,
+    )
 
 
-def invoice_dicts(body: bytes | str) -> list[dict[str, Any]] | None:
-    """The invoices of ``body`` as dicts, equal organization texts as one dict; or None.
+def wire_invoices(body: bytes | str, texts_repeat: bool) -> list[Any] | None:
+    """The invoices of ``body`` as msgspec structs; or None.
 
-    None when the body is not a list of invoice objects each with an ``organization`` that
-    both parsers read alike: the caller then parses the body plainly, and words the error.
-    The dicts equal ``json.loads(body)``'s but for unknown invoice fields (left out) and
-    absent optional ones (None): what the builders read alike.
+    None when the body is not a list of invoice objects, each with an ``organization``
+    object, that msgspec reads: the caller then parses the body plainly, and words the
+    error. With ``texts_repeat``, equal organization texts are decoded once (one struct).
     """
-    decode, asdict = _decoder()
+    by_texts, whole, _ = _decoders()
     try:
-        wire = decode(body)
+        if body.__class__ is bytes and not body.isascii():
+            # msgspec checks the UTF-8 of what it decodes, not of what it skips (unknown
+            # fields): the body as ``json.loads`` reads bytes, or the plain parse words it
+            body.decode("utf-8", "surrogatepass")
+        return _shared(by_texts(body)) if texts_repeat else whole(body)
     except Exception:  # malformed, not the documented shape, out of msgspec's range
         return None
-    texts: dict[bytes, Any] = {}
+
+
+def _shared(wire: list[Any]) -> list[Any]:
+    """``wire``'s organization texts replaced by their structs, one per distinct text."""
+    by_length: dict[int, list[tuple[Any, Any]]] = {}
+    by_text: dict[bytes, Any] = {}
     previous_raw: Any = None
     previous: Any = None
-    loads = orjson.loads
-    result: list[dict[str, Any]] = []
-    append = result.append
-    try:
-        for item in wire:
-            raw = item.organization
-            if raw != previous_raw:  # a memcmp: one organization's invoices skip the hash
-                text = bytes(raw)
-                previous = texts.get(text)
-                if previous is None:
-                    previous = texts[text] = loads(text)
-                previous_raw = raw
-            invoice = asdict(item)
-            invoice["organization"] = previous
-            append(invoice)
-    except orjson.JSONDecodeError:  # a text msgspec took and orjson not (NaN, 1e400)
-        return None
-    return result
+    for item in wire:
+        raw = item.organization
+        if raw != previous_raw:  # a memcmp: one organization's invoices stop here
+            previous_raw = raw
+            known = by_length.get(len(raw))
+            if known is None:
+                known = by_length[len(raw)] = []
+            for text, parsed in known:
+                if text == raw:
+                    previous = parsed
+                    break
+            else:
+                previous = _parsed(raw, known, by_text)
+        item.organization = previous
+    return wire
+
+
+def _parsed(raw: Any, known: list[tuple[Any, Any]], by_text: dict[bytes, Any]) -> Any:
+    """The struct of a text not among ``known`` (its length's first few): decoded, kept."""
+    decode = _decoders()[2]
+    if len(known) < _PER_LENGTH:
+        parsed = decode(raw)
+        known.append((raw, parsed))
+        return parsed
+    text = bytes(raw)
+    parsed = by_text.get(text)
+    if parsed is None:
+        parsed = by_text[text] = decode(text)
+    return parsed
 
 
 _KEY: Final[dict[type, Any]] = {bytes: b'"organization"', str: '"organization"'}

@@ -36,13 +36,16 @@ SPEC_BODY = (Path(__file__).parent / "data" / "spec_example.json").read_text()
 SPEC = json.loads(SPEC_BODY)
 
 
-@pytest.fixture(autouse=True)
-def find_organizations_in_small_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Small bodies, and bodies whose texts do not repeat, skip the parser step (`_wire`)
-    in production: take it here, to test it; both ways must give the same."""
+@pytest.fixture(autouse=True, params=["organization texts", "whole structs"])
+def find_organizations_in_small_bodies(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test both ways of `_wire`: organizations found as texts (production takes it
+    for large bodies whose texts repeat; here for any body) and decoded whole."""
+    texts = request.param == "organization texts"
     monkeypatch.setattr(_converter, "_SMALL", 0)
-    monkeypatch.setattr(_converter, "texts_repeat", lambda body: True)
-    _wire._decoder()  # msgspec imported here, not inside a timed hypothesis example
+    monkeypatch.setattr(_converter, "texts_repeat", lambda body: texts)
+    _wire._decoders()  # msgspec imported here, not inside a timed hypothesis example
 
 
 WHEN = datetime(2019, 8, 24, 14, 15, 22, tzinfo=UTC)
@@ -489,9 +492,9 @@ def interleaved(orgs: int, per_org: int) -> list[dict[str, Any]]:
 
 def distinct_organization_dicts(body: bytes | str) -> int:
     """How many organization dicts the parser step made: one per distinct text."""
-    dicts = _wire.invoice_dicts(body)
-    assert dicts is not None
-    return len({id(invoice["organization"]) for invoice in dicts})
+    wire = _wire.wire_invoices(body, True)
+    assert wire is not None
+    return len({id(invoice.organization) for invoice in wire})
 
 
 def test_interleaved_organizations_are_each_parsed_once(decode: Decode) -> None:

@@ -55,13 +55,16 @@ UTC = timezone.utc
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@pytest.fixture(autouse=True)
-def find_organizations_in_small_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Small bodies, and bodies whose texts do not repeat, skip the parser step (`_wire`)
-    in production: take it here, to test it; both ways must give the same."""
+@pytest.fixture(autouse=True, params=["organization texts", "whole structs"])
+def find_organizations_in_small_bodies(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test both ways of `_wire`: organizations found as texts (production takes it
+    for large bodies whose texts repeat; here for any body) and decoded whole."""
+    texts = request.param == "organization texts"
     monkeypatch.setattr(_converter, "_SMALL", 0)
-    monkeypatch.setattr(_converter, "texts_repeat", lambda body: True)
-    _wire._decoder()  # msgspec imported here, not inside a timed hypothesis example
+    monkeypatch.setattr(_converter, "texts_repeat", lambda body: texts)
+    _wire._decoders()  # msgspec imported here, not inside a timed hypothesis example
 
 
 # --- the oracle -----------------------------------------------------------------------------
