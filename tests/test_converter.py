@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import json
 import re
 import threading
@@ -248,6 +249,36 @@ def test_unknown_fields_with_values_orjson_refuses_are_still_ignored() -> None:
     )
     [invoice] = decode_invoices(body.encode())
     assert invoice == decode_invoices(SPEC_BODY)[0]
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        b'"note": "caf\xc3"',  # a truncated sequence in an unknown field's value
+        b'"n\x80te": 1',  # a stray continuation byte in an unknown key
+        b'"note": ["\xff"]',  # nested in an unknown array
+        b'"organizationNote": {"x\xc3\x28": 1}',  # an invalid pair, nested deeper
+    ],
+)
+@pytest.mark.parametrize("where", ["invoice", "organization"])
+def test_invalid_utf8_where_msgspec_skips_is_refused_as_json_loads_refuses(
+    unknown: bytes, where: str
+) -> None:
+    """msgspec checks the UTF-8 of the values it decodes, not of the fields it skips."""
+    anchor = b'"paid": true' if where == "invoice" else b'"stripeId": "string"'
+    body = SPEC_BODY.encode().replace(anchor, unknown + b", " + anchor)
+    assert body != SPEC_BODY.encode()
+    with pytest.raises(UnicodeDecodeError):
+        json.loads(body)
+    with pytest.raises(DecodeError, match=r"^invalid JSON: "):
+        decode_invoices(body)
+
+
+def test_a_surrogate_encoded_in_utf8_where_msgspec_skips_is_read_as_json_loads_reads_it() -> None:
+    """``json.loads`` reads bytes with ``surrogatepass``: such a body is a valid body."""
+    body = SPEC_BODY.encode().replace(b'"paid": true', b'"note": "\xed\xa0\x80", "paid": true')
+    assert json.loads(body)[0]["note"] == "\ud800"
+    assert decode_invoices(body) == decode_invoices(SPEC_BODY)
 
 
 def test_integers_beyond_int64_are_kept_exactly() -> None:
@@ -608,6 +639,70 @@ def test_a_bad_organization_repeated_in_every_invoice(
     with pytest.raises(DecodeError) as caught:
         decode([with_org(raw_invoice(index), **change) for index in range(20)])
     assert str(caught.value).startswith(message)
+
+
+def _layout(data: list[dict[str, Any]], layout: str, seed: int) -> str:
+    """``data`` as JSON text, laid out as ``layout`` (keys shuffled per object with ``seed``)."""
+    import random
+
+    if layout == "shuffled":
+        shuffle = random.Random(seed).shuffle
+
+        def shuffled(value: Any) -> Any:
+            if isinstance(value, dict):
+                items = list(value.items())
+                shuffle(items)
+                return {key: shuffled(item) for key, item in items}
+            return value
+
+        data = [shuffled(raw) for raw in data]
+    if layout == "indented":
+        return json.dumps(data, indent=1)
+    return json.dumps(data, separators=(",", ":"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    organizations=st.integers(1, 14),
+    order=st.lists(st.integers(0, 13), min_size=1, max_size=40),
+    layout=st.sampled_from(["compact", "indented", "shuffled", "organization first"]),
+    nested=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_equal_length_texts_and_equal_prefixes_are_told_apart(
+    organizations: int, order: list[int], layout: str, nested: bool, seed: int
+) -> None:
+    """Issue 29: texts of one length (more than `_wire` compares one by one, so its dict on
+    the bytes is used too), equal for their first 64+ bytes, in any layout: each distinct
+    text is decoded once, each distinct organization built once, the result json.loads'."""
+    head = {"country": "US", "tier": "business", "status": "active", "autoRechargeEnabled": 0}
+    data = []
+    for index, which in enumerate(order):
+        which %= organizations
+        raw = raw_invoice(index)
+        # same width for every organization: the texts differ, their lengths do not
+        org = {**head, **raw["organization"], "id": str(uuid.UUID(int=which + 1))}
+        org["creditBalance"] = 1000 + which
+        if nested:
+            org["someFieldAddedLater"] = {"x": [which, {"y": None}]}
+        if layout == "organization first":
+            raw = {"organization": org, **raw}
+        raw["organization"] = org
+        data.append(raw)
+    body = _layout(data, layout, seed)
+    wire = _wire.wire_invoices(body, True)
+    assert wire is not None
+    distinct = {json.dumps(raw["organization"], sort_keys=True) for raw in data}
+    if layout != "shuffled":  # equal organizations, equal texts: one struct each
+        assert len({id(invoice.organization) for invoice in wire}) == len(distinct)
+    for texts_repeat in (True, False):
+        wire = _wire.wire_invoices(body.encode(), texts_repeat)
+        assert wire is not None
+        invoices = list(map(_build.build_wire_invoice, wire, itertools.repeat(_build.Scratch())))
+        assert invoices == structure_invoices(json.loads(body))
+    invoices = decode_invoices(body)
+    assert invoices == structure_invoices(json.loads(body))
+    assert len({id(invoice.organization) for invoice in invoices}) == len(distinct)
 
 
 def test_sharing_is_per_call_and_thread_safe() -> None:
