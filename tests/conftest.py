@@ -20,7 +20,7 @@ from tls_servers import TLSFront, server_context
 from yarl import URL
 
 import apibricks
-from apibricks import sandbox
+from apibricks import _retry, sandbox
 
 FACADES = ["async", "sync"]
 # What the machine running the suite may set that would change where requests go or whom
@@ -132,3 +132,9 @@ async def front(ca: trustme.CA, sandbox_server: sandbox.Sandbox) -> AsyncIterato
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries a millisecond apart: for tests about what is retried, not when."""
+    monkeypatch.setattr(_retry, "BACKOFF_BASE", 0.001)

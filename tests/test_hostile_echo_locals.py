@@ -19,19 +19,16 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from any_path_server import serve_any_path
 from test_hostile_echoes import leaks
 from test_hostile_locals import chain, holds
 
 import apibricks
-from apibricks import _retry
 
 PACKAGE = str(Path(apibricks.__file__).parent)
+pytestmark = pytest.mark.usefixtures("fast_backoff")
+
 KEY = "sk_live_EchoLocals_0123456789abcdef"
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_retry, "BACKOFF_BASE", 0.001)
 
 
 @pytest.fixture
@@ -60,9 +57,7 @@ async def echo() -> AsyncIterator[TestServer]:
             return web.Response(text=f"<title>{key}</title>", content_type="text/html")
         raise AssertionError(kind)
 
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
-    async with TestServer(app, host="127.0.0.1") as server:
+    async with serve_any_path(handle) as server:
         yield server
 
 

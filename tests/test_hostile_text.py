@@ -11,19 +11,17 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from any_path_server import serve_any_path
 
 import apibricks
-from apibricks import _retry, sandbox
+from apibricks import sandbox
 from apibricks._auth import key_hint
 from apibricks._retry import parse_retry_after
 
+pytestmark = pytest.mark.usefixtures("fast_backoff")
+
 KEY = "sk_live_echoed_0123456789abcdef"
 ESC = "\x1b[2J\x1b]0;pwned\x07"
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_retry, "BACKOFF_BASE", 0.001)
 
 
 @pytest.fixture
@@ -45,9 +43,7 @@ async def echo() -> AsyncIterator[TestServer]:
             headers={"X-Echo": f"key={key}", "X-Request-Id": "rid-1"},
         )
 
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
-    async with TestServer(app, host="127.0.0.1") as server:
+    async with serve_any_path(handle) as server:
         yield server
 
 
@@ -116,9 +112,7 @@ async def odd_retry_after() -> AsyncIterator[tuple[TestServer, list[float]]]:
             return web.Response(status=503, headers={"Retry-After": value})
         return web.json_response([])
 
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
-    async with TestServer(app, host="127.0.0.1") as server:
+    async with serve_any_path(handle) as server:
         yield server, seen
 
 

@@ -15,18 +15,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from any_path_server import serve_any_path
 from test_cli import cli
 from test_hostile_echoes import leaks
 
 import apibricks
-from apibricks import _retry
+
+pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 KEY = "sk_live_UrlEcho_0123456789abcdefXYZ"
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_retry, "BACKOFF_BASE", 0.001)
 
 
 @pytest.fixture
@@ -64,9 +61,7 @@ async def echo() -> AsyncIterator[TestServer]:
             raise web.HTTPFound(f"http://x{key[:-3]}.evil.example:8080/{key[2:]}")
         raise AssertionError(kind)
 
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
-    async with TestServer(app, host="127.0.0.1") as server:
+    async with serve_any_path(handle) as server:
         yield server
 
 

@@ -33,21 +33,26 @@ class FakeSession:
 
     python = "3.11"
 
-    def __init__(self, cli_output: str) -> None:
+    def __init__(self, cli_output: str, install_only: bool = False) -> None:
         self.cli_output = cli_output
+        self.install_only = install_only
         self.commands: list[tuple[str, ...]] = []
 
     def install(self, *args: str) -> None:
         self.commands.append(("install", *args))
 
-    def run(self, *args: str, **_: Any) -> str | None:
+    def run(self, *args: str, **_: Any) -> str | bool | None:
+        """As nox's: the output of a silent command, True for the others, None for every
+        command under ``nox --install-only`` (nothing runs)."""
         self.commands.append(args)
+        if self.install_only:
+            return None
         if args[:3] == ("python", "-m", "build"):
             outdir = Path(args[args.index("--outdir") + 1])
             outdir.mkdir(parents=True)
             for name in ARTIFACTS:
                 (outdir / name).write_bytes(name.encode())
-        return self.cli_output if args[-2:] == ("--format", "table") else None
+        return self.cli_output if args[-2:] == ("--format", "table") else True
 
     def error(self, message: str) -> None:
         raise SessionError(message)
@@ -73,7 +78,6 @@ def _load_noxfile() -> ModuleType:
 @pytest.fixture
 def noxfile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     """The project's noxfile, its ``dist/`` moved to a temporary directory."""
-    pytest.importorskip("nox")  # the test group installs it
     monkeypatch.setenv("PATH", "")  # loading it puts pyenv's pythons on PATH: undone after
     monkeypatch.setenv("APIBRICKS_CI_PYTHONS", "3.11")
     module = _load_noxfile()
@@ -103,12 +107,24 @@ def test_a_failed_check_leaves_nothing_in_dist(noxfile: ModuleType, tmp_path: Pa
     assert not (tmp_path / "dist").exists() or not any((tmp_path / "dist").iterdir())
 
 
-def test_git_ignores_dist() -> None:
+def test_install_only_installs_and_checks_nothing(noxfile: ModuleType, tmp_path: Path) -> None:
+    """``.ci/run`` makes every venv first with ``nox --install-only``: the build session then
+    installs its tools and ends, with nothing built to check (and no error for it)."""
+    session = FakeSession("", install_only=True)
+    noxfile.build.func(session)
+    assert session.commands[0][0] == "install"
+    assert not (tmp_path / "dist").exists()
+
+
+def test_git_ignores_dist(tmp_path: Path) -> None:
+    """Checked in a repository made here with the project's ``.gitignore`` (the sdist ships
+    it), so the check runs the same from a clone and from an unpacked sdist."""
     git = shutil.which("git")
-    if git is None or not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout (an sdist): .gitignore has nothing to guard")
+    assert git is not None, "git is needed to check what it ignores"
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
+    subprocess.run([git, "init", "--quiet", str(tmp_path)], check=True)
     for name in ARTIFACTS:
         ignored = subprocess.run(
-            [git, "check-ignore", "--quiet", f"dist/{name}"], cwd=ROOT, check=False
+            [git, "check-ignore", "--quiet", f"dist/{name}"], cwd=tmp_path, check=False
         )
         assert ignored.returncode == 0, f"dist/{name} is not ignored by git"
