@@ -91,15 +91,12 @@ class ModelServer:
 
     async def answer(self, key: str) -> int:
         self.requests += 1
-        if key in self.sick:
-            await asyncio.sleep(self.latency)
-            return 503
         hold = 0.0 if self.limiter is None else self.limiter.decide(key)
         if hold is None:
             await asyncio.sleep(REFUSAL_LATENCY)
             return 429
         await asyncio.sleep(hold + self.latency)
-        return 200
+        return 503 if key in self.sick else 200  # the limiter counted it: a sick upstream
 
 
 @dataclasses.dataclass
@@ -108,7 +105,8 @@ class Run:
 
     keys: int
     wall: float  # seconds on the virtual clock
-    failed: dict[str, tuple[int, bool]]  # key: 429s to its failed call, after a success?
+    failed: dict[str, tuple[int, bool]]  # healthy key: 429s to its failed call, after a success?
+    sick: frozenset[str]  # keys answered 503 whatever the pace (their calls fail too)
     refused: dict[str, int]  # 429s per key
     requests: int
     paces: list[float]  # the pace after each outcome (when set)
@@ -172,7 +170,8 @@ async def _simulate(
             try:
                 await model_call(lane, server, key, max_retries)
             except CallFailed as failed_call:
-                failed[key] = (failed_call.refused, call > 0)
+                if key not in sick:
+                    failed[key] = (failed_call.refused, call > 0)
                 raise
         return calls
 
@@ -195,7 +194,7 @@ async def _simulate(
                     assert isinstance(outcome.error, CallFailed), outcome.error
         wall = loop.time() - began
     refused = {key: 0 if limiter is None else limiter.refused_for(key) for key in keys}
-    return Run(len(keys), wall, failed, refused, server.requests, paces)
+    return Run(len(keys), wall, failed, sick, refused, server.requests, paces)
 
 
 def simulate(

@@ -33,6 +33,7 @@ MAX_RETRIES = 2  # the client's default
 REFUSALS_BEFORE_FAILING = 1 + MAX_RETRIES + _pacing.FREE_RETRIES
 WALL_RATIO = 1.25
 WALL_SLACK = 4.0  # seconds: finding the pace (a few rounds of answers, a resend's jitter)
+SERVER_ERROR_WAITS = 0.5 + 1.0  # a 503's backoff ceilings over max_retries retries
 
 settings.register_profile(
     "pacing-default",
@@ -172,6 +173,64 @@ def test_a_server_refusing_everything_ends_every_key_in_an_error_in_bounded_time
     free = _pacing.FREE_RETRIES * (_pacing.RESEND_JITTER + latency + 0.01)
     bound = _pacing.ACCEPTING + free + math.ceil(keys / concurrency) * per_key
     assert run.wall <= bound, (run.wall, bound)
+
+
+@PROFILE
+@given(
+    algorithm=st.sampled_from([None, *ALGORITHMS]),
+    rate=rates,
+    burst=bursts,
+    concurrency=concurrencies,
+    keys=st.integers(10, 3_000),
+    latency=latencies,
+    sick=st.floats(0.05, 0.5),
+    seed=seeds,
+)
+def test_steady_503s_from_sick_keys_do_not_slow_the_healthy_ones(
+    algorithm: str | None,
+    rate: float,
+    burst: int,
+    concurrency: int,
+    keys: int,
+    latency: float,
+    sick: float,
+    seed: int,
+) -> None:
+    """A share of the keys answer 503 (no ``Retry-After``) whatever the pace, a sick shard
+    behind the limiter: only rate-limit signals cut the pace, so the healthy keys keep the
+    limiter's ideal (counting the sick keys' 1 + max_retries admitted attempts, and their
+    backoff waits as if they all came in turn) and none is lost; without a limiter nothing
+    is paced at all. Before, each sick key's first 503 counted as a throttle: 5% sick
+    keys ground a 1-second run down to 0.5 requests/s (113 s)."""
+    run = simulate(
+        algorithm=algorithm or "token-bucket",
+        rate=None if algorithm is None else rate,
+        burst=burst,
+        keys=keys,
+        latency=latency,
+        concurrency=concurrency,
+        sick=sick,
+        seed=seed,
+    )
+    assert {key: got for key, got in run.failed.items() if got[0] < REFUSALS_BEFORE_FAILING} == {}
+    healthy, ill = keys - len(run.sick), len(run.sick)
+    requests = healthy + (1 + MAX_RETRIES) * ill
+    sick_waits = math.ceil(ill / concurrency) * SERVER_ERROR_WAITS
+    if algorithm is None:
+        assert run.paces == []  # never paced: exactly the fan-out without a limiter
+        ideal = math.ceil(requests / concurrency) * latency + latency
+        assert run.wall <= ideal + sick_waits + 1e-6, (run.wall, ideal)
+        return
+    ideal = ideal_wall(
+        algorithm=algorithm,
+        rate=rate,
+        burst=burst,
+        keys=requests,
+        latency=latency,
+        concurrency=concurrency,
+    )
+    slack = WALL_SLACK + _pacing.MIN_ANSWERS / rate
+    assert run.wall <= WALL_RATIO * ideal + slack + sick_waits, (run.wall, ideal)
 
 
 @pytest.mark.parametrize("seed", range(6))

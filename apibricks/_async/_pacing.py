@@ -116,8 +116,8 @@ class Pacer:
         "_cut_slot",
         "_first_throttle",
         "_held",
+        "_last_admitted",
         "_last_start",
-        "_last_success",
         "_lately",
         "_latencies",
         "_line",
@@ -169,7 +169,7 @@ class Pacer:
         self._threshold_until = math.inf
         self._cut_share: float | None = None
         self._first_throttle = math.inf
-        self._last_success = -math.inf
+        self._last_admitted = -math.inf
         self._started = 0  # requests started before the first cut (its blind measure)
         # Start times of admitted requests (sorted), and how long successes took to answer.
         self._admitted: list[float] = []
@@ -232,12 +232,13 @@ class Pacer:
             line.popleft().set_result(now)
 
     def _accepting(self, now: float) -> bool:
-        """Whether the server accepted a request lately (or was first throttled lately).
+        """Whether the server admitted a request lately (or first throttled lately): any
+        answer but a throttle, a sick upstream's 503 too.
 
         A server that accepts nothing has no pace to find: the fan-out neither paces nor
         resends free then, and each call ends on its own retry schedule, as unpaced.
         """
-        since = max(self._last_success, self._first_throttle)
+        since = max(self._last_admitted, self._first_throttle)
         if since == math.inf:
             return True
         patience = ACCEPTING + max(0.0, self._paused_until - now)
@@ -254,18 +255,21 @@ class Pacer:
         that many seconds (then at the pace) without spending one of the call's retries
         (`_excuse`). None: the answer stands (a retry, if any, is spent as usual).
         """
-        throttled = status in THROTTLE_STATUSES
-        if throttled:
+        if status in THROTTLE_STATUSES:
             self.throttled += 1
         if not self.adaptive:
             return None
+        # Only a rate-limit signal speaks for the pace: a 429, or a 503 that says when to
+        # come back. A plain 503 is as often a sick shard, whatever the pace (issue 30).
+        throttled = status == 429 or (status == 503 and parse_retry_after(headers) is not None)
         now = self._loop.time()
         token = lane._token
         if 200 <= status < 300:
             self._succeeded(now, slot)
             if not _first_time(self._answered, token):
                 return None  # a key's later answers speak for its own limit only
-        elif not throttled:
+        elif not throttled:  # the limiter let it through to an upstream that failed it
+            self._admit(now, slot)
             return None
         elif token in self._answered:
             return None  # over its own limit: its call backs off by the retry schedule
@@ -423,12 +427,18 @@ class Pacer:
         # above a limiter's rate.
         self._cut_share = share if accepted is not None and not first else None
 
-    def _succeeded(self, now: float, slot: float) -> None:
-        self._last_success = now
-        self._latencies.append(now - slot)
+    def _admit(self, now: float, slot: float) -> None:
+        """Count a request the server admitted (answered other than throttled) by its start:
+        a sick upstream's 503s passed the limiter too, and left out they would make its
+        rate look lower by their share."""
+        self._last_admitted = now
         _insert(self._admitted, slot)
         if len(self._admitted) > 4096 and self._admitted[0] < now - 4 * WINDOW:
             self._accepted_rate(now)  # bounded without cuts
+
+    def _succeeded(self, now: float, slot: float) -> None:
+        self._latencies.append(now - slot)
+        self._admit(now, slot)
         rate = self._rate
         # The pace grows only while it holds requests back (one waited lately): a pace
         # the fan-out does not reach says nothing, and a fan-out that sped up later (fewer
