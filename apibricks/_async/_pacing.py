@@ -410,16 +410,20 @@ class Pacer:
             elif lately is not None:
                 rate = max(rate, DECREASE * lately)
             rate = min(self._rate, rate)
-        else:
-            rate = DECREASE * min(self._rate, accepted)
+        else:  # a pace already below what the server admitted is not cut again
+            rate = min(self._rate, DECREASE * accepted)
         rate = min(self._max_rate, max(MIN_RATE, rate))
         first = self._rate is None
+        old = self._rate or 0.0
         self._rate = rate
         self._slope = INCREASE * rate
         # Slow start only after a pace at which nothing got through (a window limiter's
         # closed window can halve it far below the rate); after one that let some through,
         # the additive climb, or it would overshoot again at once.
-        self._slow_start = accepted is None and self._throttles == len(self._recent)
+        # And only after a halving: a cut that hardly lowered the pace (held up by what the
+        # server admitted lately) climbing at slow start's speed overshoots at once.
+        halved = first or rate <= BLIND_DECREASE * old
+        self._slow_start = accepted is None and self._throttles == len(self._recent) and halved
         self._cut_slot = now
         self._answers = self._throttles = 0
         self._recent.clear()
