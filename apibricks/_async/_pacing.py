@@ -112,6 +112,8 @@ class Pacer:
         "_admitted",
         "_answered",
         "_answers",
+        "_before",
+        "_began",
         "_cut_share",
         "_cut_slot",
         "_first_throttle",
@@ -169,6 +171,8 @@ class Pacer:
         self._threshold_until = math.inf
         self._cut_share: float | None = None
         self._first_throttle = math.inf
+        self._began = self._loop.time()
+        self._before = 0  # requests admitted that started before the first throttle
         self._last_admitted = -math.inf
         self._started = 0  # requests started before the first cut (its blind measure)
         # Start times of admitted requests (sorted), and how long successes took to answer.
@@ -390,6 +394,7 @@ class Pacer:
 
     def _cut(self, now: float, share: float) -> None:
         accepted = self._accepted_rate(now)
+        held = False  # by the blind floor
         # Never below what the server admitted over the last second: between refusals a
         # limiter admits its rate only while it is offered more, and a window limiter
         # refuses everything until its next window, whatever the pace.
@@ -412,6 +417,13 @@ class Pacer:
             rate = min(self._rate, rate)
         else:  # a pace already below what the server admitted is not cut again
             rate = min(self._rate, DECREASE * accepted)
+        if accepted is None and lately is None:
+            # Blind: not below half what the unpaced start got through. A window limiter
+            # refuses everything until its next window whatever the pace, and halving per
+            # round of refusals would leave a pace of a few per second when it reopens.
+            opened = BLIND_DECREASE * self._before / max(WINDOW, self._first_throttle - self._began)
+            held = opened > rate
+            rate = max(rate, min(opened, self._rate or math.inf))
         rate = min(self._max_rate, max(MIN_RATE, rate))
         first = self._rate is None
         old = self._rate or 0.0
@@ -422,7 +434,8 @@ class Pacer:
         # the additive climb, or it would overshoot again at once.
         # And only after a halving: a cut that hardly lowered the pace (held up by what the
         # server admitted lately) climbing at slow start's speed overshoots at once.
-        halved = first or rate <= BLIND_DECREASE * old
+        # A blind cut held at its floor was a halving too.
+        halved = first or held or rate <= BLIND_DECREASE * old
         self._slow_start = accepted is None and self._throttles == len(self._recent) and halved
         self._cut_slot = now
         self._answers = self._throttles = 0
@@ -436,6 +449,7 @@ class Pacer:
         a sick upstream's 503s passed the limiter too, and left out they would make its
         rate look lower by their share."""
         self._last_admitted = now
+        self._before += slot < self._first_throttle
         _insert(self._admitted, slot)
         if len(self._admitted) > 4096 and self._admitted[0] < now - 4 * WINDOW:
             self._accepted_rate(now)  # bounded without cuts
