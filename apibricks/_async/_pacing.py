@@ -417,10 +417,11 @@ class Pacer:
             rate = min(self._rate, rate)
         else:  # a pace already below what the server admitted is not cut again
             rate = min(self._rate, DECREASE * accepted)
-        if accepted is None and lately is None:
-            # Blind: not below half what the unpaced start got through. A window limiter
-            # refuses everything until its next window whatever the pace, and halving per
-            # round of refusals would leave a pace of a few per second when it reopens.
+        if accepted is None and lately is None and now - self._first_throttle < WINDOW:
+            # Blind in the first window: not below half what the unpaced start got through.
+            # A window limiter refuses everything until its next window whatever the pace,
+            # and halving per round of refusals would leave a few per second when it
+            # reopens. Only then: a bucket's burst (or nginx's, held) is no rate to keep.
             opened = BLIND_DECREASE * self._before / max(WINDOW, self._first_throttle - self._began)
             held = opened > rate
             rate = max(rate, min(opened, self._rate or math.inf))
