@@ -32,7 +32,7 @@ from apibricks._async import _pacing
 MAX_RETRIES = 2  # the client's default
 REFUSALS_BEFORE_FAILING = 1 + MAX_RETRIES + _pacing.FREE_RETRIES
 WALL_RATIO = 1.25
-WALL_SLACK = 4.0  # seconds: finding the pace (a few rounds of answers, a resend's jitter)
+WALL_SLACK = 1.0  # seconds: finding the pace (a window limiter's first window, a resend's jitter)
 SERVER_ERROR_WAITS = 0.5 + 1.0  # a 503's backoff ceilings over max_retries retries
 
 settings.register_profile(
