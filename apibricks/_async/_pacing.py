@@ -18,18 +18,18 @@ virtual clock over rates, bursts, concurrencies, key counts and latencies):
   after the last start, at the pace of that moment. No slot is promised ahead: at a low
   rate a line of slots spaced at a pace since cut would last many seconds.
 * Multiplicative decrease: a throttle sets the pace to ``DECREASE`` times the rate the
-  server accepted (never above the pace: a pace already below it is not cut again, since
-  a window limiter refuses everything until its next window whatever the pace), counted
-  by the requests' start times between two refused ones (a full limiter admits its rate
-  between two refusals; a stretch without refusals only shows what was offered). By start, not by answer: nginx answers its refusals at once while
-  the burst it admitted waits for the upstream, so by answer time the burst's 200s land
-  after the first 429 and inflate the count (issue 30: the cut stayed above the limit).
-  Too few refusals or admitted requests to tell: the pace is cut by the share refused
-  (at least to ``BLIND_DECREASE``; in the first ``WINDOW`` after the first throttle not
-  below half what the unpaced start got through, or a closed window would halve it to a
-  few per second before it reopens), and after a halving it climbs back fast (slow start).
-  At most one cut per round: answers to requests started before the last cut were
-  spaced at the old pace and say nothing new.
+  server accepted (never above the pace: a pace already below it is not cut again, since a
+  window limiter refuses everything until its next window whatever the pace), counted by
+  the requests' start times between two refused ones (a full limiter admits its rate
+  between two refusals; a stretch without refusals only shows what was offered). By start,
+  not by answer: nginx answers its refusals at once while the burst it admitted waits for
+  the upstream, so by answer time the burst's 200s land after the first 429 and inflate
+  the count (issue 30: the cut stayed above the limit). Too few refusals or admitted
+  requests to tell: the pace is cut by the share refused (at least to ``BLIND_DECREASE``;
+  in the first ``WINDOW`` after the first throttle not below half what the unpaced start
+  got through, or a closed window would halve it to a few per second before it reopens),
+  and after a halving it climbs back fast (slow start). At most one cut per round: answers
+  to requests started before the last cut were spaced at the old pace and say nothing new.
 * Additive increase: each success adds to the pace so that it climbs by ``INCREASE`` times
   the pace of the last cut per second, by at most ``STEP`` per success (at a low rate a
   second holds few answers), and only while the pace holds requests back. The pace saws
@@ -39,15 +39,15 @@ virtual clock over rates, bursts, concurrencies, key counts and latencies):
 * ``Retry-After`` (up to ``retry_after_cap``; a longer one fails that call at once and
   pauses nothing) on a throttle that cuts the pace also pauses every new request of the
   fan-out until then, not only the retry that got it.
-* Only a rate-limit signal (a 429, a 503 with ``Retry-After``) speaks for the pace. A plain
-  503 (or 500, 404...) is some organization's own trouble (a sick shard answers it
-  whatever the pace), and it passed the limiter: it counts as admitted, as a success
-  does. Not every 429 is about the pace either. A cut needs a share of throttled answers
-  above ``threshold`` among the last ``RECENT`` answers to requests started since the last
-  cut, and each measured cut is checked: if the first ``PROBE`` answers after it are throttled about as often as
-  before (``BACKGROUND``), slowing down did not help, and that share becomes the
-  threshold for ``JUDGED_FOR`` seconds (then cuts are tried again: a judgement that was
-  wrong must not hold a pace above a limiter's rate for the rest of the run).
+* Only a rate-limit signal (a 429, a 503 with ``Retry-After``) speaks for the pace. A
+  plain 503 (or 500, 404...) is some organization's own trouble (a sick shard answers it
+  whatever the pace), and it passed the limiter: it counts as admitted, as a success does.
+  Not every 429 is about the pace either. A cut needs a share of throttled answers above
+  ``threshold`` among the last ``RECENT`` answers to requests started since the last cut,
+  and each measured cut is checked: if the first ``PROBE`` answers after it are throttled
+  about as often as before (``BACKGROUND``), slowing down did not help, and that share
+  becomes the threshold for ``JUDGED_FOR`` seconds (then cuts are tried again: a judgement
+  that was wrong must not hold a pace above a limiter's rate for the rest of the run).
 * A per-key limit must not slow the other organizations: only a throttle on a key's first
   request in this fan-out cuts the shared pace. A key that is throttled after it has been
   answered before is over its own limit; its call backs off by the retry schedule alone.
@@ -57,7 +57,7 @@ virtual clock over rates, bursts, concurrencies, key counts and latencies):
   ``RESEND_JITTER``; or its ``Retry-After``), at the pace.
   Bounded, so a server that refuses everything still ends every call in
   ``RateLimitError``: ``FREE_RETRIES`` per key; none at ``MIN_RATE``, nor while the server
-  accepts nothing (no success for ``ACCEPTING`` s and ``ACCEPTING_SLOTS`` slots): then
+  admits nothing (only throttles for ``ACCEPTING`` s and ``ACCEPTING_SLOTS`` slots): then
   the fan-out does not pace either, and each call ends on its own retry schedule. So a
   key fails only after ``1 + max_retries + FREE_RETRIES`` refusals (``1 + max_retries``
   in a row once it was answered: its own limit).
