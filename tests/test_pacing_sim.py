@@ -11,6 +11,8 @@ one:
   then it is over its own limit, and its call backs off on the retry schedule);
 * the run takes at most ``WALL_RATIO`` x the limiter's ideal, plus ``WALL_SLACK`` seconds
   and one round of ``MIN_ANSWERS`` answers at the limiter's rate (finding the pace);
+* a share of keys answering 503 whatever the pace (a sick shard) slows neither the
+  healthy keys nor, without a limiter, anything at all (only 429s cut the pace);
 * a server refusing everything still ends every key in ``RateLimitError``, within the
   time its retry schedule takes.
 
