@@ -12,8 +12,12 @@ it), and never lets two threads run it at once. Who runs it depends on the call:
   The loop thread takes the loop when a driving caller's own call ends while others are
   pending, serves callers inside a running event loop (a notebook), and keeps the loop
   running while a ``fan_out`` iterator is open, so its other keys are fetched while the
-  caller handles an item. It keeps the loop until a caller who can run it asks for it back
-  (one wake-up, once), so a notebook's calls cost one hand-off each, not more.
+  caller handles an item. Once nothing is left for it, it lets the loop go and parks.
+- A call made while nobody runs the loop (a notebook's call, typically) is handed to the
+  parked loop thread through a queue, and the thread runs it with ``run_until_complete``,
+  as a script's caller does: a futex wake-up each way, no self-pipe, no ``epoll`` turn
+  and no callbacks between threads; the caller is woken the moment before the loop
+  thread parks again, so it does not then wait for the GIL.
 
 An interrupted call (Ctrl-C, a signal handler's exception) is cancelled on the loop and
 its cancellation run to the end before the exception goes on, as ``asyncio.run`` does.
@@ -30,6 +34,7 @@ import concurrent.futures
 import contextlib
 import enum
 import os
+import queue
 import signal
 import sys
 import threading
@@ -122,6 +127,9 @@ class LoopThread:
         self._thread: threading.Thread | None = None  # the background thread, once started
         self._runner: int | None = None  # ident of the thread running or winding down the loop
         self._in_background = False  # the background thread is inside run_forever
+        # Calls for the background thread, put only while nobody runs the loop (under the
+        # lock), and None to wake it up (it then looks at what is wanted).
+        self._jobs: queue.SimpleQueue[_Call[Any] | None] = queue.SimpleQueue()
         self._driven: asyncio.Task[Any] | None = None  # a caller's own call, while it drives
         # Calls handed to whoever runs the loop: counted in by the callers (under the lock)
         # and out as they finish, on the loop; one thread at a time runs it, so no lock is
@@ -179,6 +187,11 @@ class LoopThread:
             finally:
                 with self._cond:
                     self._iterators -= 1
+                    idle = self._in_background and not self._wanted()
+                if idle and self._loop is not None:
+                    # Let the loop thread park, so the next call is one queue hand-off.
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        self._loop.call_soon_threadsafe(self._stop_background)
 
     def flatten(self, runs: AsyncIterator[list[T]]) -> Iterator[T]:
         """The items of ``runs``, one run per loop hand-off, as `iterate` otherwise."""
@@ -211,13 +224,15 @@ class LoopThread:
                     self._cond.wait(_WAIT_SLICE)
                 driving = True
                 self._runner = threading.get_ident()
-            task = self._driven = loop.create_task(coro)
+            run = _OneRun(loop, coro)
+            task = self._driven = run.task
             ctrl_c = _CtrlC.install(loop, task)
             try:
-                result = loop.run_until_complete(task)
+                run.to_the_end()
+                result = task.result()
             except BaseException as error:
                 if not (isinstance(error, Exception) and task.done()):  # interrupted
-                    _settle(loop, task)
+                    run.settle()
                 if ctrl_c is not None and ctrl_c.pressed:
                     raise KeyboardInterrupt from None  # the call is cancelled, and unwound
                 if isinstance(error, asyncio.CancelledError) and self._closed:
@@ -259,19 +274,22 @@ class LoopThread:
             if self._closed:
                 coro.close()
                 raise _closed_error()
-            if self._runner is None:
+            queued = self._runner is None
+            if queued:
                 try:
-                    self._start_background()
+                    self._start_thread()
                 except SyncCallError:
                     coro.close()
                     raise
+                self._jobs.put(call)  # for the loop thread, which runs it when it wakes
             self._calls_in += 1
         try:
-            try:
-                loop.call_soon_threadsafe(call.start)
-            except RuntimeError:  # closed (and wound down) since the check above
-                coro.close()
-                raise _closed_error() from None
+            if not queued:
+                try:
+                    loop.call_soon_threadsafe(call.start)
+                except RuntimeError:  # closed (and wound down) since the check above
+                    coro.close()
+                    raise _closed_error() from None
             return call.wait(loop)
         except BaseException:
             if not call.finished:
@@ -280,6 +298,11 @@ class LoopThread:
 
     def _start_background(self) -> None:
         """Wake the background thread, starting it the first time (under the lock)."""
+        self._start_thread()
+        self._jobs.put(None)
+
+    def _start_thread(self) -> None:
+        """Start the background thread, the first time it is needed (under the lock)."""
         if self._thread is None:
             thread = threading.Thread(target=self._serve, name="apibricks-loop", daemon=True)
             try:
@@ -287,32 +310,63 @@ class LoopThread:
             except RuntimeError as error:  # "can't create new thread at interpreter shutdown"
                 raise _no_thread_error() from error
             self._thread = thread
-        self._cond.notify_all()
 
     def _serve(self) -> None:
-        """The background thread: run the loop whenever it is wanted and free, until closed."""
+        """The background thread: run the loop whenever it is wanted and free, until closed;
+        parked on the queue of calls in between."""
         me = threading.get_ident()
-        with self._cond:
-            while not self._closed:
+        while True:
+            job = self._jobs.get()
+            with self._cond:
+                if self._closed:
+                    break
                 loop = self._loop
-                if self._runner is None and self._wanted() and loop is not None:
-                    self._runner, self._in_background = me, True
-                    self._cond.release()
-                    try:
-                        loop.run_forever()
-                    finally:
-                        self._cond.acquire()
-                        self._in_background = False
-                    if not self._closed:
-                        self._runner = None
-                        self._cond.notify_all()  # a caller may be waiting to take it back
-                else:
-                    self._cond.wait()
+                if loop is None or (job is None and not self._wanted()):
+                    continue  # a wake-up with nothing left to do
+                if self._runner is not None:  # not queued for us after all: to the runner
+                    if job is not None:
+                        loop.call_soon_threadsafe(job.start)
+                    continue
+                self._runner = me
+            if not self._serve_while_wanted(loop, job):
+                break
+        with self._cond:
             if self._runner is None and self._loop is not None:
                 self._runner = me
             if self._runner != me:
                 return
         self._wind_down()
+
+    def _serve_while_wanted(self, loop: asyncio.AbstractEventLoop, job: _Call[Any] | None) -> bool:
+        """Holding the loop: run ``job``, then the loop for as long as calls or iterators
+        want it. True once it let the loop go; False when closed (it keeps the loop, to
+        wind it down)."""
+        woken = job is None or not job.run_here(loop)
+        try:
+            while True:
+                with self._cond:
+                    if self._closed:
+                        return False
+                    if not self._wanted():
+                        self._runner = None
+                        self._cond.notify_all()  # a caller may be waiting to take it
+                        return True
+                    self._in_background = True
+                    while not self._jobs.empty():  # a wake-up came before queued calls
+                        queued = self._jobs.get()
+                        if queued is not None:
+                            loop.call_soon(queued.start)
+                if not woken:
+                    woken = True
+                    job.wake()  # type: ignore[union-attr]  # not woken means a job
+                try:
+                    loop.run_forever()  # until _finish or a caller stops it
+                finally:
+                    with self._cond:
+                        self._in_background = False
+        finally:
+            if not woken:
+                job.wake()  # type: ignore[union-attr]  # last, just before this thread parks
 
     def _stop_background(self) -> None:
         """On the loop, for a caller taking the loop back. Decides again here: a call may
@@ -322,6 +376,13 @@ class LoopThread:
                 asyncio.get_running_loop().stop()
             else:
                 self._cond.notify_all()
+
+    def _finished_one(self) -> None:
+        """On the loop, as a call ends: the loop thread parks once nothing else wants it.
+        Read without the lock; the thread decides again under it before letting go."""
+        self._calls_out += 1
+        if self._in_background and not self._wanted():
+            asyncio.get_running_loop().stop()
 
     # -- the loop's life: created on first use, forgotten after a fork, wound down once --
 
@@ -349,6 +410,7 @@ class LoopThread:
             _ABANDONED_AFTER_FORK.append(self._loop)
         self._loop = self._executor = self._thread = self._runner = self._driven = None
         self._in_background = False
+        self._jobs = queue.SimpleQueue()
         self._calls_in = self._calls_out = self._iterators = 0
         self._pid = os.getpid()
 
@@ -426,13 +488,17 @@ class LoopThread:
                 self._loop = self._executor = None
                 self._runner = None
                 self._cond.notify_all()
+                if self._thread is not None:
+                    self._jobs.put(None)  # parked: to see it is closed, and end
 
 
 class _Call(Generic[T]):
     """One coroutine handed to the thread running the loop, and the waiting caller's handle.
 
-    A plain lock, released by the task itself as it ends, wakes the caller: cheaper than
-    a future and its done callbacks, which would cost the loop an extra turn per call.
+    A plain lock wakes the caller: cheaper than a future and its done callbacks, which
+    would cost the loop an extra turn per call. Started on a running loop, the task
+    itself releases it as it ends; run by the parked loop thread (`run_here`), the thread
+    releases it just before it parks again.
     """
 
     __slots__ = ("coro", "done", "error", "finished", "owner", "result", "task")
@@ -445,10 +511,12 @@ class _Call(Generic[T]):
         self.finished = False
         self.result: T | None = None
         self.error: BaseException | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[Any] | None = None
 
     def start(self) -> None:
         """On the loop: run the coroutine as a task, unless the client is closing."""
+        if self.finished:  # queued, and cancelled before it ever started
+            return
         if self.owner.closed:
             self.coro.close()
             self._finish(_closed_error())
@@ -469,7 +537,41 @@ class _Call(Generic[T]):
         """On the loop: the outcome is in; wake the caller."""
         self.error = error
         self.finished = True
-        self.owner._calls_out += 1
+        self.owner._finished_one()
+        self.done.release()
+
+    def run_here(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """On the loop thread, which took the idle loop for this call: run it to its end
+        with ``run_until_complete`` and keep the outcome; `wake` tells the caller. False
+        if it had ended already (cancelled while queued)."""
+        if self.finished:
+            return False
+        run = _OneRun(loop, self.coro)
+        task = self.task = run.task
+        owner = self.owner
+        owner._driven = task  # what closing the client cancels
+        try:
+            run.to_the_end()
+        except BaseException as error:
+            if not task.done():  # not the call's: another callback's exception stopped the loop
+                run.settle()
+                self.error = error
+        finally:
+            owner._driven = None
+        if self.error is not None:
+            pass
+        elif task.cancelled():
+            self.error = asyncio.CancelledError()
+        elif (raised := task.exception()) is not None:
+            self.error = raised
+        else:
+            self.result = task.result()
+        owner._calls_out += 1
+        return True
+
+    def wake(self) -> None:
+        """The outcome `run_here` kept is the caller's now."""
+        self.finished = True
         self.done.release()
 
     def wait(self, loop: asyncio.AbstractEventLoop) -> T:
@@ -510,7 +612,7 @@ class _CtrlC:
     """While a caller drives the loop on the main thread, Ctrl-C cancels its call's task,
     which unwinds on the loop, and KeyboardInterrupt follows; rather than being raised
     wherever the loop happens to be (as ``asyncio.Runner`` does). A second Ctrl-C, or any
-    other signal handler's exception, raises at once, and `_settle` cleans up."""
+    other signal handler's exception, raises at once, and `_OneRun.settle` cleans up."""
 
     __slots__ = ("loop", "pressed", "task")
 
@@ -569,15 +671,53 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _settle(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-    """After an exception from outside ``task`` stopped the loop (Ctrl-C): cancel ``task``
-    and run its cancellation to the end on this thread, as ``asyncio.run`` does, and what
-    its end left scheduled (its connection's closing), since nothing else may run the
-    loop until the next call."""
-    task.cancel()
-    # The exception that interrupted the call is the one to raise, not one from here.
-    with contextlib.suppress(Exception, asyncio.CancelledError):
-        loop.run_until_complete(_unwound(task))
+class _OneRun(Generic[T]):
+    """A call the loop is run for, on the thread holding the loop, as ``run_until_complete``
+    would but one loop turn shorter: the call's task stops the loop itself as it ends,
+    where ``run_until_complete`` waits one more turn for its done callback (and wraps
+    and unwraps it), which was a third of what a call with no I/O cost."""
+
+    __slots__ = ("coro", "loop", "started", "stop_at_end", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> None:
+        self.loop, self.coro = loop, coro
+        self.started = False
+        self.stop_at_end = True
+        self.task: asyncio.Task[T] = loop.create_task(self._run())
+        self.task.add_done_callback(self._if_never_started)
+
+    async def _run(self) -> T:
+        self.started = True
+        try:
+            return await self.coro
+        finally:
+            if self.stop_at_end:
+                self.loop.stop()
+
+    def _if_never_started(self, task: asyncio.Task[T]) -> None:
+        """Cancelled before its first step (by close, or Ctrl-C), `_run` never ran: close
+        the call's coroutine, never awaited, and stop the loop in its place."""
+        if not self.started:
+            self.coro.close()
+            if self.stop_at_end:
+                self.loop.stop()
+
+    def to_the_end(self) -> None:
+        """Run the loop until the task is done. An exception from outside the task (a
+        signal handler's) propagates, the task unfinished: then `settle`."""
+        while not self.task.done():
+            self.loop.run_forever()
+
+    def settle(self) -> None:
+        """After an exception from outside the task stopped the loop (Ctrl-C): cancel it
+        and run its cancellation to the end on this thread, as ``asyncio.run`` does, and
+        what its end left scheduled (its connection's closing), since nothing else may run
+        the loop until the next call."""
+        self.stop_at_end = False
+        self.task.cancel()
+        # The exception that interrupted the call is the one to raise, not one from here.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            self.loop.run_until_complete(_unwound(self.task))
 
 
 async def _unwound(task: asyncio.Task[Any]) -> None:
