@@ -168,6 +168,20 @@ def caller_sleeps(runner: ModuleType, calls: int = 2000) -> float | None:
         loop_thread.close()
 
 
+def caller_sleeps_with_io(url: str, runner: ModuleType, calls: int = 1000) -> float | None:
+    """How often a caller inside a running loop sleeps per ``list_paid()`` through ``runner``."""
+    client = sync_client(url, runner)
+
+    async def count() -> float | None:
+        client.invoices.list_paid()  # the loop thread is up
+        return sleeps_per_call(client.invoices.list_paid, calls)
+
+    try:
+        return asyncio.run(count())
+    finally:
+        client._loop.close()
+
+
 def table(times: dict[str, Timings]) -> Iterator[str]:
     yield "| Call | median µs | mean µs | p90 µs | CPU µs |"
     yield "|---|---:|---:|---:|---:|"
@@ -208,7 +222,10 @@ def report_plain(times: dict[str, Timings], rounds: int, calls: int) -> Iterator
 
 
 def report_in_loop(
-    times: dict[str, Timings], sleeps: dict[str, float | None], rounds: int, calls: int
+    times: dict[str, Timings],
+    sleeps: dict[str, tuple[float | None, float | None]],
+    rounds: int,
+    calls: int,
 ) -> Iterator[str]:
     yield ""
     yield (
@@ -218,10 +235,15 @@ def report_in_loop(
     yield ""
     yield from table(times)
     yield from added_by_sync(times, "inside a running loop", target=False)
-    for label, count in sleeps.items():
+    for label, (count, with_io) in sleeps.items():
         handoff = added(times[label], times[NOOP])
         which = label.removeprefix(NOOP_SYNC) or " (this checkout)"
-        slept = "" if count is None else f"; the caller sleeps {count:.2f} times per call"
+        slept = ""
+        if count is not None and with_io is not None:
+            slept = (
+                f"; the caller sleeps {count:.2f} times per call ({with_io:.2f} per "
+                "`list_paid()`, where one is the wait for the answer)"
+            )
         yield (
             f"- Hand-off to the loop thread alone{which}: {handoff.median:.1f} µs "
             f"(CPU {handoff.cpu:+.1f} µs){slept}."
@@ -296,7 +318,10 @@ def main() -> int:
     with sandbox_process(invoices=1) as url:
         plain = from_a_plain_thread(url, rounds, calls, runners)
         times = asyncio.run(measure(url, max(3, rounds // 2), calls, runners))
-        sleeps = {NOOP_SYNC + suffix: caller_sleeps(runner) for suffix, runner in runners.items()}
+        sleeps = {
+            NOOP_SYNC + suffix: (caller_sleeps(runner), caller_sleeps_with_io(url, runner))
+            for suffix, runner in runners.items()
+        }
     print("\n".join(report_plain(plain, rounds, calls)))
     print("\n".join(report_in_loop(times, sleeps, max(3, rounds // 2), calls)))
     return 0

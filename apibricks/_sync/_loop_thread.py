@@ -4,9 +4,10 @@ Each `Client` owns ONE asyncio loop for its whole life (its aiohttp session is b
 it), and never lets two threads run it at once. Who runs it depends on the call:
 
 - A caller with no running loop of its own, while no other thread is using the loop,
-  runs its call on that loop itself (``run_until_complete``). Handing the call to another
-  thread and being woken back up costs two thread wake-ups per call, which on an idle
-  machine is most of what the facade would add; this is the common case, a script.
+  runs its call on that loop itself (`_OneRun`: ``run_until_complete`` less a turn).
+  Handing the call to another thread and being woken back up costs two thread wake-ups
+  per call, which on an idle machine is most of what the facade would add; this is the
+  common case, a script.
 - Otherwise the call goes to whichever thread runs the loop now, which serves it at
   once: another caller, or the loop thread, a daemon started the first time it is needed.
   The loop thread takes the loop when a driving caller's own call ends while others are
@@ -14,10 +15,10 @@ it), and never lets two threads run it at once. Who runs it depends on the call:
   running while a ``fan_out`` iterator is open, so its other keys are fetched while the
   caller handles an item. Once nothing is left for it, it lets the loop go and parks.
 - A call made while nobody runs the loop (a notebook's call, typically) is handed to the
-  parked loop thread through a queue, and the thread runs it with ``run_until_complete``,
-  as a script's caller does: a futex wake-up each way, no self-pipe, no ``epoll`` turn
-  and no callbacks between threads; the caller is woken the moment before the loop
-  thread parks again, so it does not then wait for the GIL.
+  parked loop thread through a queue, which makes it the loop's runner at once, and the
+  thread runs it as a script's caller does: no self-pipe, no ``epoll`` turn and no
+  callbacks between threads. Its caller waits on a pipe, written by the loop thread the
+  moment before it parks again: the write lets go of the GIL before it wakes the caller.
 
 An interrupted call (Ctrl-C, a signal handler's exception) is cancelled on the loop and
 its cancellation run to the end before the exception goes on, as ``asyncio.run`` does.
