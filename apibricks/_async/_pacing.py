@@ -196,6 +196,16 @@ class Pacer:
     def lane(self, key: Hashable) -> Lane:
         return Lane(self, key)
 
+    def start_now(self) -> float | None:
+        """`acquire`'s fast path without a coroutine: the slot, now, when nobody waits and
+        the pace lets a request start; else None (then `acquire` waits for the slot)."""
+        now = self._loop.time()
+        if self._line or self._free_from(now) > now:
+            return None
+        self._started += 1
+        self._last_start = now
+        return now
+
     async def acquire(self) -> float:
         """Wait for this request's start slot; returns the slot (loop clock).
 
