@@ -117,6 +117,7 @@ async def fan_out(
         raise APIBricksError("This client is closed; create a new one.")
     check_concurrency(transport, concurrency)
     pacer = Pacer(rate_limit=rate_limit, adaptive=adaptive, retry_after_cap=retry_after_cap)
+    transport.traced_fan_out(pacer)
     loop = asyncio.get_running_loop()
     began = loop.time()
     running: set[asyncio.Task[Outcome[T]]] = set()
@@ -173,6 +174,7 @@ async def fan_out(
         if input_error is not None:
             raise input_error
     finally:
+        transport.fan_out_ended(pacer)
         for task in running:
             task.cancel()
         if running:

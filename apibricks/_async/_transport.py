@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
     from .._settings import ClientSettings
+    from ._pacing import Pacer
 
 __all__ = ["USER_AGENT", "CallOptions", "Reply", "Transport"]
 
@@ -78,6 +79,18 @@ _FOREIGN_CLOSE_TIMEOUT: Final = 30.0
 # Sessions abandoned in a forked child: they belong to the parent's (dead here) loop and
 # must be neither used nor closed; holding them keeps their finalizers from warning.
 _ABANDONED_AFTER_FORK: list[aiohttp.ClientSession] = []
+# Forks this process descends from since import, counted by an at-fork hook: every attempt
+# checks it, and comparing two ints costs nothing where ``os.getpid()`` is a system call.
+_forks = 0
+
+
+def _count_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to detect
+    os.register_at_fork(after_in_child=_count_fork)
 
 
 class CallOptions:
@@ -233,20 +246,33 @@ class Transport:
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._loop_end: LoopEndWatch | None = None  # releases our session as its loop ends
         self._pid = os.getpid()
+        self._forks = _forks
         self._closed = False
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
         self._endpoints: dict[str, tuple[URL, str]] = {}
+        # The tracer each running fan-out asked for once (see `traced_fan_out`).
+        self._fan_out_tracers: dict[Pacer, Tracer | None] = {}
 
     @property
     def closed(self) -> bool:
         return self._closed
 
+    def traced_fan_out(self, pacer: Pacer) -> None:
+        """A fan-out starts: its calls use the tracer asked for now (`tracer()` costs
+        more than the rest of a call's bookkeeping while OpenTelemetry's API is installed
+        without a provider), until `fan_out_ended`. A provider set during a fan-out
+        traces the next one."""
+        self._fan_out_tracers[pacer] = tracer()
+
+    def fan_out_ended(self, pacer: Pacer) -> None:
+        self._fan_out_tracers.pop(pacer, None)
+
     def session(self) -> aiohttp.ClientSession:
         """The session for the running loop, created on first use (never at import or init)."""
         if self._closed:
             raise APIBricksError("This client is closed; create a new one.")
-        if self._pid != os.getpid():
+        if self._forks != _forks:
             self._forget_session_after_fork()
         loop = asyncio.get_running_loop()
         session = self._session
@@ -273,7 +299,7 @@ class Transport:
             self._loop_end.abandon()
             self._loop_end = None
         self._session_loop = None
-        self._pid = os.getpid()
+        self._pid, self._forks = os.getpid(), _forks
 
     async def _release_at_loop_end(self) -> None:
         """Our session's loop is ending (``asyncio.run`` returns) and the client was not
@@ -341,7 +367,9 @@ class Transport:
         until the request is built (see `_exchange`), so no frame here holds it as text
         for a crash reporter to record.
         """
-        active = tracer()
+        active = tracer() if lane is None else self._fan_out_tracers.get(lane.pacer, _ASK_TRACER)
+        if active is _ASK_TRACER:  # a lane of a fan-out not announced: ask, as a plain call
+            active = tracer()
         endpoint, headers = self._endpoint(path), self._headers(options)
         attempt = _Attempt(endpoint, key, headers, options, active, lane)
         attempt.streamed = streamed
@@ -373,8 +401,10 @@ class Transport:
         retries = 0  # spent so far (a free resend of a 429 the pace caused spends none)
         try:
             while True:
-                if attempt.lane is not None:  # a fan-out's: wait for the start slot
-                    attempt.queued = await attempt.lane.acquire()
+                lane = attempt.lane
+                if lane is not None:  # a fan-out's: its start slot (waited for, if taken)
+                    slot = lane.pacer.start_now()
+                    attempt.queued = await lane.acquire() if slot is None else slot
                 try:
                     return await self._attempt(attempt)
                 except APIBricksError as error:
@@ -511,7 +541,7 @@ class Transport:
         """One attempt: follow same-origin redirects by hand, read the body under the cap."""
         options = attempt.options
         url = attempt.start
-        followed: set[tuple[URL, URL]] = set()
+        followed: set[tuple[URL, URL]] | None = None  # redirects seen (most attempts: none)
         redirected: tuple[int, CIMultiDictProxy[str]] | None = None  # the last 3xx
         for _ in range(_MAX_REDIRECTS + 1):
             attempt.url = url
@@ -534,6 +564,8 @@ class Transport:
                         attempt.queued, status, response.headers
                     )
                 if status in _REDIRECTS:
+                    if followed is None:
+                        followed = set()
                     url = _redirect_target(url, response, followed, attempt.key)
                     redirected = status, response.headers
                     attempt.answered(None, None)  # a failure from here on got no reply
@@ -616,6 +648,7 @@ async def _run_on(
 
 
 _NOT_READ: Final[Any] = object()
+_ASK_TRACER: Final[Any] = object()
 _NO_AIOHTTP_TIMEOUT: Final = aiohttp.ClientTimeout()
 
 
