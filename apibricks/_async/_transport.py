@@ -30,6 +30,7 @@ import aiohttp
 from yarl import URL
 
 from .._auth import SecretKey, key_hint
+from .._deadline import Deadline
 from .._env_proxy import proxy_for
 from .._exceptions import (
     APIBricksError,
@@ -50,11 +51,6 @@ from .._urls import check_base_url, safe_url
 from .._version import __version__
 from ._pacing import Lane
 from ._streaming import BodyStream
-
-if sys.version_info >= (3, 11):
-    from asyncio import timeout as _timeout
-else:  # aiohttp's own dependency there
-    from async_timeout import timeout as _timeout
 
 if TYPE_CHECKING:
     from ssl import SSLContext
@@ -502,7 +498,7 @@ class Transport:
                         await run_hooks(options.hooks["request"], event)
                     # One deadline over the whole attempt: redirects, body read and inflation
                     # (aiohttp runs no timers of its own: one per attempt is enough).
-                    async with _timeout(options.timeout):
+                    with Deadline(options.timeout):
                         reply = await self._exchange(session, attempt, started)
                 except (APIBricksError, HookFailed):
                     raise
