@@ -1,6 +1,7 @@
 """Fan-out wall time and memory: ``AsyncClient.fan_out`` against hand-written loops.
 
     python benchmarks/bench_fan_out.py [--quick] [--keys 10000] [--latency 0.02] [--repeat 5]
+        [--concurrency 50 200] [--before REF] [--no-httpx] [--no-rss]
 
 Issue 13's targets: ``fan_out list_paid`` ≤ 1.10x aiohttp+sem's wall time at concurrency
 200 and ≤ 1.05x at 50 (10,000 keys, one invoice each, 20 ms server latency).
@@ -17,6 +18,9 @@ and drift hit all of them alike. Contenders:
 * ``fan_out raw``: ``fan_out`` with an operation that only GETs and ``json.loads``: the
   engine plus the SDK transport (retries, timeouts, error mapping), no decoding.
 * ``fan_out list_paid``: the real thing, decoding into attrs models.
+
+``--before REF`` adds ``fan_out raw`` and ``fan_out list_paid`` of apibricks as it is at git
+``REF`` (imported beside this one), to the same rotated rounds: a before/after in one run.
 
 Peak RSS runs each size in a fresh subprocess (``VmHWM``), keys from a generator.
 """
@@ -36,7 +40,14 @@ import time
 from collections.abc import Iterator
 
 import aiohttp
-from _fan_out_runners import Runner, run_aiohttp, run_fan_out, run_fan_out_raw, run_httpx
+from _fan_out_runners import (
+    Runner,
+    run_aiohttp,
+    run_fan_out,
+    run_fan_out_raw,
+    run_httpx,
+    runners_at,
+)
 from _sandbox_process import sandbox_process
 
 import apibricks
@@ -49,9 +60,12 @@ def contenders() -> dict[str, Runner]:
     except ImportError:
         print("httpx is not installed: skipping the httpx contender (pip install httpx)")
     else:
-        found["httpx+sem"] = run_httpx
+        if not ARGS.no_httpx:
+            found["httpx+sem"] = run_httpx
     found["fan_out raw"] = run_fan_out_raw
     found["fan_out list_paid"] = run_fan_out
+    if ARGS.before:
+        found.update(runners_at(ARGS.before))
     return found
 
 
@@ -151,6 +165,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keys", type=int, help="organizations (10,000; --quick: 500)")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds (server side)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--before", metavar="REF", help="also time apibricks at git REF")
+    parser.add_argument("--no-httpx", action="store_true", help="leave httpx out")
+    parser.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -168,5 +186,6 @@ if __name__ == "__main__":
         print(
             f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, {os.cpu_count()} CPUs"
         )
-        asyncio.run(measure(base_url, n_keys, [50, 200], repeat))
-        measure_rss(base_url, [1_000] if ARGS.quick else [1_000, 10_000])
+        asyncio.run(measure(base_url, n_keys, ARGS.concurrency, repeat))
+        if not ARGS.no_rss:
+            measure_rss(base_url, [1_000] if ARGS.quick else [1_000, 10_000])
