@@ -528,7 +528,8 @@ class Transport:
                 cause = raised.error if isinstance(raised, HookFailed) else raised
                 record_outcome(span, status=attempt.status, error=cause)
                 raise
-            record_outcome(span, status=attempt.status, error=None)
+            if span is not None:
+                record_outcome(span, status=attempt.status, error=None)
             return reply
 
     async def _exchange(
@@ -555,9 +556,10 @@ class Transport:
             try:
                 status = response.status
                 attempt.answered(status, response.headers)
-                if attempt.lane is not None:  # the fan-out's pace learns from every answer
-                    attempt.free_resend = attempt.lane.observe(
-                        attempt.queued, status, response.headers
+                lane = attempt.lane
+                if lane is not None:  # the fan-out's pace learns from every answer
+                    attempt.free_resend = lane.pacer.observe(
+                        lane, attempt.queued, status, response.headers
                     )
                 if status in _REDIRECTS:
                     if followed is None:
