@@ -1,11 +1,13 @@
 """All (de)serialization of the models, through one cattrs converter.
 
 `converter`'s structure hooks are the generated builders of `_build`, registered by a
-hook factory: ``converter.structure(json.loads(body), list[Invoice])`` *is* the decoder,
-and `structure_invoices` is that call. `decode_invoices` adds one step for a body: each
-organization's exact text is found by a parser and parsed once (`_wire`), then the same
-hook runs. There is no second pass: a bad value raises `DecodeError` naming its path
-(``[3].organization.creditBalance: expected int, got str``) where it is read.
+hook factory: ``converter.structure(json.loads(body), list[Invoice])`` *is* the decoder
+of parsed JSON, and `structure_invoices` is that call. `decode_invoices` lets msgspec
+parse the body into structs, each repeated organization text decoded once (`_wire`),
+and runs the same generated reads on them, by attribute instead of by key. Where
+anything is wrong it parses the body plainly and runs the hooks, which raise
+`DecodeError` naming the path (``[3].organization.creditBalance: expected int, got
+str``) where the value is read: the errors are the hooks', whatever the path.
 
 No other exception escapes `decode_invoices` or `structure_invoices`, whatever the input.
 """
@@ -129,7 +131,8 @@ def structure_invoices(data: Any) -> list[Invoice]:
 
 
 # Below this size (a few dozen invoices), or where organization texts do not repeat (one
-# organization per invoice, keys shuffled per object), one plain parse is cheaper.
+# organization per invoice, keys shuffled per object), decoding each whole is cheaper
+# than looking for repeated texts.
 _SMALL: Final = 64 * 1024
 
 
