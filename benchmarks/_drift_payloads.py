@@ -16,7 +16,7 @@ import random
 from itertools import chain, zip_longest
 from typing import Any
 
-from _payloads import one_org
+from _payloads import one_org, shuffled
 
 __all__ = ["DRIFT_SHAPES", "drift_body"]
 
@@ -55,16 +55,6 @@ def _shared_prefix(invoice: dict[str, Any]) -> dict[str, Any]:
     ordered = {key: organization[key] for key in _SHARED_HEAD}
     ordered.update((k, v) for k, v in organization.items() if k not in ordered)
     return {**invoice, "organization": ordered}
-
-
-def _shuffled(value: Any, rng: random.Random) -> Any:
-    if isinstance(value, dict):
-        items = list(value.items())
-        rng.shuffle(items)
-        return {key: _shuffled(item, rng) for key, item in items}
-    if isinstance(value, list):
-        return [_shuffled(item, rng) for item in value]
-    return value
 
 
 _NAMES = ("Müller & Söhne GmbH", "Société Générale Café", "東京テック株式会社", "Ølstad Ærø AS")
@@ -119,7 +109,7 @@ def drift_body(orgs: int, per_org: int, rewrite: str, seed: int = 29) -> bytes:
     if "nested" in rewrite:
         data = [_nested(invoice) for invoice in data]
     if "shuffled" in rewrite:
-        data = _shuffled(data, rng)
+        data = shuffled(data, rng)
     if "variety" in rewrite:
         data = _respelled(data, rng)
     return _encode(data)

@@ -17,7 +17,7 @@ from typing import Any
 
 from apibricks import sandbox
 
-__all__ = ["LAYOUTS", "many_orgs", "one_org", "relayout"]
+__all__ = ["LAYOUTS", "many_orgs", "one_org", "relayout", "shuffled"]
 
 
 def one_org(n: int, org: str = "bench") -> bytes:
@@ -46,13 +46,14 @@ def _new_fields(invoice: dict[str, Any]) -> dict[str, Any]:
     return {**invoice, "organization": organization, "taxUsdCents": 0}
 
 
-def _shuffled(value: Any, rng: random.Random) -> Any:
+def shuffled(value: Any, rng: random.Random) -> Any:
+    """``value`` with the keys of every object in a new order (``_drift_payloads`` too)."""
     if isinstance(value, dict):
         items = list(value.items())
         rng.shuffle(items)
-        return {key: _shuffled(item, rng) for key, item in items}
+        return {key: shuffled(item, rng) for key, item in items}
     if isinstance(value, list):
-        return [_shuffled(item, rng) for item in value]
+        return [shuffled(item, rng) for item in value]
     return value
 
 
@@ -68,7 +69,7 @@ def relayout(body: bytes, layout: str) -> bytes:
     elif layout == "new fields":
         data = [_new_fields(invoice) for invoice in data]
     elif layout == "keys shuffled":
-        data = _shuffled(data, random.Random(13))
+        data = shuffled(data, random.Random(13))
     else:
         raise ValueError(layout)
     return json.dumps(data, separators=(",", ":")).encode("ascii")
