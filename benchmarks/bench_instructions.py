@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shutil
-import subprocess
-import sys
 
+from _callgrind import instructions_of
 from _fan_out_runners import run_aiohttp, run_fan_out, run_fan_out_raw
 from _sandbox_process import sandbox_process
 
 WARM_UP = 100
-_COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 CONTENDERS = {
@@ -49,26 +46,8 @@ def child(name: str, url: str, requests: int, concurrency: int) -> None:
 
 
 def count(name: str, url: str, requests: int, concurrency: int) -> int:
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        "--child",
-        name,
-        "--url",
-        url,
-        "--requests",
-        str(requests),
-        "--concurrency",
-        str(concurrency),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    found = _COLLECTED.search(done.stderr)
-    if done.returncode or found is None:
-        raise RuntimeError(f"{name}: valgrind run failed:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    argv = [__file__, "--child", name, "--url", url, "--requests", str(requests)]
+    return instructions_of([*argv, "--concurrency", str(concurrency)])
 
 
 def main() -> None:

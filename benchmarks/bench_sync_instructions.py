@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import resource
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from _callgrind import instructions_of
 from _sandbox_process import sandbox_process
 
 KEY = "sk_sandbox_bench~n1"
@@ -37,7 +37,6 @@ KINDS = {
     "script": "`Client.invoices.list_paid()` from a script",
     "in-loop": "`Client.invoices.list_paid()` inside a running loop",
 }
-_COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def calls(kind: str, url: str, count: int) -> None:
@@ -67,23 +66,8 @@ def calls(kind: str, url: str, count: int) -> None:
 
 
 def instructions(kind: str, url: str, count: int, checkout: Path) -> int:
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        __file__,
-        "--child",
-        kind,
-        url,
-        str(count),
-    ]
     env = {**os.environ, "PYTHONPATH": str(checkout), "PYTHONHASHSEED": "0"}
-    run = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    match = _COLLECTED.search(run.stderr)
-    if match is None:
-        raise RuntimeError(f"no callgrind total in:\n{run.stderr[-2000:]}")
-    return int(match.group(1))
+    return instructions_of([__file__, "--child", kind, url, str(count)], env=env)
 
 
 def sleeps(kind: str, url: str, count: int, checkout: Path) -> float:
