@@ -31,6 +31,7 @@ __all__ = [
     "build_organization",
     "build_wire_invoice",
     "fields",
+    "is_uuid_text",
     "organization",
     "wire_name",
 ]
@@ -106,12 +107,17 @@ _HEX_TO_ZERO: Final = bytes.maketrans(b"123456789abcdefABCDEF", b"0" * 21)
 _UUID_SHAPE: Final = b"00000000-0000-0000-0000-000000000000"
 
 
+def is_uuid_text(value: str) -> bool:
+    """Whether ``value`` is a UUID as the API writes it (8-4-4-4-12 hex digits)."""
+    # ``isascii`` first, so ``encode`` cannot fail (on a lone surrogate)
+    return value.isascii() and value.encode().translate(_HEX_TO_ZERO) == _UUID_SHAPE
+
+
 def _new_uuid(cache: dict[str, uuid.UUID], value: Any, wire: str) -> uuid.UUID:
     """A UUID text not seen yet in this response: checked, built, remembered."""
     if value.__class__ is not str:
         raise Invalid(f"expected UUID string, got {_got(value)}", wire)
-    # ``isascii`` first, so ``encode`` cannot fail (on a lone surrogate)
-    if value.isascii() and value.encode().translate(_HEX_TO_ZERO) == _UUID_SHAPE:
+    if is_uuid_text(value):
         result = cache[value] = uuid.UUID(value)
         return result
     raise Invalid(f"expected UUID, got {_got(value)}", wire)
@@ -146,6 +152,9 @@ _READ: Final[dict[Any, str]] = {
         "((u.get(v) if (v := {get}).__class__ is str else None) or _new_uuid(u, v, {wire!r}))"
     ),
 }
+# The types msgspec's wire structs (`_wire`) declare and check as the reads above would:
+# a builder reading such a struct takes those fields as they are.
+PARSER_CHECKED: Final = frozenset({int, bool, str | None})
 # How ``{get}`` and ``{opt}`` read from a parsed dict, and from a wire struct (absent
 # optional fields are None there too).
 _ACCESS: Final[dict[bool, tuple[str, str]]] = {
@@ -261,6 +270,8 @@ def _builder(
         if field.type in nested:
             namespace[f"_nested_{index}"] = nested[field.type]
             reads.append(f"_nested_{index}({access['get']}, s)")
+        elif by_attribute and field.type in PARSER_CHECKED:  # msgspec checked it
+            reads.append(access["get"])
         else:
             reads.append(_READ[field.type].format(wire=field.wire, **access))
     draft = draft_class(model)

@@ -39,7 +39,7 @@ from ._build import (
 from ._exceptions import DecodeError
 from ._models import Invoice, Organization
 from ._timestamps import format_timestamp
-from ._wire import texts_repeat, wire_invoices
+from ._wire import read_uuids, texts_repeat, wire_invoices
 
 __all__ = [
     "InvoiceRuns",
@@ -150,6 +150,7 @@ def _decode(body: bytes | str, scratch: Scratch) -> list[Invoice]:
         wire = wire_invoices(body, repeats)
         if wire is not None:
             try:
+                read_uuids(wire, scratch.uuids)
                 return list(map(build_wire_invoice, wire, repeat(scratch)))
             except MemoryError:
                 raise

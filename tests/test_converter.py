@@ -46,7 +46,8 @@ def find_organizations_in_small_bodies(
     texts = request.param == "organization texts"
     monkeypatch.setattr(_converter, "_SMALL", 0)
     monkeypatch.setattr(_converter, "texts_repeat", lambda body: texts)
-    _wire._decoders()  # msgspec imported here, not inside a timed hypothesis example
+    _wire._decoders(True)  # msgspec imported here, not inside a timed hypothesis example
+    _wire._decoders(False)
 
 
 WHEN = datetime(2019, 8, 24, 14, 15, 22, tzinfo=UTC)

@@ -64,7 +64,8 @@ def find_organizations_in_small_bodies(
     texts = request.param == "organization texts"
     monkeypatch.setattr(_converter, "_SMALL", 0)
     monkeypatch.setattr(_converter, "texts_repeat", lambda body: texts)
-    _wire._decoders()  # msgspec imported here, not inside a timed hypothesis example
+    _wire._decoders(True)  # msgspec imported here, not inside a timed hypothesis example
+    _wire._decoders(False)
 
 
 # --- the oracle -----------------------------------------------------------------------------
@@ -557,6 +558,60 @@ def test_valid_payloads_round_trip(data: list[dict[str, Any]]) -> None:
         if texts[i] == texts[j] and len(same_id_between) == 1 and "NaN" not in texts[i]:
             assert first[i].organization is first[j].organization
             assert again[i].organization is again[j].organization
+
+
+_PLACEHOLDER_KEY, _PLACEHOLDER_VALUE = "zzPlaceholderKeyzz", "zzPlaceholderValuezz"
+
+
+@SETTINGS
+@given(
+    valid_payloads(max_invoices=3).filter(bool),
+    st.data(),
+    st.sampled_from([b"\xff", b"\xc3", b"\x80", b"\xed\xa0", b"\xf0\x9f\x98", b"\xc3\xa9"]),
+    st.sampled_from(["key", "value", "nested value", "nested key"]),
+)
+def test_utf8_of_an_unknown_field_anywhere_is_checked(
+    data: list[dict[str, Any]], draw: st.DataObject, inserted: bytes, spot: str
+) -> None:
+    """msgspec checks the UTF-8 only of what it decodes, not of the unknown fields it
+    skips: valid or not, bytes there must decode as ``json.loads`` reads them, in any
+    invoice or organization, as a key, a value or nested inside one."""
+    target = draw.draw(st.sampled_from([*data, *(invoice["organization"] for invoice in data)]))
+    value: Any = _PLACEHOLDER_VALUE
+    if spot == "nested value":
+        value = {"a": [1, _PLACEHOLDER_VALUE]}
+    elif spot == "nested key":
+        value = [{_PLACEHOLDER_KEY: None}]
+    target["k" + (_PLACEHOLDER_KEY if spot == "key" else "")] = value
+    body = json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    placeholder = _PLACEHOLDER_KEY if "key" in spot else _PLACEHOLDER_VALUE
+    assert body.count(placeholder.encode()) >= 1
+    assert_fast_path_agrees(body.replace(placeholder.encode(), inserted))
+
+
+@SETTINGS
+@given(
+    valid_payloads(max_invoices=4).filter(bool),
+    st.lists(valid_values("uuid") | OTHER_TYPES["uuid"] | any_text, min_size=1, max_size=8),
+    st.data(),
+)
+def test_any_uuid_spelling_at_any_uuid_field_decodes_like_json_loads(
+    data: list[dict[str, Any]], texts: list[Any], draw: st.DataObject
+) -> None:
+    """UUIDs are built many at once (msgspec reads the checked texts as one list): the
+    result, or the error and its path, is what the builders give one by one."""
+    for text in texts:
+        invoice = draw.draw(st.sampled_from(data))
+        if draw.draw(st.booleans()):
+            invoice["idOrganization"] = text
+        else:
+            invoice["organization"] = {**invoice["organization"], "id": text}
+    for body in body_forms(data):
+        outcome = assert_fast_path_agrees(body)
+        if not isinstance(outcome, DecodeError):
+            for raw, invoice in zip(data, outcome, strict=True):
+                assert invoice.id_organization == uuid.UUID(raw["idOrganization"])
+                assert type(invoice.id_organization) is uuid.UUID
 
 
 # --- the byte-level fast path against json.loads --------------------------------------------
