@@ -181,7 +181,8 @@ def read_uuids(wire: list[Any], cache: dict[str, uuid.UUID]) -> None:
     """
     texts: set[Any] = set()
     try:
-        _uuid_texts(wire, Invoice, texts)
+        for get in _UUID_GETTERS:
+            texts.update(map(get, wire))
     except TypeError:  # an unhashable value where a UUID belongs: the builders say so
         return
     fresh = [t for t in texts if t.__class__ is str and t not in cache and is_uuid_text(t)]
@@ -190,10 +191,15 @@ def read_uuids(wire: list[Any], cache: dict[str, uuid.UUID]) -> None:
         cache.update(zip(fresh, built, strict=True))
 
 
-def _uuid_texts(items: list[Any], model: type, into: set[Any]) -> None:
-    """The values of ``items`` (wire structs of ``model``) at UUID fields, nested included."""
+def _uuid_paths(model: type) -> list[str]:
+    """The dotted wire paths of ``model``'s UUID fields, nested models' included."""
+    paths = []
     for field in fields(model):
         if field.type is uuid.UUID:
-            into.update(map(attrgetter(field.wire), items))
+            paths.append(field.wire)
         elif attrs.has(field.type):
-            _uuid_texts(list(map(attrgetter(field.wire), items)), field.type, into)
+            paths += [f"{field.wire}.{path}" for path in _uuid_paths(field.type)]
+    return paths
+
+
+_UUID_GETTERS: Final = tuple(map(attrgetter, _uuid_paths(Invoice)))
