@@ -326,6 +326,8 @@ def _sharing(
     getter = operator.attrgetter if by_attribute else operator.itemgetter
     identify = getter("id")
     numbers = getter(*(f.wire for f in _NUMBER_FIELDS))
+    # msgspec's structs hold ints and bools of exactly their types (`PARSER_CHECKED`)
+    typed = by_attribute and {f.type for f in _NUMBER_FIELDS} <= PARSER_CHECKED
 
     def organization(raw: Any, scratch: Scratch) -> Organization:
         try:
@@ -341,7 +343,7 @@ def _sharing(
             # an equal raw builds an equal instance once its int and bool fields have the
             # exact types (unknown fields are ignored either way): one C-level read.
             try:
-                if raw == known and tuple(map(type, numbers(raw))) == _NUMBER_TYPES:
+                if raw == known and (typed or tuple(map(type, numbers(raw))) == _NUMBER_TYPES):
                     return hit
             except RecursionError:  # unknown fields nested beyond compare: build it anew
                 pass
