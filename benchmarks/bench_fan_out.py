@@ -92,8 +92,13 @@ async def measure(url: str, n_keys: int, concurrencies: list[int], repeat: int) 
                 if name.startswith("httpx") and wall[name]:
                     continue
                 gc.collect()
+                if ARGS.gc_off:  # what the cyclic GC costs each contender (not for users)
+                    gc.disable()
                 started, cpu_started = time.perf_counter(), time.process_time()
-                await runners[name](url, keys, concurrency)
+                try:
+                    await runners[name](url, keys, concurrency)
+                finally:
+                    gc.enable()
                 wall[name].append(time.perf_counter() - started)
                 cpu[name].append(time.process_time() - cpu_started)
         base_wall = statistics.median(wall["aiohttp+sem"])
@@ -169,6 +174,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--before", metavar="REF", help="also time apibricks at git REF")
     parser.add_argument("--no-httpx", action="store_true", help="leave httpx out")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
+    parser.add_argument("--gc-off", action="store_true", help="the cyclic GC off while timed")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     return parser.parse_args()
