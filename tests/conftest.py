@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,22 @@ def facade(request: pytest.FixtureRequest, sandbox_url: str) -> Callable[..., Aw
 
 
 # -- a company CA and the sandbox behind TLS (test_tls, test_cli_tls, test_env_proxy) ----
+
+
+@pytest.fixture
+def server() -> Iterator[sandbox.Sandbox]:
+    """A sandbox (2 invoices per organization) serving from its own thread: reachable from
+    any thread and any loop, as the sync facade needs (a test module may define its own)."""
+    sb = sandbox.Sandbox(invoices_per_org=2)
+    with sb.serve_in_thread() as url:
+        sb.test_url = url  # type: ignore[attr-defined]
+        yield sb
+
+
+@pytest.fixture
+def url(server: sandbox.Sandbox) -> str:
+    test_url: str = server.test_url  # type: ignore[attr-defined]
+    return test_url
 
 
 @pytest.fixture(scope="module")

@@ -45,21 +45,6 @@ needs_signals = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def server() -> Iterator[sandbox.Sandbox]:
-    """A sandbox (2 invoices per organization) serving from its own thread."""
-    sb = sandbox.Sandbox(invoices_per_org=2)
-    with sb.serve_in_thread() as url:
-        sb.test_url = url  # type: ignore[attr-defined]
-        yield sb
-
-
-@pytest.fixture
-def url(server: sandbox.Sandbox) -> str:
-    test_url: str = server.test_url  # type: ignore[attr-defined]
-    return test_url
-
-
 def loop_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("apibricks-loop")]
 

@@ -14,7 +14,6 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,21 +23,6 @@ from apibricks import sandbox
 from apibricks._sync import _loop_thread
 
 KEY = "sk_sandbox_hand_off"
-
-
-@pytest.fixture
-def server() -> Iterator[sandbox.Sandbox]:
-    """A sandbox (2 invoices per organization) serving from its own thread."""
-    sb = sandbox.Sandbox(invoices_per_org=2)
-    with sb.serve_in_thread() as url:
-        sb.test_url = url  # type: ignore[attr-defined]
-        yield sb
-
-
-@pytest.fixture
-def url(server: sandbox.Sandbox) -> str:
-    test_url: str = server.test_url  # type: ignore[attr-defined]
-    return test_url
 
 
 def request_threads() -> tuple[list[str], dict[str, Any]]:
