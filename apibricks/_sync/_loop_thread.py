@@ -595,14 +595,13 @@ class _Call(Generic[T]):
                 self.error = error
         finally:
             owner._driven = None
-        if self.error is not None:
-            pass
-        elif task.cancelled():
-            self.error = asyncio.CancelledError()
-        elif (raised := task.exception()) is not None:
-            self.error = raised
-        else:
-            self.result = task.result()
+        if self.error is None:  # else: the loop was stopped by another callback's error
+            if task.cancelled():
+                self.error = asyncio.CancelledError()
+            elif (raised := task.exception()) is not None:
+                self.error = raised
+            else:
+                self.result = task.result()
         owner._calls_out += 1
         return True
 
