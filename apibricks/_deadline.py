@@ -20,15 +20,20 @@ __all__ = ["Deadline"]
 class Deadline:
     """``with Deadline(seconds):`` inside a task; None: no limit."""
 
-    __slots__ = ("_cancelling", "_handle", "_task", "expired")
+    __slots__ = ("_cancelling", "_handle", "_seconds", "_task", "expired")
 
     def __init__(self, seconds: float | None) -> None:
         self.expired = False
+        self._seconds = seconds
         self._handle: asyncio.Handle | None = None
         self._task: asyncio.Task[object] | None = None
         self._cancelling = 0
+
+    def __enter__(self) -> Deadline:
+        """The clock starts here: a deadline made but never entered cancels nothing."""
+        seconds = self._seconds
         if seconds is None:
-            return
+            return self
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("A deadline must be used inside a task.")
@@ -40,8 +45,6 @@ class Deadline:
             self._handle = loop.call_soon(self._expire)
         else:
             self._handle = loop.call_at(loop.time() + seconds, self._expire)
-
-    def __enter__(self) -> Deadline:
         return self
 
     def __exit__(

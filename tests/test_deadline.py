@@ -119,6 +119,12 @@ async def test_a_block_that_ends_in_time_leaves_no_cancellation_behind() -> None
     assert not deadline.expired
 
 
+async def test_a_deadline_made_but_never_entered_cancels_nothing() -> None:
+    deadline = Deadline(0)
+    await _turns(3)  # a timer started on creation would have cancelled this task by now
+    assert not deadline.expired
+
+
 async def test_the_expired_one_of_nested_deadlines_raises() -> None:
     with Deadline(3600) as outer:
         with pytest.raises(asyncio.TimeoutError), Deadline(0) as inner:
@@ -138,7 +144,8 @@ async def test_outside_a_task_is_refused() -> None:
 
     def callback() -> None:
         try:
-            Deadline(1.0)
+            with Deadline(1.0):
+                pass
         except RuntimeError as error:
             refused.set_result(error)
 
