@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import attrs
 
-from ._build import PARSER_CHECKED, fields, is_uuid_text
+from ._build import PARSER_CHECKED, Field, fields, is_uuid_text
 from ._models import Invoice, Organization
 
 __all__ = ["read_uuids", "texts_repeat", "wire_invoices"]
@@ -51,15 +51,15 @@ class _Decoders:
     def __init__(self, strict: bool) -> None:
         import msgspec
 
+        def spec(field: Field, organization: Any) -> tuple[Any, ...]:
+            if attrs.has(field.type):
+                return field.wire, organization
+            if field.type not in PARSER_CHECKED:
+                return field.wire, Any, None
+            return (field.wire, field.type) if field.required else (field.wire, field.type, None)
+
         def struct(name: str, model: type, organization: Any = None) -> Any:
-            specs = [
-                (f.wire, organization)
-                if attrs.has(f.type)
-                else (f.wire, f.type)
-                if f.type in PARSER_CHECKED and f.required
-                else (f.wire, f.type if f.type in PARSER_CHECKED else Any, None)
-                for f in fields(model)
-            ]
+            specs = [spec(field, organization) for field in fields(model)]
             return msgspec.defstruct(
                 name, specs, kw_only=True, gc=False, forbid_unknown_fields=strict
             )
